@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// Build: compile the JSON Schemas to standalone validator code (no ajv at run time),
+// then bundle each entry point into one file so start-up never walks node_modules.
+'use strict';
+const path = require('node:path');
+const fs = require('node:fs');
+const esbuild = require('esbuild');
+
+const top = path.resolve(__dirname, '..');
+const dist = path.join(top, 'dist');
+
+require('./compile-schemas').compileSchemas(top);
+
+fs.rmSync(dist, { recursive: true, force: true });
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  // ffi-rs loads a native addon: keep it a real require() resolved from node_modules.
+  external: ['ffi-rs'],
+  legalComments: 'none',
+  logLevel: 'warning',
+};
+esbuild.buildSync({
+  ...common,
+  entryPoints: { tsrun: path.join(top, 'src/cli/main.ts') },
+  outdir: dist,
+  banner: { js: '#!/usr/bin/env node' },
+});
+esbuild.buildSync({
+  ...common,
+  entryPoints: { init: path.join(top, 'src/init/main.ts') },
+  outdir: dist,
+});
+fs.chmodSync(path.join(dist, 'tsrun.js'), 0o755);
