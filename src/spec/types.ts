@@ -155,8 +155,7 @@ export interface Mount {
 
 export interface Hook {
   path: string;
-  /** Required (non-empty) by tsrun's semantic checks, so always present after validation. */
-  args: string[];
+  args?: string[];
   env?: string[];
   /** Seconds; must be > 0. */
   timeout?: number;
