@@ -1,0 +1,152 @@
+// Semantic checks of a config that already matches the JSON Schema: the rules a schema
+// cannot express (required-for-create, absolute paths, namespace consistency, rlimits).
+// Each throws a ConfigError naming the JSON pointer of the offending value. Wording
+// follows runc where engines or users may know it.
+
+import { ConfigError, describeValue } from '../errors';
+import type { LinuxNamespaceType, LinuxResources, Process, Spec } from './types';
+
+export const RLIMIT_TYPES: ReadonlySet<string> = new Set([
+  'RLIMIT_AS', 'RLIMIT_CORE', 'RLIMIT_CPU', 'RLIMIT_DATA', 'RLIMIT_FSIZE', 'RLIMIT_LOCKS',
+  'RLIMIT_MEMLOCK', 'RLIMIT_MSGQUEUE', 'RLIMIT_NICE', 'RLIMIT_NOFILE', 'RLIMIT_NPROC',
+  'RLIMIT_RSS', 'RLIMIT_RTPRIO', 'RLIMIT_RTTIME', 'RLIMIT_SIGPENDING', 'RLIMIT_STACK',
+]);
+
+const DEVICE_TYPES = ['c', 'b', 'u', 'p'];
+
+/** JSON pointer: join segments, escaping "~" and "/" inside them. */
+export function pointer(...segments: (string | number)[]): string {
+  return segments.map((s) => '/' + String(s).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
+}
+
+function fail(file: string, path: string, detail: string): never {
+  throw new ConfigError(file, path, detail);
+}
+
+function requireAbsolute(file: string, path: string, value: string): void {
+  if (!value.startsWith('/')) fail(file, path, `found ${describeValue(value)}, expected an absolute path`);
+}
+
+/** All checks for a config.json used to create a container. */
+export function checkSpec(spec: Spec, file: string): void {
+  if (!spec.process) fail(file, '', 'missing required property "process"');
+  checkProcess(spec.process, file, '/process');
+  if (!spec.root) fail(file, '', 'missing required property "root"');
+  if (spec.root.path === '') fail(file, '/root/path', 'found "", expected the path of the root filesystem');
+  spec.mounts?.forEach((m, i) => {
+    if (m.destination === '') fail(file, pointer('mounts', i, 'destination'), 'found "", expected a path in the container');
+  });
+  checkHooks(spec, file);
+  checkNamespaces(spec, file);
+  checkSysctls(spec, file);
+  checkLinuxPaths(spec, file);
+  if (spec.linux?.resources) checkResources(spec.linux.resources, file, '/linux/resources');
+}
+
+/** Checks for a process, at `base` ("/process" in config.json, "" in a process.json). */
+export function checkProcess(process: Process, file: string, base: string): void {
+  if (!process.args) fail(file, base, 'missing required property "args"');
+  if (process.args.length === 0) fail(file, `${base}/args`, 'found [], expected at least the program to run');
+  requireAbsolute(file, `${base}/cwd`, process.cwd);
+  process.env?.forEach((entry, i) => {
+    if (entry.indexOf('=') <= 0) {
+      fail(file, `${base}/env/${i}`, `found ${describeValue(entry)}, expected NAME=VALUE with a non-empty NAME`);
+    }
+  });
+  const seen = new Set<string>();
+  process.rlimits?.forEach((rlimit, i) => {
+    const at = `${base}/rlimits/${i}`;
+    if (!RLIMIT_TYPES.has(rlimit.type)) {
+      fail(file, `${at}/type`, `found ${describeValue(rlimit.type)}, expected one of ${[...RLIMIT_TYPES].join(', ')}`);
+    }
+    if (seen.has(rlimit.type)) fail(file, `${at}/type`, `found "${rlimit.type}" a second time: each rlimit type may appear once`);
+    seen.add(rlimit.type);
+    if (rlimit.soft > rlimit.hard) {
+      fail(file, `${at}/soft`, `found soft limit ${rlimit.soft} above hard limit ${rlimit.hard} for ${rlimit.type}`);
+    }
+  });
+}
+
+/** Checks for linux.resources (also what `update --resources` reads). */
+export function checkResources(_resources: LinuxResources, _file: string, _base: string): void {
+  // The schema covers types and ranges; nothing more is enforced here yet. The cgroup
+  // code reports values the kernel refuses, with the file it was writing.
+}
+
+function checkHooks(spec: Spec, file: string): void {
+  for (const [stage, hooks] of Object.entries(spec.hooks ?? {})) {
+    if (!Array.isArray(hooks)) continue; // unknown hook stages are ignored
+    hooks.forEach((hook, i) => requireAbsolute(file, pointer('hooks', stage, i, 'path'), hook.path));
+  }
+}
+
+/** Index of the namespace entry of that type, or -1. */
+function namespaceIndex(spec: Spec, type: LinuxNamespaceType): number {
+  return spec.linux?.namespaces?.findIndex((ns) => ns.type === type) ?? -1;
+}
+
+function checkNamespaces(spec: Spec, file: string): void {
+  const linux = spec.linux;
+  const seen = new Set<string>();
+  linux?.namespaces?.forEach((ns, i) => {
+    if (seen.has(ns.type)) {
+      fail(file, `/linux/namespaces/${i}/type`, `found "${ns.type}" a second time: each namespace type may appear once`);
+    }
+    seen.add(ns.type);
+    if (ns.path !== undefined) requireAbsolute(file, `/linux/namespaces/${i}/path`, ns.path);
+  });
+  if (spec.hostname && namespaceIndex(spec, 'uts') < 0) {
+    fail(file, '/hostname', 'unable to set hostname without a private UTS namespace');
+  }
+  if (spec.domainname && namespaceIndex(spec, 'uts') < 0) {
+    fail(file, '/domainname', 'unable to set domainname without a private UTS namespace');
+  }
+  if (namespaceIndex(spec, 'user') < 0) {
+    for (const key of ['uidMappings', 'gidMappings'] as const) {
+      if (linux?.[key]?.length) {
+        fail(file, `/linux/${key}`, 'user namespace mappings specified, but there is no "user" entry in linux.namespaces');
+      }
+    }
+  }
+  if (linux?.timeOffsets && Object.keys(linux.timeOffsets).length > 0 && namespaceIndex(spec, 'time') < 0) {
+    fail(file, '/linux/timeOffsets', 'time offsets specified, but there is no "time" entry in linux.namespaces');
+  }
+}
+
+/** Which namespace makes a sysctl private to the container (as runc decides), if any. */
+function sysctlNamespace(name: string): LinuxNamespaceType | undefined {
+  if (name.startsWith('net.')) return 'network';
+  if (name.startsWith('fs.mqueue.') || name.startsWith('kernel.msg') || name.startsWith('kernel.shm')) return 'ipc';
+  if (name === 'kernel.sem') return 'ipc';
+  if (name === 'kernel.hostname' || name === 'kernel.domainname') return 'uts';
+  return undefined;
+}
+
+function checkSysctls(spec: Spec, file: string): void {
+  for (const name of Object.keys(spec.linux?.sysctl ?? {})) {
+    const at = pointer('linux', 'sysctl', name);
+    const ns = sysctlNamespace(name);
+    if (!ns) fail(file, at, `sysctl "${name}" is not in a separate kernel namespace`);
+    if (namespaceIndex(spec, ns) < 0) {
+      const where = ns === 'network' ? 'network' : ns.toUpperCase();
+      fail(file, at, `sysctl "${name}" not allowed in host ${where} namespace (no "${ns}" entry in linux.namespaces)`);
+    }
+  }
+}
+
+function checkLinuxPaths(spec: Spec, file: string): void {
+  const linux = spec.linux;
+  linux?.devices?.forEach((dev, i) => {
+    const at = `/linux/devices/${i}`;
+    requireAbsolute(file, `${at}/path`, dev.path);
+    if (!DEVICE_TYPES.includes(dev.type)) {
+      fail(file, `${at}/type`, `found ${describeValue(dev.type)}, expected one of ${DEVICE_TYPES.join(', ')}`);
+    }
+    if (dev.type !== 'p' && (dev.major === undefined || dev.minor === undefined)) {
+      fail(file, at, `missing required property "${dev.major === undefined ? 'major' : 'minor'}" (needed for type ${dev.type})`);
+    }
+  });
+  for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
+    linux?.[key]?.forEach((p, i) => requireAbsolute(file, `/linux/${key}/${i}`, p));
+  }
+}
