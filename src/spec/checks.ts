@@ -4,7 +4,7 @@
 // follows runc where engines or users may know it.
 
 import { ConfigError, describeValue } from '../errors';
-import type { LinuxNamespaceType, LinuxResources, Process, Spec } from './types';
+import type { HookName, LinuxNamespaceType, LinuxResources, Process, Spec } from './types';
 
 export const RLIMIT_TYPES: ReadonlySet<string> = new Set([
   'RLIMIT_AS', 'RLIMIT_CORE', 'RLIMIT_CPU', 'RLIMIT_DATA', 'RLIMIT_FSIZE', 'RLIMIT_LOCKS',
@@ -73,10 +73,13 @@ export function checkResources(_resources: LinuxResources, _file: string, _base:
   // code reports values the kernel refuses, with the file it was writing.
 }
 
+const HOOK_STAGES: readonly HookName[] = [
+  'prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop',
+];
+
 function checkHooks(spec: Spec, file: string): void {
-  for (const [stage, hooks] of Object.entries(spec.hooks ?? {})) {
-    if (!Array.isArray(hooks)) continue; // unknown hook stages are ignored
-    hooks.forEach((hook, i) => requireAbsolute(file, pointer('hooks', stage, i, 'path'), hook.path));
+  for (const stage of HOOK_STAGES) {
+    spec.hooks?.[stage]?.forEach((hook, i) => requireAbsolute(file, `/hooks/${stage}/${i}/path`, hook.path));
   }
 }
 
