@@ -1,0 +1,134 @@
+#!/bin/bash
+# install.sh — set up tsrun on a Debian 12 machine, as root, in one command:
+#
+#   sudo bash scripts/install.sh
+#
+# 1. apt: busybox-static (test and example root filesystems), runc (the benchmark's
+#    reference), and Node.js >= 20 with npm if `node` is missing or older.
+#    Debian 12 ships Node 18, so Node 20 then comes from NodeSource's apt repository
+#    (https://deb.nodesource.com/node_20.x); set TSRUN_NO_NODESOURCE=1 to refuse that.
+# 2. npm ci, npm run build, npm install -g .   -> `tsrun` on PATH and /usr/local/bin/tsrun
+#    (the global install links to this checkout: keep the directory where it is).
+# 3. builds examples/hello-world/rootfs and runs the hello-world container.
+#
+# Options:  --deps-only   only step 1 (used by .ci/run)
+# Safe to run again.
+set -euo pipefail
+
+deps_only=0
+for arg in "$@"; do
+  case $arg in
+    --deps-only) deps_only=1 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+export DEBIAN_FRONTEND=noninteractive
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (sudo bash scripts/install.sh): it installs packages and containers need root"
+command -v apt-get >/dev/null || die "apt-get not found: this script is for Debian 12 (bookworm)"
+
+# Major version of the node on PATH, or 0.
+node_major() {
+  local v
+  v=$(node -p 'process.versions.node' 2>/dev/null </dev/null) || { echo 0; return; }
+  echo "${v%%.*}"
+}
+
+# Major version apt would install for nodejs, or 0.
+apt_node_major() {
+  local c
+  c=$(apt-cache policy nodejs 2>/dev/null | awk '/Candidate:/ {print $2}')
+  c=${c#*:}            # drop an epoch
+  case $c in ''|'(none)') echo 0 ;; *) echo "${c%%.*}" ;; esac
+}
+
+add_nodesource_repo() {
+  [ "${TSRUN_NO_NODESOURCE:-}" = 1 ] && die "Node.js >= 20 is needed and Debian's is older; install Node 20 yourself (TSRUN_NO_NODESOURCE=1 is set)"
+  step "Adding the NodeSource apt repository for Node.js 20 (Debian 12 ships Node 18)"
+  apt-get install -y -q ca-certificates curl gnupg </dev/null
+  install -d -m 0755 /usr/share/keyrings
+  curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key |
+    gpg --dearmor --yes -o /usr/share/keyrings/nodesource.gpg
+  cat >/etc/apt/sources.list.d/nodesource.sources <<'EOF'
+Types: deb
+URIs: https://deb.nodesource.com/node_20.x
+Suites: nodistro
+Components: main
+Signed-By: /usr/share/keyrings/nodesource.gpg
+EOF
+  apt-get update -q </dev/null
+}
+
+ensure_node() {
+  if [ "$(node_major)" -ge 20 ] && command -v npm >/dev/null; then
+    echo "node $(node --version) and npm $(npm --version 2>/dev/null </dev/null) present"
+    return
+  fi
+  if [ "$(node_major)" -lt 20 ]; then
+    [ "$(apt_node_major)" -ge 20 ] || add_nodesource_repo
+    step "Installing Node.js from apt"
+    apt-get install -y -q nodejs </dev/null
+    hash -r
+    [ "$(node_major)" -ge 20 ] || die "node on PATH is $(node --version 2>/dev/null || echo missing) after installing nodejs; Node >= 20 is needed"
+  fi
+  # NodeSource's nodejs contains npm; Debian's does not.
+  if ! command -v npm >/dev/null; then
+    apt-get install -y -q npm </dev/null
+    hash -r
+  fi
+  command -v npm >/dev/null || die "npm not found after installing it"
+}
+
+step "Installing system packages: busybox-static runc"
+apt-get update -q </dev/null
+apt-get install -y -q busybox-static runc </dev/null
+ensure_node
+
+if [ "$deps_only" = 1 ]; then exit 0; fi
+
+step "npm ci"
+npm ci --no-audit --no-fund </dev/null
+
+step "npm run build"
+npm run build </dev/null
+
+step "npm install -g .   (puts tsrun on PATH)"
+npm install -g --no-audit --no-fund . </dev/null
+hash -r
+gbin="$(npm prefix -g </dev/null)/bin/tsrun"
+[ -e "$gbin" ] || die "npm install -g did not create $gbin"
+if [ ! /usr/local/bin/tsrun -ef "$gbin" ]; then
+  mkdir -p /usr/local/bin
+  ln -sfn "$gbin" /usr/local/bin/tsrun
+fi
+echo "tsrun: $gbin$( [ "$gbin" = /usr/local/bin/tsrun ] || echo ', linked from /usr/local/bin/tsrun')"
+/usr/local/bin/tsrun --version </dev/null || die "/usr/local/bin/tsrun --version failed"
+
+step "Building examples/hello-world/rootfs"
+bash scripts/make-rootfs.sh examples/hello-world/rootfs
+
+id="hello-$$"
+step "tsrun run --bundle examples/hello-world $id"
+set +e
+/usr/local/bin/tsrun run --bundle examples/hello-world "$id" </dev/null
+status=$?
+set -e
+if [ "$status" -ne 0 ]; then
+  /usr/local/bin/tsrun delete --force "$id" </dev/null >/dev/null 2>&1 || true
+  die "the hello-world container failed (exit status $status)"
+fi
+
+cat <<EOF
+
+tsrun is installed: $(command -v tsrun || echo /usr/local/bin/tsrun)
+  run the tests:      npm test
+  run the benchmark:  npm run bench
+  use it from an engine: see examples/README.md
+EOF
