@@ -1,0 +1,142 @@
+// The real Libc: glibc through ffi-rs. This is the only module that imports ffi-rs.
+// Calls run synchronously on the calling (main) thread, which is what namespace work needs.
+import * as ffi from 'ffi-rs';
+import { Libc, SysError } from './types';
+
+const { DataType: T } = ffi;
+const LIB = 'libc';
+
+/** Syscall numbers for calls glibc 2.36 has no wrapper for. */
+const SYSCALLS: Record<string, Record<string, number>> = {
+  x64: { pivot_root: 155, pidfd_send_signal: 424, pidfd_open: 434, close_range: 436, openat2: 437 },
+  arm64: { pivot_root: 41, pidfd_send_signal: 424, pidfd_open: 434, close_range: 436, openat2: 437 },
+};
+
+type Param = ffi.DataType | ffi.ArrayConstructorOptions;
+
+let opened = false;
+function call(funcName: string, retType: ffi.DataType, paramsType: Param[], paramsValue: unknown[]) {
+  if (!opened) {
+    ffi.open({ library: LIB, path: 'libc.so.6' });
+    opened = true;
+  }
+  return ffi.load({ library: LIB, funcName, retType, paramsType, paramsValue, errno: true }) as unknown as {
+    value: number;
+    errnoCode: number;
+    errnoMessage: string;
+  };
+}
+
+/** Call a libc function returning int; -1 means failure. */
+function check(name: string, arg: string, funcName: string, paramsType: Param[], values: unknown[]): number {
+  const r = call(funcName, T.I64, paramsType, values);
+  if (r.value === -1) throw sysError(name, arg, r.errnoCode, r.errnoMessage);
+  return r.value;
+}
+
+function sysError(name: string, arg: string, errno: number, message: string): SysError {
+  // ffi-rs reports "Operation not permitted (os error 1)"; engines grep the lower-case text.
+  const text = message.replace(/ \(os error \d+\)$/, '');
+  return new SysError(name, arg, errno, text.charAt(0).toLowerCase() + text.slice(1));
+}
+
+function syscallNumber(name: string): number {
+  const table = SYSCALLS[process.arch];
+  if (!table) throw new Error(`tsrun does not know the syscall numbers of ${process.arch}`);
+  return table[name];
+}
+
+/** The numeric address of a C pointer (ffi-rs hands pointers out as opaque externals). */
+function addressOf(ptr: ffi.JsExternal): bigint {
+  // strncpy(p, p, 0) returns p unchanged: a portable way to read a pointer's value.
+  const r = call('strncpy', T.I64, [T.External, T.External, T.U64], [ptr, ptr, 0]);
+  return BigInt(r.value);
+}
+
+/** A NULL-terminated char*[] in C memory (ffi-rs string arrays are not NULL-terminated). */
+function cStringArray(items: string[]): ffi.JsExternal {
+  const array = call('calloc', T.External, [T.U64, T.U64], [items.length + 1, 8]) as unknown as { value: ffi.JsExternal };
+  const view = ffi.createExternalBuffer(array.value, (items.length + 1) * 8);
+  items.forEach((item, i) => {
+    const copy = call('strdup', T.External, [T.String], [item]) as unknown as { value: ffi.JsExternal };
+    view.writeBigUInt64LE(addressOf(copy.value), i * 8);
+  });
+  return array.value;
+}
+
+const RLIM_INFINITY = 0xffffffffffffffffn;
+/** JSON cannot carry 2^64-1 exactly: anything at or past 2^64 - 2^11 is "unlimited". */
+function rlimitValue(value: number): bigint {
+  return value >= 18446744073709549568 ? RLIM_INFINITY : BigInt(Math.trunc(value));
+}
+
+const u8 = (length: number): ffi.ArrayConstructorOptions => ffi.arrayConstructor({ type: T.U8Array, length });
+
+export function createLibc(): Libc {
+  return {
+    unshare: (flags) => void check('unshare', `0x${flags.toString(16)}`, 'unshare', [T.I32], [flags]),
+    setns: (fd, nstype) => void check('setns', `fd ${fd}`, 'setns', [T.I32, T.I32], [fd, nstype]),
+    mount(source, target, fstype, flags, data) {
+      const what = fstype ? `${fstype} ${source}` : source;
+      check('mount', `${what} on ${target} (flags 0x${flags.toString(16)})`, 'mount',
+        [T.String, T.String, T.String, T.U64, T.String], [source, target, fstype, flags, data]);
+    },
+    umount2: (target, flags) => void check('umount2', target, 'umount2', [T.String, T.I32], [target, flags]),
+    pivotRoot(newRoot, putOld) {
+      check('pivot_root', newRoot, 'syscall', [T.I64, T.String, T.String], [syscallNumber('pivot_root'), newRoot, putOld]);
+    },
+    chroot: (path) => void check('chroot', path, 'chroot', [T.String], [path]),
+    chdir: (path) => void check('chdir', path, 'chdir', [T.String], [path]),
+    fchdir: (fd) => void check('fchdir', `fd ${fd}`, 'fchdir', [T.I32], [fd]),
+    sethostname: (name) => void check('sethostname', JSON.stringify(name), 'sethostname', [T.String, T.U64], [name, Buffer.byteLength(name)]),
+    setdomainname: (name) => void check('setdomainname', JSON.stringify(name), 'setdomainname', [T.String, T.U64], [name, Buffer.byteLength(name)]),
+    mknod: (path, mode, dev) => void check('mknod', path, 'mknod', [T.String, T.U32, T.U64], [path, mode, Number(dev)]),
+    mkfifo: (path, mode) => void check('mkfifo', path, 'mkfifo', [T.String, T.U32], [path, mode]),
+    openat2(dirfd, path, flags, mode, resolve) {
+      const how = Buffer.alloc(24);
+      how.writeBigUInt64LE(BigInt(flags), 0);
+      how.writeBigUInt64LE(BigInt(mode), 8);
+      how.writeBigUInt64LE(BigInt(resolve), 16);
+      return check('openat2', path, 'syscall', [T.I64, T.I32, T.String, u8(24), T.U64],
+        [syscallNumber('openat2'), dirfd, path, how, 24]);
+    },
+    openat: (dirfd, path, flags, mode) => check('openat', path, 'openat', [T.I32, T.String, T.I32, T.U32], [dirfd, path, flags, mode]),
+    mkdirat: (dirfd, path, mode) => void check('mkdirat', path, 'mkdirat', [T.I32, T.String, T.U32], [dirfd, path, mode]),
+    fcntl: (fd, cmd, arg) => check('fcntl', `fd ${fd}`, 'fcntl', [T.I32, T.I32, T.I64], [fd, cmd, arg]),
+    closeRange(first, last, flags) {
+      check('close_range', `${first}..${last}`, 'syscall', [T.I64, T.U32, T.U32, T.U32], [syscallNumber('close_range'), first, last, flags]);
+    },
+    prctl: (option, arg2) => check('prctl', String(option), 'prctl', [T.I32, T.U64, T.U64, T.U64, T.U64], [option, arg2, 0, 0, 0]),
+    setresuid: (uid) => void check('setresuid', String(uid), 'setresuid', [T.U32, T.U32, T.U32], [uid, uid, uid]),
+    setresgid: (gid) => void check('setresgid', String(gid), 'setresgid', [T.U32, T.U32, T.U32], [gid, gid, gid]),
+    setgroups(gids) {
+      const list = Buffer.alloc(Math.max(gids.length, 1) * 4);
+      gids.forEach((gid, i) => list.writeUInt32LE(gid, i * 4));
+      check('setgroups', gids.join(','), 'setgroups', [T.U64, u8(list.length)], [gids.length, list]);
+    },
+    setrlimit(resource, soft, hard) {
+      const limits = Buffer.alloc(16);
+      limits.writeBigUInt64LE(rlimitValue(soft), 0);
+      limits.writeBigUInt64LE(rlimitValue(hard), 8);
+      check('prlimit', `resource ${resource}`, 'prlimit', [T.I32, T.I32, u8(16), T.I64], [0, resource, limits, 0]);
+    },
+    kill: (pid, signal) => void check('kill', `pid ${pid}`, 'kill', [T.I32, T.I32], [pid, signal]),
+    pidfdOpen: (pid) => check('pidfd_open', `pid ${pid}`, 'syscall', [T.I64, T.I32, T.U32], [syscallNumber('pidfd_open'), pid, 0]),
+    pidfdSendSignal(pidfd, signal) {
+      check('pidfd_send_signal', `fd ${pidfd}`, 'syscall', [T.I64, T.I32, T.I32, T.I64, T.U32],
+        [syscallNumber('pidfd_send_signal'), pidfd, signal, 0, 0]);
+    },
+    resetSignals() {
+      for (let sig = 1; sig < 65; sig++) {
+        if (sig === 9 || sig === 19 || sig === 32 || sig === 33) continue;
+        call('signal', T.I64, [T.I32, T.I64], [sig, 0]); // SIG_DFL
+      }
+      const empty = Buffer.alloc(128);
+      call('sigprocmask', T.I32, [T.I32, u8(128), T.I64], [2 /* SIG_SETMASK */, empty, 0]);
+    },
+    execve(path, argv, envp) {
+      const r = call('execve', T.I32, [T.String, T.External, T.External], [path, cStringArray(argv), cStringArray(envp)]);
+      throw sysError('exec', path, r.errnoCode, r.errnoMessage);
+    },
+  };
+}

@@ -1,0 +1,61 @@
+// The libc surface tsrun uses. libc.ts implements it with ffi-rs; fake.ts records calls for
+// unit tests. Every call throws SysError on failure.
+import { constants } from 'node:os';
+
+const errnoNames = new Map<number, string>(
+  Object.entries(constants.errno).map(([name, value]) => [value as number, name]),
+);
+
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `errno ${errno}`;
+}
+
+/** A failed system call: names the call, its main argument, and the errno. */
+export class SysError extends Error {
+  override name = 'SysError';
+  readonly code: string;
+  constructor(
+    readonly call: string,
+    readonly arg: string,
+    readonly errno: number,
+    text: string,
+  ) {
+    const code = errnoName(errno);
+    super(`${call} ${arg}: ${text} (${code})`);
+    this.code = code;
+  }
+}
+
+export interface Libc {
+  unshare(flags: number): void;
+  setns(fd: number, nstype: number): void;
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  umount2(target: string, flags: number): void;
+  pivotRoot(newRoot: string, putOld: string): void;
+  chroot(path: string): void;
+  chdir(path: string): void;
+  fchdir(fd: number): void;
+  sethostname(name: string): void;
+  setdomainname(name: string): void;
+  mknod(path: string, mode: number, dev: bigint): void;
+  mkfifo(path: string, mode: number): void;
+  /** openat2(2) with RESOLVE_* flags; returns the new fd. */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  openat(dirfd: number, path: string, flags: number, mode: number): number;
+  mkdirat(dirfd: number, path: string, mode: number): void;
+  fcntl(fd: number, cmd: number, arg: number): number;
+  closeRange(first: number, last: number, flags: number): void;
+  prctl(option: number, arg2: number): number;
+  setresuid(uid: number): void;
+  setresgid(gid: number): void;
+  setgroups(gids: number[]): void;
+  /** prlimit(2) on the calling process; values >= 2^64-1 mean unlimited. */
+  setrlimit(resource: number, soft: number, hard: number): void;
+  kill(pid: number, signal: number): void;
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  /** Reset every signal disposition to default and unblock all: execve keeps SIG_IGN. */
+  resetSignals(): void;
+  /** Replaces the process image; returns only by throwing. */
+  execve(path: string, argv: string[], envp: string[]): never;
+}

@@ -1,0 +1,47 @@
+import * as fs from 'node:fs';
+import type { CommandModule } from 'yargs';
+import { loadContainer, ociState, StateOutput } from '../../container/state';
+import { GlobalOptions } from '../context';
+
+type ListArgs = GlobalOptions & { format: 'table' | 'json'; quiet: boolean };
+
+export function listStates(root: string): StateOutput[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const states: StateOutput[] = [];
+  for (const name of names.sort()) {
+    try {
+      states.push(ociState(loadContainer(root, name)));
+    } catch {
+      // not a container directory, or removed meanwhile
+    }
+  }
+  return states;
+}
+
+export const listCommand: CommandModule<GlobalOptions, ListArgs> = {
+  command: ['list', 'ps-all'].slice(0, 1),
+  describe: 'list the containers under --root',
+  builder: (y) =>
+    y
+      .option('format', { alias: 'f', choices: ['table', 'json'] as const, default: 'table' as const })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print ids only' }),
+  handler: (argv) => {
+    const states = listStates(argv.root);
+    if (argv.quiet) {
+      for (const s of states) process.stdout.write(`${s.id}\n`);
+    } else if (argv.format === 'json') {
+      process.stdout.write(`${JSON.stringify(states)}\n`);
+    } else {
+      const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
+        ...states.map((s) => [s.id, String(s.pid ?? 0), s.status, s.bundle, s.created, s.owner])];
+      const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+      for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i])).join('   ').trimEnd()}\n`);
+    }
+  },
+};

@@ -1,0 +1,184 @@
+// `create`: from a bundle to an init blocked on exec.fifo, recorded in <root>/<id>.
+// The init is spawned first so that its Node start-up overlaps our validation; every step
+// registers its undo so that a failure leaves nothing behind.
+import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { libc } from '../../bindings';
+import type { LinuxNamespace, Spec } from '../spec/types';
+import { validateSpec } from '../spec/validate';
+import { TsrunError } from '../errors';
+import { debugLog, logWarning } from '../logging';
+import { runHooks } from './hooks';
+import type { InitMessage, SetupRequest } from './init-protocol';
+import { containerDir, EXEC_FIFO } from './paths';
+import { spawnInit, SpawnedInit } from './spawn-init';
+import { ContainerRecord, ociState, processStartTime, saveRecord } from './state';
+import { checkSupported } from './supported';
+
+const debug = debugLog('create');
+
+export interface CreateOptions {
+  root: string;
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  preserveFds?: number;
+}
+
+export interface CreatedContainer {
+  record: ContainerRecord;
+  dir: string;
+  child: ChildProcess;
+}
+
+export async function createContainer(opts: CreateOptions): Promise<CreatedContainer> {
+  const dir = containerDir(opts.root, opts.id);
+  fs.mkdirSync(opts.root, { recursive: true, mode: 0o700 });
+  try {
+    fs.mkdirSync(dir, { mode: 0o711 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new TsrunError(`container with id ${opts.id} already exists`);
+    throw err;
+  }
+  let init: SpawnedInit | undefined;
+  try {
+    const bundle = path.resolve(opts.bundle);
+    const configFile = path.join(bundle, 'config.json');
+    const raw = readConfig(configFile);
+    init = spawnInit({ namespaces: namespacesOf(raw), preserveFds: preserveFdCount(opts), debug: !!process.env.DEBUG || debugEnabledFlag() });
+    const exited = exitPromise(init.child);
+    const config = validateSpec(raw, configFile);
+    checkSupported(config, { consoleSocket: opts.consoleSocket });
+    const rootfs = path.resolve(bundle, config.root!.path);
+    if (!fs.existsSync(rootfs)) throw new TsrunError(`${configFile}: /root/path: rootfs ${rootfs}: no such file or directory`);
+
+    libc().mkfifo(path.join(dir, EXEC_FIFO), 0o622);
+    const request: SetupRequest = {
+      config, rootfs, bundle, stateDir: dir, noPivot: !!opts.noPivot, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(),
+    };
+    init.control.write(`${JSON.stringify(request)}\n`);
+    await Promise.race([waitReady(init), exited]);
+
+    const pid = init.child.pid!;
+    const record: ContainerRecord = {
+      ociVersion: config.ociVersion,
+      id: opts.id,
+      pid,
+      bundle,
+      rootfs,
+      created: new Date().toISOString(),
+      owner: os.userInfo().username,
+      annotations: config.annotations,
+      initStartTime: processStartTime(pid) ?? '',
+      config,
+    };
+    saveRecord(dir, record);
+    const state = ociState({ id: opts.id, dir, record });
+    runHooks(config, 'prestart', state);
+    runHooks(config, 'createRuntime', state);
+    if (opts.pidFile) writePidFile(opts.pidFile, pid);
+    // Let go of the init: it must outlive us and be reaped by our caller (a subreaper).
+    (init.control as unknown as { destroy(): void }).destroy();
+    init.child.unref();
+    debug(`created ${opts.id}: init pid ${pid}`);
+    return { record, dir, child: init.child };
+  } catch (err) {
+    await destroyInit(init);
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+let debugFlag = false;
+/** Set by the CLI from --debug: the init then sends its debug lines back to us. */
+export function setCreateDebug(on: boolean): void {
+  debugFlag = on;
+}
+function debugEnabledFlag(): boolean {
+  return debugFlag;
+}
+
+function readConfig(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new TsrunError(`${file}: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new TsrunError(`${file}: invalid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Read leniently from the unvalidated config: only to start the init early. */
+function namespacesOf(raw: unknown): LinuxNamespace[] {
+  const list = (raw as { linux?: { namespaces?: unknown } })?.linux?.namespaces;
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (ns): ns is LinuxNamespace =>
+      typeof ns === 'object' && ns !== null && typeof ns.type === 'string' && (ns.path === undefined || typeof ns.path === 'string'),
+  );
+}
+
+/** --preserve-fds N, plus LISTEN_FDS when the socket-activation variables are for us. */
+function preserveFdCount(opts: CreateOptions): number {
+  let n = opts.preserveFds ?? 0;
+  const listen = Number(process.env.LISTEN_FDS);
+  if (Number.isInteger(listen) && listen > 0 && Number(process.env.LISTEN_PID) === process.pid) n = Math.max(n, listen);
+  return n;
+}
+
+function exitPromise(child: ChildProcess): Promise<never> {
+  return new Promise((_, reject) => {
+    child.once('error', (err) => reject(new TsrunError(`starting the container init: ${err.message}`)));
+    child.once('exit', (code, signal) =>
+      reject(new TsrunError(`container init exited before it was ready (${signal ? `signal ${signal}` : `status ${code}`})`)),
+    );
+  });
+}
+
+function waitReady(init: SpawnedInit): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    init.control.setEncoding('utf8');
+    init.control.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const message = JSON.parse(buffered.slice(0, nl)) as InitMessage;
+        buffered = buffered.slice(nl + 1);
+        if (message.type === 'ready') resolve();
+        else if (message.type === 'error') reject(new TsrunError(`unable to start container process: ${message.msg}`));
+        else if (message.type === 'warning') logWarning(message.msg);
+        else debugLog('init')(message.msg);
+      }
+    });
+    init.control.on('error', () => {});
+  });
+}
+
+async function destroyInit(init: SpawnedInit | undefined): Promise<void> {
+  if (!init?.child.pid) return;
+  const { child } = init;
+  (init.control as unknown as { destroy(): void }).destroy();
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await gone;
+}
+
+function writePidFile(file: string, pid: number): void {
+  const target = path.resolve(file);
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp`);
+  fs.writeFileSync(tmp, String(pid));
+  fs.renameSync(tmp, target);
+}
+
+export type { Spec };

@@ -1,0 +1,26 @@
+// Messages between `tsrun create` (the parent) and the container init, one JSON object per
+// line over a socketpair that is the init's fd `controlFd`. The parent sends one SetupRequest;
+// the init answers with log lines and finally `ready` or `error`.
+import type { Spec } from '../spec/types';
+
+export interface SetupRequest {
+  config: Spec;
+  /** Absolute host path of the root filesystem. */
+  rootfs: string;
+  bundle: string;
+  /** The container's state directory: the init opens exec.fifo there. */
+  stateDir: string;
+  noPivot: boolean;
+  /** fds 3 .. 3+preserveFds-1 stay open in the container (--preserve-fds, LISTEN_FDS). */
+  preserveFds: number;
+  debug: boolean;
+}
+
+export type InitMessage =
+  | { type: 'debug'; msg: string }
+  | { type: 'warning'; msg: string }
+  | { type: 'ready' }
+  | { type: 'error'; msg: string };
+
+/** The init finds its control socket in this environment variable (fd number). */
+export const CONTROL_FD_ENV = '_TSRUN_CONTROL_FD';

@@ -1,0 +1,89 @@
+// start, kill and delete: the commands that act on an existing container.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { O } from '../../bindings';
+import { TsrunError } from '../errors';
+import { runHooksWarnOnly } from './hooks';
+import { EXEC_FIFO } from './paths';
+import { pidsInContainer, signalInit, sleepMs, waitInitGone } from './signal';
+import { Container, initAlive, loadContainer, NoSuchContainer, ociState, statusOf } from './state';
+
+export function startContainer(root: string, id: string): Container {
+  const container = loadContainer(root, id);
+  const status = statusOf(container);
+  if (status !== 'created') {
+    throw new TsrunError(status === 'stopped' ? 'cannot start a container that has stopped' : `cannot start a container in the ${status} state`);
+  }
+  const record = container.record!;
+  const fifoPath = path.join(container.dir, EXEC_FIFO);
+  let fifo: number;
+  try {
+    fifo = fs.openSync(fifoPath, O.RDONLY | O.NONBLOCK | O.CLOEXEC);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new TsrunError('cannot start an already running container');
+    throw err;
+  }
+  try {
+    // The init opens its end once we have opened ours, then writes one byte and execs.
+    const byte = Buffer.alloc(1);
+    for (let waited = 0; ; waited++) {
+      let n = 0;
+      try {
+        n = fs.readSync(fifo, byte, 0, 1, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      }
+      if (n === 1) break;
+      if (waited % 20 === 19 && !initAlive(record)) throw new TsrunError('container init exited before start');
+      sleepMs(1);
+    }
+  } finally {
+    fs.closeSync(fifo);
+  }
+  fs.rmSync(fifoPath, { force: true });
+  runHooksWarnOnly(record.config, 'poststart', ociState(container));
+  return container;
+}
+
+export function killContainer(root: string, id: string, sig: number, all: boolean): void {
+  const container = loadContainer(root, id);
+  const status = statusOf(container);
+  if (status !== 'created' && status !== 'running' && status !== 'paused') throw new TsrunError('container not running');
+  const record = container.record!;
+  if (all) {
+    for (const pid of pidsInContainer(record)) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // gone already
+      }
+    }
+    return;
+  }
+  if (!signalInit(record, sig)) throw new TsrunError('container not running');
+}
+
+export function deleteContainer(root: string, id: string, force: boolean): void {
+  let container: Container;
+  try {
+    container = loadContainer(root, id);
+  } catch (err) {
+    if (force && err instanceof NoSuchContainer) return;
+    throw err;
+  }
+  const status = statusOf(container);
+  const record = container.record;
+  if (!record) {
+    if (!force) throw new TsrunError(`cannot delete container ${id} while it is being created`);
+  } else if (status !== 'stopped') {
+    if ((status === 'running' || status === 'paused') && !force) {
+      throw new TsrunError(`cannot delete container ${id} that is not stopped: ${status}`);
+    }
+    signalInit(record, 9);
+    if (!waitInitGone(record, 10_000)) throw new TsrunError(`container ${id}: init pid ${record.pid} did not exit after SIGKILL`);
+  }
+  if (record) runHooksWarnOnly(record.config, 'poststop', { ...ociState(container), status: 'stopped', pid: 0 });
+  fs.rmSync(container.dir, { recursive: true, force: true });
+}
+
+export { sleepMs };

@@ -1,0 +1,81 @@
+// Signals by name (KILL, SIGKILL, sigkill) or number, and delivery to a container's init
+// through a pidfd, so a recycled pid can never receive the signal.
+import * as fs from 'node:fs';
+import { constants } from 'node:os';
+import { libc } from '../../bindings';
+import { TsrunError } from '../errors';
+import { ContainerRecord, processStartTime } from './state';
+
+const SIGNALS = constants.signals as Record<string, number>;
+
+export function parseSignal(text: string): number {
+  if (/^\d+$/.test(text)) {
+    const n = Number(text);
+    if (n >= 1 && n <= 64) return n;
+  } else {
+    const upper = text.toUpperCase();
+    const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
+    if (name in SIGNALS) return SIGNALS[name];
+    const rt = /^SIGRTMIN(?:\+(\d+))?$/.exec(name) ?? /^SIGRTMAX(?:-(\d+))?$/.exec(name);
+    if (rt) return name.startsWith('SIGRTMIN') ? 34 + Number(rt[1] ?? 0) : 64 - Number(rt[1] ?? 0);
+  }
+  throw new TsrunError(`invalid signal ${JSON.stringify(text)}: use a name such as TERM or SIGKILL, or a number from 1 to 64`);
+}
+
+export function signalName(sig: number): string {
+  return Object.keys(SIGNALS).find((name) => SIGNALS[name] === sig) ?? String(sig);
+}
+
+/** Signal the init if it is still the process `create` started; false if it is gone. */
+export function signalInit(record: ContainerRecord, sig: number): boolean {
+  let pidfd: number;
+  try {
+    pidfd = libc().pidfdOpen(record.pid);
+  } catch {
+    return false;
+  }
+  try {
+    // Checked after pidfd_open: from here on the fd pins the process we verified.
+    if (processStartTime(record.pid) !== record.initStartTime) return false;
+    libc().pidfdSendSignal(pidfd, sig);
+    return true;
+  } finally {
+    fs.closeSync(pidfd);
+  }
+}
+
+/** Host pids of every process in the init's pid namespace (empty when it has none of its own). */
+export function pidsInContainer(record: ContainerRecord): number[] {
+  let initNs: string;
+  try {
+    initNs = fs.readlinkSync(`/proc/${record.pid}/ns/pid`);
+  } catch {
+    return [];
+  }
+  if (initNs === fs.readlinkSync('/proc/self/ns/pid')) return [record.pid];
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${entry}/ns/pid`) === initNs) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+export function sleepMs(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
+
+/** Wait until the init has exited (a zombie counts); false on timeout. */
+export function waitInitGone(record: ContainerRecord, timeoutMs: number): boolean {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
+    if (processStartTime(record.pid) !== record.initStartTime) return true;
+    sleepMs(delay);
+  }
+  return false;
+}

@@ -1,0 +1,79 @@
+// Spawning the container init. The pid (and time) namespace must exist before the init
+// does: we unshare or join it on our main thread, spawn (libuv forks from this thread, so
+// the child lands in it), then return our main thread to its own namespace so that hooks
+// and later children stay on the host.
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CLONE, libc } from '../../bindings';
+import type { LinuxNamespace } from '../spec/types';
+import { TsrunError } from '../errors';
+import { CONTROL_FD_ENV } from './init-protocol';
+
+export interface SpawnedInit {
+  child: ChildProcess;
+  /** Our end of the control socket. */
+  control: NodeJS.ReadableStream & NodeJS.WritableStream;
+}
+
+export interface SpawnInitOptions {
+  namespaces: LinuxNamespace[];
+  preserveFds: number;
+  debug: boolean;
+}
+
+/** The bundled init lives next to the bundled CLI. */
+export const INIT_SCRIPT = path.join(__dirname, 'init.js');
+
+export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
+  const pidNs = opts.namespaces.find((ns) => ns.type === 'pid');
+  const timeNs = opts.namespaces.find((ns) => ns.type === 'time');
+  const restore: Array<{ fd: number; flag: number }> = [];
+  try {
+    for (const [ns, flag, own] of [
+      [pidNs, CLONE.NEWPID, '/proc/self/ns/pid'],
+      [timeNs, CLONE.NEWTIME, '/proc/self/ns/time'],
+    ] as const) {
+      if (!ns) continue;
+      restore.push({ fd: fs.openSync(own, 'r'), flag });
+      if (ns.path) joinForChildren(ns, flag);
+      else libc().unshare(flag);
+    }
+    // fds 3..3+N-1 pass through at the same numbers; the control socket comes after them.
+    const stdio: Array<'inherit' | 'pipe' | number> = ['inherit', 'inherit', 'inherit'];
+    for (let fd = 3; fd < 3 + opts.preserveFds; fd++) stdio.push(fd);
+    stdio.push('pipe');
+    const controlFd = stdio.length - 1;
+    const env: Record<string, string> = { [CONTROL_FD_ENV]: String(controlFd) };
+    if (opts.debug) env.DEBUG = 'tsrun:*';
+    const child = spawn(process.execPath, [INIT_SCRIPT], {
+      stdio,
+      env,
+      detached: true, // its own session, like runc's init; it must outlive us
+      argv0: 'tsrun-init',
+    });
+    const control = child.stdio[controlFd] as unknown as SpawnedInit['control'];
+    return { child, control };
+  } finally {
+    for (const { fd, flag } of restore) {
+      libc().setns(fd, flag);
+      fs.closeSync(fd);
+    }
+  }
+}
+
+function joinForChildren(ns: LinuxNamespace, flag: number): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(ns.path!, 'r');
+  } catch (err) {
+    throw new TsrunError(`${ns.type} namespace path ${ns.path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+  }
+  try {
+    libc().setns(fd, flag);
+  } catch (err) {
+    throw new TsrunError(`joining ${ns.type} namespace ${ns.path}: ${(err as Error).message}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

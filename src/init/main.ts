@@ -1,0 +1,82 @@
+// The container init: spawned by `tsrun create` (already pid 1 of the container's pid
+// namespace when it has one), it builds the container from inside on its main thread, tells
+// the parent it is ready, waits on exec.fifo for `start`, then execs the user's process.
+//
+// Everything it needs is in this one bundled file and loaded before the first namespace
+// change: after pivot_root a require() would resolve inside the container.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { libc, O, PR } from '../../bindings';
+import { CONTROL_FD_ENV } from '../container/init-protocol';
+import { EXEC_FIFO } from '../container/paths';
+import { ParentChannel } from './channel';
+import { enterNamespaces } from './namespaces';
+import { applyRlimits, keepFds, prepareProcess, setNoNewPrivileges, switchUserAndExec } from './process';
+import { setupRootfs } from './rootfs';
+
+function main(): void {
+  const sys = libc();
+  // Our other threads keep the host's root: nothing in the container may ptrace or open us.
+  sys.prctl(PR.SET_DUMPABLE, 0);
+  // Die with the parent while setting up; cleared once the parent has what it needs.
+  sys.prctl(PR.SET_PDEATHSIG, 9);
+  process.umask(0);
+
+  const channel = new ParentChannel(Number(process.env[CONTROL_FD_ENV]));
+  let request;
+  try {
+    request = channel.readRequest();
+  } catch {
+    process.exit(1);
+  }
+  const debug = request.debug ? (msg: string) => channel.send({ type: 'debug', msg }) : () => {};
+  try {
+    const { config } = request;
+    const proc = config.process!;
+    // The fifo is reached through a directory fd: after pivot_root its path no longer exists.
+    const stateDirFd = fs.openSync(request.stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC);
+
+    enterNamespaces(config.linux?.namespaces ?? [], debug);
+    if (config.hostname !== undefined) sys.sethostname(config.hostname);
+    if (config.domainname !== undefined) sys.setdomainname(config.domainname);
+    writeSysctls(config.linux?.sysctl ?? {});
+    setupRootfs({ config, rootfs: request.rootfs, bundle: request.bundle, noPivot: request.noPivot, debug });
+    const prepared = prepareProcess(proc);
+    applyRlimits(proc);
+    setNoNewPrivileges(proc);
+    keepFds(request.preserveFds);
+
+    sys.prctl(PR.SET_PDEATHSIG, 0);
+    channel.send({ type: 'ready' });
+    channel.close();
+
+    // Blocks until `tsrun start` opens the fifo for reading.
+    const fifo = sys.openat(stateDirFd, EXEC_FIFO, O.WRONLY | O.CLOEXEC, 0);
+    fs.writeSync(fifo, '0');
+    fs.closeSync(fifo);
+    fs.closeSync(stateDirFd);
+    switchUserAndExec(proc, prepared);
+  } catch (err) {
+    const msg = (err as Error).message;
+    try {
+      channel.send({ type: 'error', msg });
+    } catch {
+      // After `ready` the parent is gone: the container's stderr is all we have.
+      fs.writeSync(2, `tsrun: ${msg}\n`);
+    }
+    process.exit(1);
+  }
+}
+
+function writeSysctls(sysctl: Record<string, string>): void {
+  for (const [key, value] of Object.entries(sysctl)) {
+    const file = path.join('/proc/sys', key.replace(/\./g, '/'));
+    try {
+      fs.writeFileSync(file, value);
+    } catch (err) {
+      throw new Error(`linux.sysctl ${key}=${value}: ${(err as Error).message}`);
+    }
+  }
+}
+
+main();

@@ -1,0 +1,56 @@
+// Namespaces the init enters itself, on its main thread. pid and time namespaces apply to
+// children, so the parent sets those up before spawning the init (container/spawn-init.ts).
+import * as fs from 'node:fs';
+import { CLONE, libc, O } from '../../bindings';
+import type { LinuxNamespace, LinuxNamespaceType } from '../spec/types';
+import { TsrunError } from '../errors';
+
+export const NAMESPACE_FLAGS: Record<LinuxNamespaceType, number> = {
+  pid: CLONE.NEWPID,
+  network: CLONE.NEWNET,
+  mount: CLONE.NEWNS,
+  ipc: CLONE.NEWIPC,
+  uts: CLONE.NEWUTS,
+  user: CLONE.NEWUSER,
+  cgroup: CLONE.NEWCGROUP,
+  time: CLONE.NEWTIME,
+};
+
+/** Joined before new ones are made; mount last, since joining it changes how paths resolve. */
+const JOIN_ORDER: LinuxNamespaceType[] = ['ipc', 'uts', 'network', 'cgroup', 'mount'];
+
+export function enterNamespaces(namespaces: LinuxNamespace[], debug: (msg: string) => void): void {
+  const sys = libc();
+  const byType = new Map(namespaces.map((ns) => [ns.type, ns]));
+  const joins = JOIN_ORDER.map((t) => byType.get(t)).filter((ns): ns is LinuxNamespace => !!ns?.path);
+  const fds = joins.map((ns) => ({ ns, fd: openNamespace(ns) }));
+  for (const { ns, fd } of fds) {
+    debug(`join ${ns.type} namespace ${ns.path}`);
+    // A thread that shares its fs_struct with others cannot change mount namespace.
+    if (ns.type === 'mount') sys.unshare(CLONE.FS);
+    try {
+      sys.setns(fd, NAMESPACE_FLAGS[ns.type]);
+    } catch (err) {
+      throw new TsrunError(`joining ${ns.type} namespace ${ns.path}: ${(err as Error).message}`);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  let flags = 0;
+  for (const t of ['mount', 'uts', 'ipc', 'network', 'cgroup'] as const) {
+    const ns = byType.get(t);
+    if (ns && !ns.path) flags |= NAMESPACE_FLAGS[t];
+  }
+  if (flags) {
+    debug(`unshare 0x${flags.toString(16)}`);
+    sys.unshare(flags);
+  }
+}
+
+export function openNamespace(ns: LinuxNamespace): number {
+  try {
+    return fs.openSync(ns.path!, O.RDONLY | O.CLOEXEC);
+  } catch (err) {
+    throw new TsrunError(`${ns.type} namespace path ${ns.path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+  }
+}

@@ -1,0 +1,127 @@
+// The container process: environment, working directory, executable lookup, limits,
+// user and the final execve.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { F_SETFD, libc, PR, SysError } from '../../bindings';
+import type { Process } from '../spec/types';
+import { TsrunError } from '../errors';
+
+export interface PreparedProcess {
+  executable: string;
+  argv: string[];
+  env: string[];
+}
+
+/** Everything that can fail is checked here, before `create` reports success. */
+export function prepareProcess(proc: Process): PreparedProcess {
+  const env = [...(proc.env ?? [])];
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeOf(proc.user?.uid ?? 0)}`);
+  const cwd = proc.cwd || '/';
+  fs.mkdirSync(cwd, { recursive: true, mode: 0o755 });
+  libc().chdir(cwd);
+  const argv = proc.args ?? [];
+  const pathVar = env.findLast((e) => e.startsWith('PATH='))?.slice(5);
+  return { executable: lookPath(argv[0], pathVar), argv, env };
+}
+
+function homeOf(uid: number): string {
+  try {
+    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const fields = line.split(':');
+      if (fields.length >= 6 && Number(fields[2]) === uid && fields[5]) return fields[5];
+    }
+  } catch {
+    // No /etc/passwd in the container: runc falls back to "/".
+  }
+  return '/';
+}
+
+/** Find the executable as the container will see it (we are already inside its root). */
+export function lookPath(file: string, pathVar: string | undefined): string {
+  const quoted = JSON.stringify(file);
+  if (file.includes('/')) {
+    checkExecutable(file, `exec: ${quoted}`);
+    return file;
+  }
+  for (const dir of (pathVar ?? '').split(':')) {
+    const candidate = path.join(dir || '.', file);
+    try {
+      const st = fs.statSync(candidate);
+      if (st.isFile() && (st.mode & 0o111) !== 0) return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  throw new TsrunError(`exec: ${quoted}: executable file not found in $PATH`);
+}
+
+function checkExecutable(file: string, what: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new TsrunError(`${what}: stat ${file}: ${code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
+  }
+  if (st.isDirectory()) throw new TsrunError(`${what}: ${file} is a directory: permission denied`);
+  if ((st.mode & 0o111) === 0) throw new TsrunError(`${what}: ${file}: permission denied`);
+}
+
+const RLIMITS: Record<string, number> = {
+  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5,
+  RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10,
+  RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+};
+
+export function applyRlimits(proc: Process): void {
+  for (const r of proc.rlimits ?? []) {
+    const resource = RLIMITS[r.type];
+    if (resource === undefined) throw new TsrunError(`process.rlimits: unknown type ${r.type}`);
+    try {
+      libc().setrlimit(resource, r.soft, r.hard);
+    } catch (err) {
+      let why = (err as Error).message;
+      if (err instanceof SysError && err.code === 'EPERM') {
+        const current = currentHardLimit(resource);
+        why += ` (raising a hard limit needs CAP_SYS_RESOURCE, which this host does not grant; the hard limit here is ${current})`;
+      }
+      throw new TsrunError(`process.rlimits ${r.type} soft=${r.soft} hard=${r.hard}: ${why}`);
+    }
+  }
+}
+
+function currentHardLimit(resource: number): string {
+  const names = ['Max cpu time', 'Max file size', 'Max data size', 'Max stack size', 'Max core file size',
+    'Max resident set', 'Max processes', 'Max open files', 'Max locked memory', 'Max address space',
+    'Max file locks', 'Max pending signals', 'Max msgqueue size', 'Max nice priority', 'Max realtime priority',
+    'Max realtime timeout'];
+  const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith(names[resource]));
+  return line?.slice(26).trim().split(/\s+/)[1] ?? 'unknown';
+}
+
+/** Let fds 0-2 and the preserved ones survive execve (Node marks every inherited fd CLOEXEC). */
+export function keepFds(preserveFds: number): void {
+  for (let fd = 0; fd < 3 + preserveFds; fd++) {
+    try {
+      libc().fcntl(fd, F_SETFD, 0);
+    } catch (err) {
+      if (!(err instanceof SysError && err.code === 'EBADF')) throw err;
+    }
+  }
+}
+
+export function setNoNewPrivileges(proc: Process): void {
+  if (proc.noNewPrivileges) libc().prctl(PR.SET_NO_NEW_PRIVS, 1);
+}
+
+/** The last steps, after `start`: become the configured user and exec. */
+export function switchUserAndExec(proc: Process, prepared: PreparedProcess): never {
+  const sys = libc();
+  const user = proc.user ?? { uid: 0, gid: 0 };
+  sys.setgroups(user.additionalGids ?? []);
+  sys.setresgid(user.gid);
+  sys.setresuid(user.uid);
+  process.umask(user.umask ?? 0o022);
+  sys.resetSignals();
+  return sys.execve(prepared.executable, prepared.argv, prepared.env);
+}

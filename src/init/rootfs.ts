@@ -1,0 +1,270 @@
+// Builds the container's filesystem view inside its new mount namespace: rootfs bind,
+// config mounts, /dev, masked and read-only paths, then pivot_root (or MS_MOVE + chroot).
+// Runs on the init's main thread only, before any code from the container can run.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { libc, makedev, MNT_DETACH, MS, O, S_IFBLK, S_IFCHR, S_IFIFO, SysError } from '../../bindings';
+import type { LinuxDevice, Mount, Spec } from '../spec/types';
+import { TsrunError } from '../errors';
+import { fdPath, InRoot } from './in-root';
+import { parseMountOptions, ROOTFS_PROPAGATION } from './mount-options';
+
+export interface RootfsOptions {
+  config: Spec;
+  rootfs: string;
+  bundle: string;
+  noPivot: boolean;
+  debug: (msg: string) => void;
+}
+
+/** The devices every container gets (runc's list), unless the config names them. */
+const DEFAULT_DEVICES: LinuxDevice[] = [
+  { path: '/dev/null', type: 'c', major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/zero', type: 'c', major: 1, minor: 5, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/full', type: 'c', major: 1, minor: 7, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/random', type: 'c', major: 1, minor: 8, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/urandom', type: 'c', major: 1, minor: 9, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/tty', type: 'c', major: 5, minor: 0, fileMode: 0o666, uid: 0, gid: 0 },
+];
+
+const DEV_SYMLINKS: Array<[string, string]> = [
+  ['/proc/self/fd', 'fd'],
+  ['/proc/self/fd/0', 'stdin'],
+  ['/proc/self/fd/1', 'stdout'],
+  ['/proc/self/fd/2', 'stderr'],
+];
+
+export function setupRootfs(opts: RootfsOptions): void {
+  const { config, rootfs } = opts;
+  const sys = libc();
+  const propagation = config.linux?.rootfsPropagation;
+  // Stop our mounts from reaching the host (and, by default, host mounts from reaching us).
+  sys.mount('', '/', '', propagation ? ROOTFS_PROPAGATION[propagation] : MS.SLAVE | MS.REC, '');
+  // pivot_root refuses a new root whose parent mount is shared.
+  sys.mount('', mountPointOf(path.dirname(rootfs)), '', MS.PRIVATE, '');
+  sys.mount(rootfs, rootfs, '', MS.BIND | MS.REC, '');
+
+  const root = new InRoot(rootfs);
+  try {
+    for (const m of config.mounts ?? []) mountOne(root, m, opts);
+    if (needsDevSetup(config.mounts ?? [])) setupDev(root, config);
+    else createDevices(root, config.linux?.devices ?? []);
+    for (const p of config.linux?.readonlyPaths ?? []) makeReadonly(root, p);
+    for (const p of config.linux?.maskedPaths ?? []) mask(root, p);
+  } finally {
+    root.close();
+  }
+  if (opts.noPivot) moveRoot(rootfs);
+  else pivotRoot(rootfs);
+  if (propagation) sys.mount('', '/', '', ROOTFS_PROPAGATION[propagation], '');
+  if (config.root?.readonly) sys.mount('', '/', '', MS.REMOUNT | MS.BIND | MS.RDONLY, '');
+}
+
+/** The mount point (from mountinfo) that holds path p. */
+function mountPointOf(p: string): string {
+  const points = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter(Boolean)
+    .map((mp) => mp.replace(/\\(\d{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8))));
+  let best = '/';
+  for (const mp of points) {
+    if ((p === mp || p.startsWith(mp.endsWith('/') ? mp : `${mp}/`)) && mp.length > best.length) best = mp;
+  }
+  return best;
+}
+
+function isBind(m: Mount): boolean {
+  return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+}
+
+function mountOne(root: InRoot, m: Mount, opts: RootfsOptions): void {
+  const sys = libc();
+  const options = parseMountOptions(m.options);
+  const bind = isBind(m);
+  let source = m.source ?? '';
+  if (bind) {
+    // Relative bind sources are relative to the bundle, as in runc.
+    source = path.resolve(opts.bundle, source);
+    if (!fs.existsSync(source)) throw new TsrunError(`mount ${m.destination}: source ${source}: no such file or directory`);
+  }
+  const sourceIsDir = !bind || fs.statSync(source).isDirectory();
+  if (m.type === 'cgroup') return mountCgroup(root, m, options.flags);
+  const target = root.ensure(m.destination, sourceIsDir ? 'dir' : 'file');
+  const where = fdPath(target);
+  opts.debug(`mount ${m.type ?? 'bind'} ${source} on ${m.destination}`);
+  try {
+    if (bind) sys.mount(source, where, '', options.flags & (MS.BIND | MS.REC), '');
+    else sys.mount(source || m.type || 'none', where, m.type ?? '', options.flags & ~MS.REMOUNT, options.data);
+    // The target fd names the directory under the new mount: look again to reach the mount.
+    const mounted = root.lookup(m.destination);
+    if (mounted === undefined) throw new TsrunError('mount point vanished');
+    try {
+      const extra = options.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+      if (bind && extra) sys.mount('', fdPath(mounted), '', MS.REMOUNT | MS.BIND | extra, '');
+      for (const p of options.propagation) sys.mount('', fdPath(mounted), '', p, '');
+    } finally {
+      fs.closeSync(mounted);
+    }
+  } catch (err) {
+    throw new TsrunError(`mount ${m.destination} (${m.type ?? 'bind'} from ${source || 'none'}): ${(err as Error).message}`);
+  } finally {
+    fs.closeSync(target);
+  }
+}
+
+/** A "cgroup" mount: the host's hierarchies as the container's cgroup namespace sees them. */
+function mountCgroup(root: InRoot, m: Mount, flags: number): void {
+  const sys = libc();
+  const hostMounts = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => {
+      const [before, after] = line.split(' - ');
+      if (!after) return undefined;
+      const [fstype, , superOptions] = after.split(' ');
+      return { point: before.split(' ')[4], fstype, superOptions };
+    })
+    .filter((x): x is { point: string; fstype: string; superOptions: string } => !!x)
+    .filter((x) => (x.fstype === 'cgroup' || x.fstype === 'cgroup2') && x.point.startsWith('/sys/fs/cgroup'));
+  const mountFlags = flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+  const unifiedRoot = hostMounts.find((x) => x.point === '/sys/fs/cgroup' && x.fstype === 'cgroup2');
+  if (unifiedRoot) {
+    const target = root.ensure(m.destination, 'dir');
+    sys.mount('cgroup2', fdPath(target), 'cgroup2', mountFlags, '');
+    fs.closeSync(target);
+    return;
+  }
+  // v1 or hybrid: a tmpfs holding one mount per host hierarchy.
+  const top = root.ensure(m.destination, 'dir');
+  sys.mount('tmpfs', fdPath(top), 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755');
+  fs.closeSync(top);
+  for (const h of hostMounts) {
+    const name = path.basename(h.point);
+    const dir = root.mkdirAll(path.posix.join(m.destination, name));
+    const data = h.superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro').join(',');
+    sys.mount('cgroup', fdPath(dir), h.fstype, mountFlags, h.fstype === 'cgroup' ? data : '');
+    fs.closeSync(dir);
+  }
+  if (mountFlags & MS.RDONLY) {
+    const again = root.lookup(m.destination);
+    if (again !== undefined) {
+      sys.mount('', fdPath(again), '', MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, '');
+      fs.closeSync(again);
+    }
+  }
+}
+
+/** runc sets up /dev itself unless the config bind-mounts one. */
+function needsDevSetup(mounts: Mount[]): boolean {
+  return !mounts.some((m) => path.posix.normalize(m.destination) === '/dev' && isBind(m));
+}
+
+function setupDev(root: InRoot, config: Spec): void {
+  const configured = new Set((config.linux?.devices ?? []).map((d) => path.posix.normalize(d.path)));
+  createDevices(root, [...DEFAULT_DEVICES.filter((d) => !configured.has(d.path)), ...(config.linux?.devices ?? [])]);
+  const dev = root.mkdirAll('/dev');
+  try {
+    const links = [...DEV_SYMLINKS];
+    if (fs.existsSync('/proc/kcore')) links.push(['/proc/kcore', 'core']);
+    for (const [target, name] of links) symlinkIfMissing(target, `${fdPath(dev)}/${name}`);
+    // /dev/ptmx must be the container's devpts multiplexer, not a host device.
+    if (root.lookup('/dev/pts/ptmx') !== undefined) {
+      fs.rmSync(`${fdPath(dev)}/ptmx`, { force: true });
+      fs.symlinkSync('pts/ptmx', `${fdPath(dev)}/ptmx`);
+    }
+  } finally {
+    fs.closeSync(dev);
+  }
+}
+
+function symlinkIfMissing(target: string, link: string): void {
+  try {
+    fs.symlinkSync(target, link);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+const DEVICE_TYPE_BITS: Record<string, number> = { c: S_IFCHR, u: S_IFCHR, b: S_IFBLK, p: S_IFIFO };
+
+function createDevices(root: InRoot, devices: LinuxDevice[]): void {
+  for (const d of devices) {
+    const parent = root.mkdirAll(path.posix.dirname(d.path));
+    const node = `${fdPath(parent)}/${path.posix.basename(d.path)}`;
+    try {
+      const mode = (d.fileMode ?? 0o666) & 0o7777;
+      try {
+        libc().mknod(node, DEVICE_TYPE_BITS[d.type] | mode, makedev(d.major ?? 0, d.minor ?? 0));
+      } catch (err) {
+        if (!(err instanceof SysError && err.code === 'EEXIST')) throw err;
+        continue;
+      }
+      fs.chmodSync(node, mode);
+      fs.chownSync(node, d.uid ?? 0, d.gid ?? 0);
+    } catch (err) {
+      throw new TsrunError(`device ${d.path}: ${(err as Error).message}`);
+    } finally {
+      fs.closeSync(parent);
+    }
+  }
+}
+
+function makeReadonly(root: InRoot, p: string): void {
+  const fd = root.lookup(p);
+  if (fd === undefined) return;
+  try {
+    libc().mount(fdPath(fd), fdPath(fd), '', MS.BIND | MS.REC, '');
+    const again = root.lookup(p);
+    if (again === undefined) return;
+    const where = fdPath(again);
+    libc().mount('', where, '', MS.REMOUNT | MS.BIND | MS.RDONLY | MS.REC, '');
+    fs.closeSync(again);
+  } catch (err) {
+    throw new TsrunError(`readonly path ${p}: ${(err as Error).message}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function mask(root: InRoot, p: string): void {
+  const fd = root.lookup(p);
+  if (fd === undefined) return;
+  try {
+    const where = fdPath(fd);
+    if (fs.statSync(where).isDirectory()) libc().mount('tmpfs', where, 'tmpfs', MS.RDONLY, '');
+    else libc().mount('/dev/null', where, '', MS.BIND, '');
+  } catch (err) {
+    throw new TsrunError(`masked path ${p}: ${(err as Error).message}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function pivotRoot(rootfs: string): void {
+  const sys = libc();
+  const oldRoot = fs.openSync('/', O.DIRECTORY | O.RDONLY | O.CLOEXEC);
+  const newRoot = fs.openSync(rootfs, O.DIRECTORY | O.RDONLY | O.CLOEXEC);
+  try {
+    // pivot_root(".", ".") stacks the old root on top of the new one; then detach it.
+    sys.fchdir(newRoot);
+    sys.pivotRoot('.', '.');
+    sys.fchdir(oldRoot);
+    sys.mount('', '.', '', MS.SLAVE | MS.REC, '');
+    sys.umount2('.', MNT_DETACH);
+    sys.chdir('/');
+  } finally {
+    fs.closeSync(oldRoot);
+    fs.closeSync(newRoot);
+  }
+}
+
+/** --no-pivot: move the rootfs over / and chroot into it (for ramfs roots). */
+function moveRoot(rootfs: string): void {
+  const sys = libc();
+  sys.chdir(rootfs);
+  sys.mount(rootfs, '/', '', MS.MOVE, '');
+  sys.chroot('.');
+  sys.chdir('/');
+}

@@ -1,0 +1,22 @@
+// `tsrun features`: what this build implements (runtime-spec features.md).
+import type { Features } from './types';
+import { KNOWN_MOUNT_OPTIONS } from '../init/mount-options';
+import { OCI_VERSION } from './default-config';
+
+export function features(): Features {
+  return {
+    ociVersionMin: '1.0.0',
+    ociVersionMax: OCI_VERSION,
+    hooks: ['prestart', 'createRuntime', 'poststart', 'poststop'],
+    mountOptions: [...KNOWN_MOUNT_OPTIONS].sort(),
+    linux: {
+      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'uts'],
+      capabilities: [],
+      cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
+      seccomp: { enabled: false },
+      apparmor: { enabled: false },
+      selinux: { enabled: false },
+    },
+    annotations: { 'org.opencontainers.runtime-spec.features.tsrun.version': '0.1.0' },
+  } as Features;
+}
