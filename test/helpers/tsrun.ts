@@ -189,8 +189,17 @@ function findCgroups(needle: string): string[] {
 }
 
 export interface ResidueOptions {
-  /** Also report mounts whose line in mountinfo mentions the bundle path. */
+  /**
+   * The container's bundle: also report host mounts mentioning it, and processes in
+   * another mount namespace whose mountinfo mentions it (container processes whose
+   * rootfs is inside the bundle, e.g. makeBundle({copyRootfs: true})).
+   */
   bundle?: string;
+  /**
+   * The container's rootfs, checked like `bundle`. Do not pass the shared rootfs while
+   * other containers using it may still run: their processes would be reported too.
+   */
+  rootfs?: string;
 }
 
 /**
@@ -199,7 +208,8 @@ export interface ResidueOptions {
  * Checks: entries of `root` whose name contains the id (and their contents); lines of
  * /proc/self/mountinfo mentioning the id or the bundle; cgroup directories whose name
  * contains the id; processes (other than this one) whose cmdline, environ or cgroup
- * mention the id (best effort; zombies are ignored, the host's init reaps lazily).
+ * mention the id, or whose mountinfo mentions the bundle/rootfs (best effort; zombies
+ * are ignored, the host's init reaps lazily).
  */
 export function residue(id: string, root: string, opts: ResidueOptions = {}): string[] {
   const out: string[] = [];
@@ -223,8 +233,10 @@ export function residue(id: string, root: string, opts: ResidueOptions = {}): st
   }
 
   // mounts
-  const needles = [id];
-  if (opts.bundle) needles.push(path.resolve(opts.bundle));
+  const paths: string[] = [];
+  if (opts.bundle) paths.push(path.resolve(opts.bundle));
+  if (opts.rootfs) paths.push(path.resolve(opts.rootfs));
+  const needles = [id, ...paths];
   for (const line of readText('/proc/self/mountinfo').split('\n')) {
     if (line && needles.some((n) => line.includes(n))) out.push(`mount: ${line}`);
   }
@@ -239,6 +251,12 @@ export function residue(id: string, root: string, opts: ResidueOptions = {}): st
   } catch {
     /* no /proc */
   }
+  let ownMntNs = '';
+  try {
+    ownMntNs = fs.readlinkSync('/proc/self/ns/mnt');
+  } catch {
+    /* no ns files */
+  }
   for (const pid of pids) {
     if (Number(pid) === process.pid) continue;
     if (!pidAlive(Number(pid))) continue;
@@ -247,6 +265,18 @@ export function residue(id: string, root: string, opts: ResidueOptions = {}): st
     if (cmdline.includes(id)) hits.push('cmdline');
     if (readText(`/proc/${pid}/environ`).includes(id)) hits.push('environ');
     if (readText(`/proc/${pid}/cgroup`).includes(id)) hits.push('cgroup');
+    if (paths.length > 0) {
+      let mntNs = '';
+      try {
+        mntNs = fs.readlinkSync(`/proc/${pid}/ns/mnt`);
+      } catch {
+        /* exited or kernel thread */
+      }
+      if (mntNs && mntNs !== ownMntNs) {
+        const mi = readText(`/proc/${pid}/mountinfo`);
+        if (paths.some((p) => mi.includes(p))) hits.push('mountinfo');
+      }
+    }
     if (hits.length > 0) out.push(`process: ${pid} (${hits.join(',')}) ${cmdline}`);
   }
   return out;
