@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { libc } from '../../bindings';
-import type { LinuxNamespace, Spec } from '../spec/types';
+import type { LinuxNamespace, LinuxTimeOffset, Spec } from '../spec/types';
 import { validateSpec } from '../spec/validate';
 import { TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
@@ -49,7 +49,8 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     const bundle = path.resolve(opts.bundle);
     const configFile = path.join(bundle, 'config.json');
     const raw = readConfig(configFile);
-    init = spawnInit({ namespaces: namespacesOf(raw), preserveFds: preserveFdCount(opts), debug: !!process.env.DEBUG || debugEnabledFlag() });
+    const timeOffsets = (raw as { linux?: { timeOffsets?: Record<string, LinuxTimeOffset> } })?.linux?.timeOffsets;
+    init = spawnInit({ namespaces: namespacesOf(raw), timeOffsets, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag() });
     const exited = exitPromise(init.child);
     const config = validateSpec(raw, configFile);
     checkSupported(config, { consoleSocket: opts.consoleSocket });

@@ -6,7 +6,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLONE, libc } from '../../bindings';
-import type { LinuxNamespace } from '../spec/types';
+import type { LinuxNamespace, LinuxTimeOffset } from '../spec/types';
 import { TsrunError } from '../errors';
 import { CONTROL_FD_ENV } from './init-protocol';
 
@@ -18,6 +18,7 @@ export interface SpawnedInit {
 
 export interface SpawnInitOptions {
   namespaces: LinuxNamespace[];
+  timeOffsets?: Record<string, LinuxTimeOffset>;
   preserveFds: number;
   debug: boolean;
 }
@@ -35,9 +36,13 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
       [timeNs, CLONE.NEWTIME, '/proc/self/ns/time'],
     ] as const) {
       if (!ns) continue;
-      restore.push({ fd: fs.openSync(own, 'r'), flag });
+      // A multithreaded process cannot setns back into a time namespace (EUSERS): our later
+      // children (hooks) share the container's clock offsets, which only shift
+      // CLOCK_MONOTONIC and CLOCK_BOOTTIME.
+      if (flag === CLONE.NEWPID) restore.push({ fd: fs.openSync(own, 'r'), flag });
       if (ns.path) joinForChildren(ns, flag);
       else libc().unshare(flag);
+      if (flag === CLONE.NEWTIME && !ns.path) writeTimeOffsets(opts.timeOffsets ?? {});
     }
     // fds 3..3+N-1 pass through at the same numbers; the control socket comes after them.
     const stdio: Array<'inherit' | 'pipe' | number> = ['inherit', 'inherit', 'inherit'];
@@ -75,5 +80,16 @@ function joinForChildren(ns: LinuxNamespace, flag: number): void {
     throw new TsrunError(`joining ${ns.type} namespace ${ns.path}: ${(err as Error).message}`);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** Clock offsets of a new time namespace: writable only until its first process exists. */
+function writeTimeOffsets(offsets: Record<string, LinuxTimeOffset>): void {
+  const lines = Object.entries(offsets).map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}`);
+  if (lines.length === 0) return;
+  try {
+    fs.writeFileSync('/proc/self/timens_offsets', lines.join('\n'));
+  } catch (err) {
+    throw new TsrunError(`linux.timeOffsets: ${(err as Error).message}`);
   }
 }

@@ -2,7 +2,7 @@
 // user and the final execve.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { F_SETFD, libc, PR, SysError } from '../../bindings';
+import { CLOSE_RANGE_CLOEXEC, F_SETFD, libc, PR, SysError } from '../../bindings';
 import type { Process } from '../spec/types';
 import { TsrunError } from '../errors';
 
@@ -99,8 +99,12 @@ function currentHardLimit(resource: number): string {
   return line?.slice(26).trim().split(/\s+/)[1] ?? 'unknown';
 }
 
-/** Let fds 0-2 and the preserved ones survive execve (Node marks every inherited fd CLOEXEC). */
+/**
+ * Only fds 0-2 and the preserved ones survive execve. Node marks the fds it inherits
+ * close-on-exec, but only up to the first gap past fd 15: mark the rest ourselves.
+ */
 export function keepFds(preserveFds: number): void {
+  libc().closeRange(3 + preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
   for (let fd = 0; fd < 3 + preserveFds; fd++) {
     try {
       libc().fcntl(fd, F_SETFD, 0);

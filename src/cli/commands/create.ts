@@ -38,7 +38,7 @@ export function createOptions(argv: CreateArgs) {
 }
 
 export const createCommand: CommandModule<GlobalOptions, CreateArgs> = {
-  command: 'create [options] <id>',
+  command: 'create <id>',
   describe: 'create a container (the process waits for `start`)',
   builder: (y) => createFlags(y) as unknown as Argv<CreateArgs>,
   handler: async (argv) => {

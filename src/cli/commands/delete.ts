@@ -5,7 +5,7 @@ import { containerId, GlobalOptions } from '../context';
 type DeleteArgs = GlobalOptions & { id: string; force: boolean };
 
 export const deleteCommand: CommandModule<GlobalOptions, DeleteArgs> = {
-  command: 'delete [options] <id>',
+  command: 'delete <id>',
   describe: 'delete a container and everything it held',
   builder: (y) =>
     y

@@ -6,7 +6,7 @@ import { containerId, GlobalOptions } from '../context';
 type KillArgs = GlobalOptions & { id: string; signal: string; all: boolean };
 
 export const killCommand: CommandModule<GlobalOptions, KillArgs> = {
-  command: 'kill [options] <id> [signal]',
+  command: 'kill <id> [signal]',
   describe: 'send a signal (default SIGTERM) to the container init',
   builder: (y) =>
     y

@@ -12,7 +12,7 @@ type RunArgs = CreateArgs & { detach: boolean; keep: boolean };
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
 
 export const runCommand: CommandModule<GlobalOptions, RunArgs> = {
-  command: 'run [options] <id>',
+  command: 'run <id>',
   describe: 'create and start a container; in the foreground, exit with its status',
   builder: (y) =>
     (createFlags(y) as unknown as Argv<RunArgs>)

@@ -8,7 +8,7 @@ import { GlobalOptions } from '../context';
 type SpecArgs = Omit<GlobalOptions, 'rootless'> & { bundle: string; rootless: boolean };
 
 export const specCommand: CommandModule<GlobalOptions, SpecArgs> = {
-  command: 'spec [options]',
+  command: 'spec',
   describe: 'write a default config.json into the bundle directory',
   builder: (y) =>
     y
