@@ -26,11 +26,17 @@ const common = {
 };
 esbuild.buildSync({
   ...common,
-  entryPoints: { tsrun: path.join(top, 'src/cli/main.ts') },
+  entryPoints: { tsrun: path.join(top, 'src/cli/entry.ts') },
   outdir: dist,
   // The CA bundle NODE_EXTRA_CA_CERTS names costs ~80 ms per start and tsrun makes no TLS
   // connection: drop it (and NODE_OPTIONS) before node starts, at no extra exec.
   banner: { js: '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS -u NODE_OPTIONS node' },
+});
+// The full CLI (yargs, validators), loaded by tsrun.js only for commands off the fast path.
+esbuild.buildSync({
+  ...common,
+  entryPoints: { cli: path.join(top, 'src/cli/main.ts') },
+  outdir: dist,
 });
 esbuild.buildSync({
   ...common,

@@ -1,6 +1,6 @@
 // tsrun's command line: runc's global options and subcommands, parsed with yargs.
 import yargs from 'yargs';
-import { configureLog, logError } from '../logging';
+import { configureLog } from '../logging';
 import { setCreateDebug } from '../container/create';
 import { createCommand } from './commands/create';
 import { deleteCommand } from './commands/delete';
@@ -17,20 +17,6 @@ import type { GlobalOptions } from './context';
 
 export const VERSION = '0.1.0';
 
-/** go-runc passes long flags with one dash (-no-subreaper): read them as --no-subreaper. */
-export function normalizeArgs(args: string[]): string[] {
-  const out: string[] = [];
-  let positionals = 0;
-  for (const [i, arg] of args.entries()) {
-    if (arg === '--') return [...out, ...args.slice(i)];
-    if (/^-[a-z][a-z0-9]+(-[a-z0-9]+)*(=.*)?$/.test(arg) && positionals < 2) out.push(`-${arg}`);
-    else out.push(arg);
-    // After the subcommand and the container id, the rest belongs to the container (exec).
-    if (!arg.startsWith('-')) positionals++;
-  }
-  return out;
-}
-
 /** Pre-parse just the log options, so that even a usage error lands in --log. */
 function earlyLogOptions(args: string[]): void {
   const value = (name: string) => {
@@ -41,8 +27,8 @@ function earlyLogOptions(args: string[]): void {
   configureLog({ file: value('log'), format: value('log-format') === 'json' ? 'json' : 'text', debug: args.includes('--debug') });
 }
 
-export async function main(rawArgs: string[]): Promise<void> {
-  const args = normalizeArgs(rawArgs);
+/** The full CLI (yargs). `args` are already normalised. */
+export async function runCli(args: string[]): Promise<void> {
   earlyLogOptions(args);
   const parser = yargs(args)
     .scriptName('tsrun')
@@ -81,12 +67,4 @@ export async function main(rawArgs: string[]): Promise<void> {
   await parser.parseAsync();
 }
 
-class UsageError extends Error {}
-
-main(process.argv.slice(2)).then(
-  () => process.exit(process.exitCode ?? 0),
-  (err: Error) => {
-    logError(err instanceof UsageError ? `${err.message} (see tsrun --help)` : err.message);
-    process.exit(1);
-  },
-);
+export class UsageError extends Error {}

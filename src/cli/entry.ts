@@ -1,0 +1,28 @@
+// The `tsrun` executable. state/start/kill/delete take a fast path that loads only what
+// they need; everything else loads the full yargs CLI, a separate bundle (cli.js).
+import * as path from 'node:path';
+import { logError } from '../logging';
+import { normalizeArgs } from './args';
+import { parseFast, runFast } from './fast';
+
+async function main(): Promise<void> {
+  const args = normalizeArgs(process.argv.slice(2));
+  const fast = parseFast(args);
+  if (fast) return runFast(fast);
+  // A runtime path keeps the full CLI out of this bundle.
+  const cli = require(path.join(__dirname, 'cli.js')) as typeof import('./main');
+  try {
+    await cli.runCli(args);
+  } catch (err) {
+    if (err instanceof cli.UsageError) throw new Error(`${err.message} (see tsrun --help)`);
+    throw err;
+  }
+}
+
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (err: Error) => {
+    logError(err.message);
+    process.exit(1);
+  },
+);

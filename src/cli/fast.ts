@@ -1,0 +1,82 @@
+// The fast path for the commands engines call most (state, start, kill, delete): a plain
+// parser that needs neither yargs nor the validators. Anything it does not recognise
+// (help, unknown flags, odd forms) goes to the full yargs CLI, which gives proper errors.
+import { deleteContainer, killContainer, startContainer } from '../container/lifecycle';
+import { DEFAULT_ROOT } from '../container/paths';
+import { parseSignal } from '../container/signal';
+import { loadContainer, ociState } from '../container/state';
+import { configureLog } from '../logging';
+
+const GLOBAL_VALUE_FLAGS = new Set(['root', 'log', 'log-format', 'rootless']);
+const GLOBAL_BOOLEAN_FLAGS = new Set(['debug', 'systemd-cgroup']);
+const COMMAND_FLAGS: Record<string, Record<string, string>> = {
+  state: {},
+  start: {},
+  kill: { all: 'all', a: 'all' },
+  delete: { force: 'force', f: 'force' },
+};
+const MAX_POSITIONALS: Record<string, number> = { state: 1, start: 1, kill: 2, delete: 1 };
+
+interface FastCommand {
+  command: string;
+  globals: Record<string, string | boolean>;
+  flags: Set<string>;
+  positionals: string[];
+}
+
+/** Parse args (already normalised to double-dash long flags), or undefined to fall back. */
+export function parseFast(args: string[]): FastCommand | undefined {
+  const globals: Record<string, string | boolean> = {};
+  let i = 0;
+  for (; i < args.length && args[i].startsWith('--'); i++) {
+    const [name, inline] = splitFlag(args[i]);
+    if (GLOBAL_BOOLEAN_FLAGS.has(name) && inline === undefined) globals[name] = true;
+    else if (GLOBAL_VALUE_FLAGS.has(name)) {
+      const value = inline ?? args[++i];
+      if (value === undefined || value === '') return undefined;
+      globals[name] = value;
+    } else return undefined;
+  }
+  const command = args[i++];
+  const known = command === undefined ? undefined : COMMAND_FLAGS[command];
+  if (!known) return undefined;
+  const flags = new Set<string>();
+  const positionals: string[] = [];
+  for (; i < args.length; i++) {
+    const arg = args[i];
+    if (arg.startsWith('-') && !/^-\d+$/.test(arg)) {
+      const name = arg.replace(/^--?/, '');
+      if (!(name in known)) return undefined;
+      flags.add(known[name]);
+    } else positionals.push(arg);
+  }
+  if (positionals.length < 1 || positionals.length > MAX_POSITIONALS[command]) return undefined;
+  if (globals['log-format'] !== undefined && globals['log-format'] !== 'text' && globals['log-format'] !== 'json') return undefined;
+  return { command, globals, flags, positionals };
+}
+
+function splitFlag(arg: string): [string, string | undefined] {
+  const eq = arg.indexOf('=');
+  return eq < 0 ? [arg.slice(2), undefined] : [arg.slice(2, eq), arg.slice(eq + 1)];
+}
+
+export function runFast(cmd: FastCommand): void {
+  const g = cmd.globals;
+  configureLog({ file: g.log as string | undefined, format: g['log-format'] === 'json' ? 'json' : 'text', debug: !!g.debug });
+  const root = (g.root as string | undefined) ?? DEFAULT_ROOT;
+  const [id, signal] = cmd.positionals;
+  switch (cmd.command) {
+    case 'state':
+      process.stdout.write(`${JSON.stringify(ociState(loadContainer(root, id)), null, 2)}\n`);
+      break;
+    case 'start':
+      startContainer(root, id);
+      break;
+    case 'kill':
+      killContainer(root, id, parseSignal(signal ?? 'SIGTERM'), cmd.flags.has('all'));
+      break;
+    case 'delete':
+      deleteContainer(root, id, cmd.flags.has('force'));
+      break;
+  }
+}
