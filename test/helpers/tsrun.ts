@@ -70,9 +70,21 @@ export function freshRoot(): string {
 }
 
 let processRoot: string | undefined;
-/** The --root used when a call gives none: created once per test process. */
+/** The --root used when a call gives none: created once per test process, removed at
+ * exit if empty (a non-empty one is left for inspection). */
 export function defaultRoot(): string {
-  if (!processRoot || !fs.existsSync(processRoot)) processRoot = freshRoot();
+  if (!processRoot || !fs.existsSync(processRoot)) {
+    if (processRoot === undefined) {
+      process.once('exit', () => {
+        try {
+          if (processRoot) fs.rmdirSync(processRoot);
+        } catch {
+          /* not empty or gone */
+        }
+      });
+    }
+    processRoot = freshRoot();
+  }
   return processRoot;
 }
 
