@@ -11,7 +11,7 @@ export interface GlobalOptions {
 }
 
 /** Flags accepted for compatibility that would change what create does: refuse, never ignore. */
-export function refuseUnsupportedGlobals(argv: GlobalOptions): void {
+export function refuseUnsupportedGlobals(argv: Pick<GlobalOptions, 'systemd-cgroup' | 'rootless'>): void {
   if (argv['systemd-cgroup']) {
     throw new TsrunError('--systemd-cgroup: the systemd cgroup driver is not supported by tsrun yet (and this host has no systemd)');
   }

@@ -6,21 +6,33 @@ import { DEFAULT_ROOT } from '../container/paths';
 import { parseSignal } from '../container/signal';
 import { loadContainer, ociState } from '../container/state';
 import { configureLog } from '../logging';
+import { createContainer, CreateOptions, setCreateDebug } from '../container/create';
+import { runContainer } from '../container/run';
+import { refuseUnsupportedGlobals } from './context';
 
 const GLOBAL_VALUE_FLAGS = new Set(['root', 'log', 'log-format', 'rootless']);
 const GLOBAL_BOOLEAN_FLAGS = new Set(['debug', 'systemd-cgroup']);
+/** create/run flags that take a value. */
+const VALUE_FLAGS = new Set(['bundle', 'pid-file', 'console-socket', 'preserve-fds']);
+const CREATE_FLAGS = {
+  bundle: 'bundle', b: 'bundle', 'pid-file': 'pid-file', 'console-socket': 'console-socket',
+  'no-pivot': 'no-pivot', 'no-new-keyring': 'no-new-keyring', 'preserve-fds': 'preserve-fds',
+};
 const COMMAND_FLAGS: Record<string, Record<string, string>> = {
+  create: CREATE_FLAGS,
+  run: { ...CREATE_FLAGS, detach: 'detach', d: 'detach', keep: 'keep' },
   state: {},
   start: {},
   kill: { all: 'all', a: 'all' },
   delete: { force: 'force', f: 'force' },
 };
-const MAX_POSITIONALS: Record<string, number> = { state: 1, start: 1, kill: 2, delete: 1 };
+const MAX_POSITIONALS: Record<string, number> = { create: 1, run: 1, state: 1, start: 1, kill: 2, delete: 1 };
 
 interface FastCommand {
   command: string;
   globals: Record<string, string | boolean>;
   flags: Set<string>;
+  values: Record<string, string>;
   positionals: string[];
 }
 
@@ -41,18 +53,27 @@ export function parseFast(args: string[]): FastCommand | undefined {
   const known = command === undefined ? undefined : COMMAND_FLAGS[command];
   if (!known) return undefined;
   const flags = new Set<string>();
+  const values: Record<string, string> = {};
   const positionals: string[] = [];
   for (; i < args.length; i++) {
     const arg = args[i];
     if (arg.startsWith('-') && !/^-\d+$/.test(arg)) {
-      const name = arg.replace(/^--?/, '');
-      if (!(name in known)) return undefined;
-      flags.add(known[name]);
+      const [name, inline] = arg.startsWith('--') ? splitFlag(arg) : [arg.slice(1), undefined];
+      const flag = known[name];
+      if (!flag) return undefined;
+      if (VALUE_FLAGS.has(flag)) {
+        const value = inline ?? args[++i];
+        if (value === undefined) return undefined;
+        values[flag] = value;
+      } else if (inline === undefined) flags.add(flag);
+      else return undefined;
     } else positionals.push(arg);
   }
+  // Anything unusual goes to yargs, which explains the problem.
+  if (values['preserve-fds'] !== undefined && !/^\d+$/.test(values['preserve-fds'])) return undefined;
   if (positionals.length < 1 || positionals.length > MAX_POSITIONALS[command]) return undefined;
   if (globals['log-format'] !== undefined && globals['log-format'] !== 'text' && globals['log-format'] !== 'json') return undefined;
-  return { command, globals, flags, positionals };
+  return { command, globals, flags, values, positionals };
 }
 
 function splitFlag(arg: string): [string, string | undefined] {
@@ -60,12 +81,29 @@ function splitFlag(arg: string): [string, string | undefined] {
   return eq < 0 ? [arg.slice(2), undefined] : [arg.slice(2, eq), arg.slice(eq + 1)];
 }
 
-export function runFast(cmd: FastCommand): void {
+export async function runFast(cmd: FastCommand): Promise<void> {
   const g = cmd.globals;
   configureLog({ file: g.log as string | undefined, format: g['log-format'] === 'json' ? 'json' : 'text', debug: !!g.debug });
   const root = (g.root as string | undefined) ?? DEFAULT_ROOT;
   const [id, signal] = cmd.positionals;
   switch (cmd.command) {
+    case 'create':
+    case 'run': {
+      refuseUnsupportedGlobals({ 'systemd-cgroup': !!g['systemd-cgroup'], rootless: (g.rootless as string) ?? 'auto' });
+      setCreateDebug(!!g.debug);
+      const opts: CreateOptions = {
+        root,
+        id,
+        bundle: cmd.values.bundle ?? '.',
+        pidFile: cmd.values['pid-file'],
+        consoleSocket: cmd.values['console-socket'],
+        noPivot: cmd.flags.has('no-pivot'),
+        preserveFds: Number(cmd.values['preserve-fds'] ?? 0),
+      };
+      if (cmd.command === 'create') await createContainer(opts);
+      else await runContainer(opts, { detach: cmd.flags.has('detach'), keep: cmd.flags.has('keep') });
+      break;
+    }
     case 'state':
       process.stdout.write(`${JSON.stringify(ociState(loadContainer(root, id)), null, 2)}\n`);
       break;

@@ -1,0 +1,27 @@
+// `run`: create + start; in the foreground, wait and exit with the container's status.
+import { constants } from 'node:os';
+import { createContainer, CreateOptions } from './create';
+import { deleteContainer, startContainer } from './lifecycle';
+import { signalInit } from './signal';
+
+/** Signals a foreground `run` passes on to the container, as runc does. */
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+
+export async function runContainer(opts: CreateOptions, mode: { detach: boolean; keep: boolean }): Promise<void> {
+  const { child, record } = await createContainer(opts);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  try {
+    startContainer(opts.root, opts.id);
+  } catch (err) {
+    deleteContainer(opts.root, opts.id, true);
+    throw err;
+  }
+  if (mode.detach) return;
+  child.ref();
+  for (const sig of FORWARDED) process.on(sig, () => signalInit(record, constants.signals[sig]));
+  const { code, signal } = await exited;
+  if (!mode.keep) deleteContainer(opts.root, opts.id, true);
+  process.exitCode = signal ? 128 + constants.signals[signal] : (code ?? 0);
+}
