@@ -17,7 +17,7 @@
 //
 // Environment: BENCH_N (iterations, default 20), BENCH_RUNTIMES (default "tsrun,runc";
 // "crun" is also known), BENCH_TIMEOUT_MS (per command, default 30000),
-// TSRUN_BIN (command for tsrun, default: node dist/tsrun.js, else `tsrun` on PATH),
+// TSRUN_BIN (command for tsrun, default: dist/tsrun.js run directly, else `tsrun` on PATH),
 // RUNC_BIN, CRUN_BIN.
 // Writes bench/results/latest.json.
 'use strict';
@@ -57,7 +57,8 @@ function runtimeCommand(name) {
   if (name === 'tsrun') {
     if (process.env.TSRUN_BIN) return { cmd: process.env.TSRUN_BIN.split(' ').filter(Boolean) };
     const js = path.join(top, 'dist', 'tsrun.js');
-    if (fs.existsSync(js)) return { cmd: [process.execPath, js] };
+    // Run the file itself, as engines do: its shebang line is part of what tsrun costs.
+    if (fs.existsSync(js)) return { cmd: [js] };
     const bin = which('tsrun');
     if (bin) return { cmd: [bin] };
     return { cmd: null, why: 'dist/tsrun.js not built (npm run build) and no tsrun on PATH' };
