@@ -17,7 +17,9 @@ export function parseSignal(text: string): number {
     const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
     if (name in SIGNALS) return SIGNALS[name];
     const rt = /^SIGRTMIN(?:\+(\d+))?$/.exec(name) ?? /^SIGRTMAX(?:-(\d+))?$/.exec(name);
-    if (rt) return name.startsWith('SIGRTMIN') ? 34 + Number(rt[1] ?? 0) : 64 - Number(rt[1] ?? 0);
+    const offset = Number(rt?.[1] ?? 0);
+    // Real-time signals run from SIGRTMIN (34) to SIGRTMAX (64).
+    if (rt && offset <= 30) return name.startsWith('SIGRTMIN') ? 34 + offset : 64 - offset;
   }
   throw new TsrunError(`invalid signal ${JSON.stringify(text)}: use a name such as TERM or SIGKILL, or a number from 1 to 64`);
 }

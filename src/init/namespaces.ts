@@ -23,18 +23,21 @@ export function enterNamespaces(namespaces: LinuxNamespace[], debug: (msg: strin
   const sys = libc();
   const byType = new Map(namespaces.map((ns) => [ns.type, ns]));
   const joins = JOIN_ORDER.map((t) => byType.get(t)).filter((ns): ns is LinuxNamespace => !!ns?.path);
-  const fds = joins.map((ns) => ({ ns, fd: openNamespace(ns) }));
-  for (const { ns, fd } of fds) {
-    debug(`join ${ns.type} namespace ${ns.path}`);
-    // A thread that shares its fs_struct with others cannot change mount namespace.
-    if (ns.type === 'mount') sys.unshare(CLONE.FS);
-    try {
-      sys.setns(fd, NAMESPACE_FLAGS[ns.type]);
-    } catch (err) {
-      throw new TsrunError(`joining ${ns.type} namespace ${ns.path}: ${(err as Error).message}`);
-    } finally {
-      fs.closeSync(fd);
+  const fds: Array<{ ns: LinuxNamespace; fd: number }> = [];
+  try {
+    for (const ns of joins) fds.push({ ns, fd: openNamespace(ns) });
+    for (const { ns, fd } of fds) {
+      debug(`join ${ns.type} namespace ${ns.path}`);
+      // A thread that shares its fs_struct with others cannot change mount namespace.
+      if (ns.type === 'mount') sys.unshare(CLONE.FS);
+      try {
+        sys.setns(fd, NAMESPACE_FLAGS[ns.type]);
+      } catch (err) {
+        throw new TsrunError(`joining ${ns.type} namespace ${ns.path}: ${(err as Error).message}`);
+      }
     }
+  } finally {
+    for (const { fd } of fds) fs.closeSync(fd);
   }
   let flags = 0;
   for (const t of ['mount', 'uts', 'ipc', 'network', 'cgroup'] as const) {
