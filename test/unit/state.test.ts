@@ -1,0 +1,189 @@
+// container/state: start times from /proc, status derived from facts, loading records.
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TsrunError } from '../../src/errors';
+import {
+  Container,
+  ContainerRecord,
+  initAlive,
+  loadContainer,
+  NoSuchContainer,
+  ociState,
+  processStartTime,
+  saveRecord,
+  statusOf,
+} from '../../src/container/state';
+import type { Spec } from '../../src/spec/types';
+
+function tempDir(t: { teardown(fn: () => void): void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-unit-state-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The pid of a process that has exited and been reaped. */
+function deadPid(): number {
+  const r = spawnSync('/bin/true');
+  if (!r.pid) throw new Error('could not run /bin/true');
+  return r.pid;
+}
+
+const ownStartTime = (): string => {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+};
+
+function record(over: Partial<ContainerRecord> = {}): ContainerRecord {
+  return {
+    ociVersion: '1.2.0',
+    id: 'c1',
+    pid: process.pid,
+    bundle: '/bundles/c1',
+    rootfs: '/bundles/c1/rootfs',
+    created: '2024-01-01T00:00:00.000Z',
+    owner: 'root',
+    annotations: { a: 'b' },
+    initStartTime: ownStartTime(),
+    config: { ociVersion: '1.2.0' } as Spec,
+    ...over,
+  };
+}
+
+t.test('processStartTime', async (t) => {
+  const mine = processStartTime(process.pid);
+  t.type(mine, 'string');
+  t.match(mine, /^\d+$/, 'a number string');
+  t.equal(mine, ownStartTime(), 'field 22 of /proc/self/stat');
+  t.not(processStartTime(process.ppid), undefined, 'the parent is alive too');
+  t.equal(processStartTime(deadPid()), undefined, 'a reaped pid');
+  t.equal(processStartTime(0x3fffffff), undefined, 'a pid that cannot exist');
+});
+
+t.test('processStartTime: a command name with spaces and parentheses', async (t) => {
+  // comm is set from argv[0]'s base name by exec: use a copy of sleep with an awkward name.
+  const dir = tempDir(t);
+  const odd = path.join(dir, 'a) b (c');
+  fs.copyFileSync('/bin/sleep', odd);
+  fs.chmodSync(odd, 0o755);
+  const child = spawn(odd, ['5'], { stdio: 'ignore' });
+  t.teardown(() => child.kill('SIGKILL'));
+  await new Promise((resolve) => child.once('spawn', resolve));
+  const comm = fs.readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim();
+  t.equal(comm, 'a) b (c', 'comm holds the awkward name');
+  const start = processStartTime(child.pid!);
+  t.match(start, /^\d+$/);
+  const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+  t.equal(start, stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+});
+
+t.test('processStartTime: a zombie counts as gone', async (t) => {
+  // sh starts `true` in the background, then execs sleep, which never reaps it.
+  const child = spawn('/bin/sh', ['-c', 'true & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  const line: string = await new Promise((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString())));
+  const zombie = Number(line.trim());
+  t.ok(zombie > 0, `background pid ${zombie}`);
+  // Wait until `true` has exited.
+  for (let i = 0; i < 200; i++) {
+    const stat = fs.readFileSync(`/proc/${zombie}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z') break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const stat = fs.readFileSync(`/proc/${zombie}/stat`, 'utf8');
+  t.equal(stat.slice(stat.lastIndexOf(')') + 2)[0], 'Z', 'it is a zombie');
+  t.equal(processStartTime(zombie), undefined);
+  t.match(processStartTime(child.pid!), /^\d+$/, 'its parent is alive');
+});
+
+t.test('statusOf', async (t) => {
+  const dir = tempDir(t);
+  const c = (r?: ContainerRecord): Container => ({ id: 'c1', dir, record: r });
+
+  t.equal(statusOf(c()), 'creating', 'no record yet');
+  t.equal(statusOf(c(record({ pid: deadPid() }))), 'stopped', 'init gone');
+  t.equal(statusOf(c(record({ pid: 0 }))), 'stopped', 'pid 0');
+  t.equal(statusOf(c(record({ initStartTime: '1' }))), 'stopped', 'pid recycled: start time differs');
+  t.equal(statusOf(c(record({ initStartTime: '' }))), 'stopped', 'empty start time');
+
+  t.equal(statusOf(c(record())), 'running', 'live init, no exec.fifo');
+  fs.writeFileSync(path.join(dir, 'exec.fifo'), '');
+  t.equal(statusOf(c(record())), 'created', 'live init, exec.fifo present');
+  t.equal(statusOf(c(record({ initStartTime: '1' }))), 'stopped', 'exec.fifo does not make a dead init alive');
+  fs.rmSync(path.join(dir, 'exec.fifo'));
+  t.equal(statusOf(c(record())), 'running', 'fifo removed by start');
+});
+
+t.test('initAlive', async (t) => {
+  t.equal(initAlive(record()), true);
+  t.equal(initAlive(record({ pid: -1 })), false);
+  t.equal(initAlive(record({ pid: deadPid() })), false);
+});
+
+t.test('ociState', async (t) => {
+  const dir = tempDir(t);
+  const running = ociState({ id: 'c1', dir, record: record() });
+  t.same(running, {
+    ociVersion: '1.2.0', id: 'c1', pid: process.pid, status: 'running', bundle: '/bundles/c1',
+    rootfs: '/bundles/c1/rootfs', created: '2024-01-01T00:00:00.000Z', owner: 'root', annotations: { a: 'b' },
+  });
+  t.equal(ociState({ id: 'c1', dir, record: record({ initStartTime: '1' }) }).pid, 0, 'stopped: pid 0');
+  const creating = ociState({ id: 'c2', dir });
+  t.equal(creating.status, 'creating');
+  t.equal(creating.pid, 0);
+  t.equal(creating.id, 'c2');
+  t.same(creating.annotations, {});
+});
+
+t.test('loadContainer', async (t) => {
+  const root = tempDir(t);
+
+  t.test('no such container', async (t) => {
+    const err = t.throws(() => loadContainer(root, 'nope')) as Error;
+    t.type(err, NoSuchContainer);
+    t.type(err, TsrunError);
+    t.equal(err.message, 'container does not exist: nope');
+    t.throws(() => loadContainer(path.join(root, 'missing-root'), 'x'), { message: 'container does not exist: x' }, 'root itself missing');
+  });
+
+  t.test('invalid id', async (t) => {
+    t.throws(() => loadContainer(root, '../etc'), { name: 'TsrunError', message: /invalid container id/ });
+  });
+
+  t.test('directory without state.json: being created', async (t) => {
+    fs.mkdirSync(path.join(root, 'new'));
+    t.same(loadContainer(root, 'new'), { id: 'new', dir: path.join(root, 'new') });
+    t.equal(statusOf(loadContainer(root, 'new')), 'creating');
+  });
+
+  t.test('saved record round-trips', async (t) => {
+    const dir = path.join(root, 'saved');
+    fs.mkdirSync(dir);
+    const r = record({ id: 'saved' });
+    saveRecord(dir, r);
+    t.notOk(fs.existsSync(path.join(dir, 'state.json.tmp')), 'no temp file left');
+    t.equal(fs.statSync(path.join(dir, 'state.json')).mode & 0o777, 0o600, 'state.json is private');
+    const c = loadContainer(root, 'saved');
+    t.equal(c.dir, dir);
+    t.same(c.record, r);
+    t.equal(statusOf(c), 'running');
+  });
+
+  t.test('corrupt state file', async (t) => {
+    const dir = path.join(root, 'bad');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'state.json'), '{"id": "bad", ');
+    t.throws(() => loadContainer(root, 'bad'), {
+      name: 'TsrunError',
+      message: `${path.join(dir, 'state.json')}: the state file is corrupt (not JSON)`,
+    });
+  });
+
+  t.test('unreadable state file: the real error, not "does not exist"', async (t) => {
+    const dir = path.join(root, 'isdir');
+    fs.mkdirSync(path.join(dir, 'state.json'), { recursive: true });
+    t.throws(() => loadContainer(root, 'isdir'), { code: 'EISDIR' });
+  });
+});
