@@ -27,9 +27,10 @@ function call(funcName: string, retType: ffi.DataType, paramsType: Param[], para
   };
 }
 
-/** Call a libc function returning int; -1 means failure. */
+/** Call a libc function returning int (or syscall(), returning long); -1 means failure. */
 function check(name: string, arg: string, funcName: string, paramsType: Param[], values: unknown[]): number {
-  const r = call(funcName, T.I64, paramsType, values);
+  // An int read as 64 bits would turn -1 into 4294967295 and hide the failure.
+  const r = call(funcName, funcName === 'syscall' ? T.I64 : T.I32, paramsType, values);
   if (r.value === -1) throw sysError(name, arg, r.errnoCode, r.errnoMessage);
   return r.value;
 }

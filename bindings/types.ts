@@ -26,6 +26,13 @@ export class SysError extends Error {
   }
 }
 
+/** A thread's capability sets as 64-bit masks (bit n = capability number n). */
+export interface CapSets {
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+}
+
 export interface Libc {
   unshare(flags: number): void;
   setns(fd: number, nstype: number): void;
@@ -45,7 +52,15 @@ export interface Libc {
   mkdirat(dirfd: number, path: string, mode: number): void;
   fcntl(fd: number, cmd: number, arg: number): number;
   closeRange(first: number, last: number, flags: number): void;
-  prctl(option: number, arg2: number): number;
+  /** prctl(2); arg3 (default 0) for options such as PR_CAP_AMBIENT. */
+  prctl(option: number, arg2: number, arg3?: number): number;
+  /** capget(2) of the calling thread (header version 3, 64-bit sets). */
+  capget(): CapSets;
+  /**
+   * capset(2) of the calling thread only: unlike setresuid, glibc does not broadcast it to
+   * the other threads, so it must run on the thread that will execve.
+   */
+  capset(sets: CapSets): void;
   setresuid(uid: number): void;
   setresgid(gid: number): void;
   setgroups(gids: number[]): void;
