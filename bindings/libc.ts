@@ -71,6 +71,17 @@ function rlimitValue(value: number): bigint {
   return value >= 18446744073709549568 ? RLIM_INFINITY : BigInt(Math.trunc(value));
 }
 
+/** _LINUX_CAPABILITY_VERSION_3: 64-bit sets in two u32 data structs. */
+const CAP_VERSION_3 = 0x20080522;
+const CAP_DATA_SIZE = 24;
+/** struct __user_cap_header_struct { u32 version; int pid } for the calling thread (pid 0). */
+function capHeader(): Buffer {
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(CAP_VERSION_3, 0);
+  header.writeInt32LE(0, 4);
+  return header;
+}
+
 const u8 = (length: number): ffi.ArrayConstructorOptions => ffi.arrayConstructor({ type: T.U8Array, length });
 
 export function createLibc(): Libc {
@@ -107,7 +118,31 @@ export function createLibc(): Libc {
     closeRange(first, last, flags) {
       check('close_range', `${first}..${last}`, 'syscall', [T.I64, T.U32, T.U32, T.U32], [syscallNumber('close_range'), first, last, flags]);
     },
-    prctl: (option, arg2) => check('prctl', String(option), 'prctl', [T.I32, T.U64, T.U64, T.U64, T.U64], [option, arg2, 0, 0, 0]),
+    prctl: (option, arg2, arg3 = 0) =>
+      check('prctl', String(option), 'prctl', [T.I32, T.U64, T.U64, T.U64, T.U64], [option, arg2, arg3, 0, 0]),
+    capget() {
+      // The kernel writes the two data structs: give it C memory and read it back.
+      const data = call('calloc', T.External, [T.U64, T.U64], [1, CAP_DATA_SIZE]) as unknown as { value: ffi.JsExternal };
+      try {
+        check('capget', 'pid 0', 'capget', [u8(8), T.External], [capHeader(), data.value]);
+        const view = ffi.createExternalBuffer(data.value, CAP_DATA_SIZE);
+        const word = (set: number) => BigInt(view.readUInt32LE(set * 4)) | (BigInt(view.readUInt32LE(12 + set * 4)) << 32n);
+        return { effective: word(0), permitted: word(1), inheritable: word(2) };
+      } finally {
+        call('free', T.Void, [T.External], [data.value]);
+      }
+    },
+    capset(sets) {
+      // struct __user_cap_data_struct[2] { u32 effective, permitted, inheritable }: low words, then high.
+      const data = Buffer.alloc(CAP_DATA_SIZE);
+      [sets.effective, sets.permitted, sets.inheritable].forEach((mask, set) => {
+        data.writeUInt32LE(Number(mask & 0xffffffffn), set * 4);
+        data.writeUInt32LE(Number((mask >> 32n) & 0xffffffffn), 12 + set * 4);
+      });
+      const hex = (m: bigint) => m.toString(16);
+      check('capset', `eff=${hex(sets.effective)} prm=${hex(sets.permitted)} inh=${hex(sets.inheritable)}`, 'capset',
+        [u8(8), u8(CAP_DATA_SIZE)], [capHeader(), data]);
+    },
     setresuid: (uid) => void check('setresuid', String(uid), 'setresuid', [T.U32, T.U32, T.U32], [uid, uid, uid]),
     setresgid: (gid) => void check('setresgid', String(gid), 'setresgid', [T.U32, T.U32, T.U32], [gid, gid, gid]),
     setgroups(gids) {
