@@ -13,6 +13,7 @@ import { ParentChannel } from './channel';
 import { enterNamespaces } from './namespaces';
 import { applyRlimits, keepFds, prepareProcess, setNoNewPrivileges, switchUserAndExec } from './process';
 import { setupRootfs } from './rootfs';
+import { buildSeccomp } from '../security/seccomp';
 
 function main(): void {
   const sys = libc();
@@ -30,19 +31,22 @@ function main(): void {
     process.exit(1);
   }
   const debug = request.debug ? (msg: string) => channel.send({ type: 'debug', msg }) : () => {};
-  const warn = (msg: string) => channel.send({ type: 'warning', msg });
   try {
     const { config } = request;
     const proc = config.process!;
     // The fifo is reached through a directory fd: after pivot_root its path no longer exists.
     const stateDirFd = fs.openSync(request.stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC);
 
+    // Built and checked before `ready` (bad profiles fail `create`), and before any
+    // namespace change: it opens libseccomp.so.2 from the host. Loaded just before execve.
+    const seccomp = buildSeccomp(config.linux?.seccomp);
+    if (seccomp?.unknownSyscalls.length) debug(`seccomp: unknown syscalls skipped: ${seccomp.unknownSyscalls.join(' ')}`);
     enterNamespaces(config.linux?.namespaces ?? [], debug);
     if (config.hostname !== undefined) sys.sethostname(config.hostname);
     if (config.domainname !== undefined) sys.setdomainname(config.domainname);
     writeSysctls(config.linux?.sysctl ?? {});
     setupRootfs({ config, rootfs: request.rootfs, bundle: request.bundle, noPivot: request.noPivot, debug });
-    const prepared = prepareProcess(proc, warn);
+    const prepared = prepareProcess(proc);
     applyRlimits(proc);
     setNoNewPrivileges(proc);
     keepFds(request.preserveFds);
@@ -56,7 +60,7 @@ function main(): void {
     fs.writeSync(fifo, '0');
     fs.closeSync(fifo);
     fs.closeSync(stateDirFd);
-    switchUserAndExec(proc, prepared);
+    switchUserAndExec(proc, prepared, seccomp);
   } catch (err) {
     const msg = (err as Error).message;
     try {

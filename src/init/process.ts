@@ -5,20 +5,16 @@ import * as path from 'node:path';
 import { CLOSE_RANGE_CLOEXEC, F_SETFD, libc, PR, SysError } from '../../bindings';
 import type { Process } from '../spec/types';
 import { TsrunError } from '../errors';
-import {
-  capabilitiesAfterUserChange, capabilitiesBeforeUserChange, PreparedCapabilities, prepareCapabilities,
-} from '../security/capabilities';
+import type { SeccompFilter } from '../security/seccomp';
 
 export interface PreparedProcess {
   executable: string;
   argv: string[];
   env: string[];
-  /** The capability sets to apply; undefined when the config has none (nothing is changed). */
-  capabilities?: PreparedCapabilities;
 }
 
 /** Everything that can fail is checked here, before `create` reports success. */
-export function prepareProcess(proc: Process, warn: (msg: string) => void = () => {}): PreparedProcess {
+export function prepareProcess(proc: Process): PreparedProcess {
   const env = [...(proc.env ?? [])];
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeOf(proc.user?.uid ?? 0)}`);
   const cwd = proc.cwd || '/';
@@ -26,8 +22,7 @@ export function prepareProcess(proc: Process, warn: (msg: string) => void = () =
   libc().chdir(cwd);
   const argv = proc.args ?? [];
   const pathVar = env.findLast((e) => e.startsWith('PATH='))?.slice(5);
-  const executable = lookPath(argv[0], pathVar);
-  return { executable, argv, env, capabilities: prepareCapabilities(proc.capabilities, libc(), warn) };
+  return { executable: lookPath(argv[0], pathVar), argv, env };
 }
 
 function homeOf(uid: number): string {
@@ -125,18 +120,17 @@ export function setNoNewPrivileges(proc: Process): void {
 }
 
 /** The last steps, after `start`: become the configured user and exec. */
-export function switchUserAndExec(proc: Process, prepared: PreparedProcess): never {
+export function switchUserAndExec(proc: Process, prepared: PreparedProcess, seccomp?: SeccompFilter): never {
   const sys = libc();
+  // Without no_new_privs, seccomp_load needs CAP_SYS_ADMIN: load before the user and
+  // capability change (as runc does). With it, load last, just before execve.
+  if (seccomp && !proc.noNewPrivileges) seccomp.load();
   const user = proc.user ?? { uid: 0, gid: 0 };
-  const caps = prepared.capabilities;
-  // Bounding set and keepcaps while still root; capset after the uid change (which clears
-  // the effective set). Both act on this thread, the one that execs.
-  if (caps) capabilitiesBeforeUserChange(caps, sys);
   sys.setgroups(user.additionalGids ?? []);
   sys.setresgid(user.gid);
   sys.setresuid(user.uid);
-  if (caps) capabilitiesAfterUserChange(caps, sys);
   process.umask(user.umask ?? 0o022);
+  if (seccomp && proc.noNewPrivileges) seccomp.load();
   sys.resetSignals();
   return sys.execve(prepared.executable, prepared.argv, prepared.env);
 }

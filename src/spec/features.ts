@@ -2,7 +2,7 @@
 import type { Features } from './types';
 import { KNOWN_MOUNT_OPTIONS } from '../init/mount-options';
 import { OCI_VERSION } from './default-config';
-import { CAPABILITY_NAMES } from '../security/capabilities';
+import { SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '../security/seccomp';
 
 export function features(): Features {
   return {
@@ -12,9 +12,16 @@ export function features(): Features {
     mountOptions: [...KNOWN_MOUNT_OPTIONS].sort(),
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'uts'],
-      capabilities: [...CAPABILITY_NAMES],
+      capabilities: [],
       cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
-      seccomp: { enabled: false },
+      seccomp: {
+        enabled: true,
+        actions: [...SECCOMP_ACTIONS],
+        operators: [...SECCOMP_OPERATORS],
+        archs: [...SECCOMP_ARCHS],
+        knownFlags: [...SECCOMP_FLAGS],
+        supportedFlags: [...SECCOMP_FLAGS],
+      },
       apparmor: { enabled: false },
       selinux: { enabled: false },
     },

@@ -1,0 +1,189 @@
+// linux.seccomp in real containers (root): the filter is on (Seccomp: 2), actions, errno
+// values, argument comparisons, the Docker and podman default profiles, unknown names, and
+// profiles `create` must refuse. Build first (`npm run build`).
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { BundleConfig } from '../helpers/bundle';
+import { makeBundle } from '../helpers/bundle';
+import { forceDelete, freshRoot, residue, tsrun, TsrunResult, tsrunBuilt, uniqueId } from '../helpers/tsrun';
+import type { LinuxSeccomp } from '../../src/spec/types';
+
+// tap's processinfo plugin puts its loader back into every child's environment: drop its
+// spawn hooks so tsrun and the init run as engines run them.
+{
+  const key = Symbol.for('process-on-spawn@*:singletonId');
+  const hooks = (globalThis as Record<symbol, { listeners?: unknown[] } | undefined>)[key];
+  if (hooks?.listeners) hooks.listeners.length = 0;
+}
+if (process.getuid?.() !== 0) {
+  t.plan(0, 'needs root');
+  process.exit(0);
+}
+if (!tsrunBuilt()) throw new Error('dist/tsrun.js is missing: run `npm run build` first');
+
+const root = freshRoot();
+t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+
+type T = tap.Test;
+const sh = (script: string): string[] => ['sh', '-c', script];
+const fixtures = path.join(__dirname, '..', 'fixtures', 'engine-configs');
+const engineProfile = (file: string): LinuxSeccomp =>
+  (JSON.parse(fs.readFileSync(path.join(fixtures, file), 'utf8')) as { linux: { seccomp: LinuxSeccomp } }).linux.seccomp;
+
+/** A writable /tmp (tmpfs): the shared rootfs must not be written to. */
+function withTmp(config: BundleConfig): void {
+  config.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] });
+}
+
+/** Run sh -c SCRIPT with the given profile (`tsrun run`); expects a clean exit and no residue. */
+function run(t: T, script: string, seccomp: LinuxSeccomp | undefined, mutate?: (c: BundleConfig) => void): TsrunResult {
+  const id = uniqueId('scmp');
+  const bundle = makeBundle({
+    args: sh(script),
+    mutate: (c) => {
+      withTmp(c);
+      if (seccomp) c.linux.seccomp = seccomp;
+      mutate?.(c);
+    },
+  });
+  try {
+    const r = tsrun(['run', '--bundle', bundle.dir, id], { root });
+    forceDelete(id, root);
+    t.equal(r.status, 0, `run ${id}: status ${r.status}${r.signal ? ` (${r.signal})` : ''}; stderr: ${r.stderr.trim()}`);
+    t.same(residue(id, root, { bundle: bundle.dir }), [], 'nothing left after the run');
+    return r;
+  } finally {
+    bundle.cleanup();
+  }
+}
+
+const allowExcept = (names: string[], action: LinuxSeccomp['defaultAction'], errnoRet?: number): LinuxSeccomp => ({
+  defaultAction: 'SCMP_ACT_ALLOW',
+  architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+  syscalls: [{ names, action, ...(errnoRet === undefined ? {} : { errnoRet }) }],
+});
+
+t.test('the filter is on: /proc/self/status shows Seccomp: 2', async (t) => {
+  const r = run(t, 'grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status', { defaultAction: 'SCMP_ACT_ALLOW' });
+  t.match(r.stdout, /^Seccomp:\s+2$/m);
+  const none = run(t, 'grep "^Seccomp:" /proc/self/status', undefined);
+  t.match(none.stdout, /^Seccomp:\s+0$/m, 'no linux.seccomp, no filter');
+});
+
+t.test('SCMP_ACT_ERRNO: errnoRet 1 (and the EPERM default) and 38', async (t) => {
+  const script = 'mkdir /tmp/x; echo "status $?"; ls -d /tmp/x 2>&1; true';
+  const plain = run(t, script, undefined);
+  t.match(plain.stdout, /status 0/, 'control: mkdir works without a filter');
+  for (const errnoRet of [1, undefined]) {
+    const r = run(t, script, allowExcept(['mkdir', 'mkdirat'], 'SCMP_ACT_ERRNO', errnoRet));
+    t.match(r.stderr + r.stdout, /Operation not permitted/, `errnoRet ${errnoRet}`);
+    t.match(r.stdout, /status 1/);
+    t.match(r.stdout, /No such file or directory/, 'nothing was made');
+  }
+  const enosys = run(t, script, allowExcept(['mkdir', 'mkdirat'], 'SCMP_ACT_ERRNO', 38));
+  t.match(enosys.stderr + enosys.stdout, /Function not implemented/);
+});
+
+t.test('defaultAction ERRNO with defaultErrnoRet, and allowed calls', async (t) => {
+  // Everything but a few calls fails with EACCES: only the listed syscalls work.
+  const docker = engineProfile('docker-config.json');
+  const seccomp: LinuxSeccomp = { ...docker, defaultErrnoRet: 13 };
+  const r = run(t, 'hostname seccomp-test; echo "status $?"', seccomp, (c) => {
+    for (const set of ['bounding', 'effective', 'permitted'] as const) c.process.capabilities![set]!.push('CAP_SYS_ADMIN');
+  });
+  t.match(r.stderr, /Permission denied/, 'sethostname: EACCES from defaultErrnoRet');
+  t.match(r.stdout, /status 1/);
+});
+
+t.test('SCMP_ACT_KILL_PROCESS kills with SIGSYS; LOG, TRAP and flags load', async (t) => {
+  const killed = run(t, 'mkdir /tmp/x; echo "status $?"', allowExcept(['mkdir', 'mkdirat'], 'SCMP_ACT_KILL_PROCESS'));
+  t.match(killed.stdout, /status 159/, '128 + SIGSYS');
+  const trapped = run(t, 'mkdir /tmp/x; echo "status $?"', allowExcept(['mkdir', 'mkdirat'], 'SCMP_ACT_TRAP'));
+  t.match(trapped.stdout, /status 159/, 'SIGSYS from TRAP');
+  const logged = run(t, 'mkdir /tmp/x && echo made', {
+    ...allowExcept(['mkdir', 'mkdirat'], 'SCMP_ACT_LOG'),
+    flags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'],
+  });
+  t.match(logged.stdout, /made/, 'LOG allows');
+});
+
+t.test('args: personality blocked only for PER_LINUX32; kill only for signal 0', async (t) => {
+  const seccomp: LinuxSeccomp = {
+    defaultAction: 'SCMP_ACT_ALLOW',
+    syscalls: [
+      { names: ['personality'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 8, op: 'SCMP_CMP_EQ' }] },
+      { names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 38, args: [{ index: 1, value: 0, op: 'SCMP_CMP_EQ' }] },
+      // chmod/fchmodat: blocked when the mode has the setuid bit (mode & 0o4000 == 0o4000)
+      { names: ['chmod'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 0o4000, valueTwo: 0o4000, op: 'SCMP_CMP_MASKED_EQ' }] },
+      { names: ['fchmodat'], action: 'SCMP_ACT_ERRNO', args: [{ index: 2, value: 0o4000, valueTwo: 0o4000, op: 'SCMP_CMP_MASKED_EQ' }] },
+    ],
+  };
+  const r = run(t, [
+    'linux64 true; echo "linux64 $?"',
+    'linux32 true; echo "linux32 $?"',
+    'kill -0 1; echo "kill0 $?"',
+    'kill -CONT 1; echo "kill18 $?"',
+    'touch /tmp/f; chmod 755 /tmp/f; echo "chmod755 $?"; chmod 4755 /tmp/f; echo "chmod4755 $?"',
+  ].join('; '), seccomp);
+  t.match(r.stdout, /linux64 0/);
+  t.match(r.stdout, /linux32 1/);
+  t.match(r.stdout, /kill0 1/);
+  t.match(r.stderr, /Function not implemented/, 'kill -0: errnoRet 38');
+  t.match(r.stdout, /kill18 0/);
+  t.match(r.stdout, /chmod755 0/);
+  t.match(r.stdout, /chmod4755 1/);
+});
+
+t.test('Docker default profile: sh works, sethostname is refused (with CAP_SYS_ADMIN)', async (t) => {
+  const addSysAdmin = (c: BundleConfig): void => {
+    for (const set of ['bounding', 'effective', 'permitted'] as const) c.process.capabilities![set]!.push('CAP_SYS_ADMIN');
+    c.process.noNewPrivileges = false; // as Docker runs containers by default
+  };
+  const script = 'echo ok; hostname seccomp-test; echo "hostname $?"; grep "^Seccomp:" /proc/self/status';
+  const control = run(t, script, undefined, addSysAdmin);
+  t.match(control.stdout, /hostname 0/, 'control: sethostname works without the filter');
+  const r = run(t, script, engineProfile('docker-config.json'), addSysAdmin);
+  t.match(r.stdout, /^ok$/m);
+  t.match(r.stdout, /hostname 1/);
+  t.match(r.stderr, /Operation not permitted/);
+  t.match(r.stdout, /^Seccomp:\s+2$/m);
+});
+
+t.test('podman default profile: sh works, sethostname is refused', async (t) => {
+  const r = run(t, 'echo ok; hostname seccomp-test; echo "hostname $?"', engineProfile('podman-config.json'), (c) => {
+    for (const set of ['bounding', 'effective', 'permitted'] as const) c.process.capabilities![set]!.push('CAP_SYS_ADMIN');
+  });
+  t.match(r.stdout, /^ok$/m);
+  t.match(r.stdout, /hostname 1/);
+  t.match(r.stderr, /Operation not permitted/);
+});
+
+t.test('unknown syscall names are skipped', async (t) => {
+  const r = run(t, 'mkdir /tmp/x; echo "status $?"', allowExcept(['no_such_syscall_at_all', 'mkdir', 'mkdirat'], 'SCMP_ACT_ERRNO'));
+  t.match(r.stdout, /status 1/, 'the known names still apply');
+});
+
+/** `create` must fail (exit 1, message matching `msg`) and leave nothing behind. */
+function createFails(t: T, seccomp: unknown, msg: RegExp): void {
+  const id = uniqueId('scmp');
+  const bundle = makeBundle({ mutate: (c) => { c.linux.seccomp = seccomp as LinuxSeccomp; } });
+  try {
+    const r = tsrun(['create', '--bundle', bundle.dir, id], { root });
+    t.equal(r.status, 1, `create fails: ${r.stderr.trim()}`);
+    t.match(r.stderr, msg);
+    forceDelete(id, root);
+    t.same(residue(id, root, { bundle: bundle.dir }), [], 'nothing left');
+  } finally {
+    bundle.cleanup();
+  }
+}
+
+t.test('create refuses bad profiles', async (t) => {
+  createFails(t, { defaultAction: 'SCMP_ACT_BOGUS' }, /seccomp|SCMP_ACT_BOGUS/);
+  createFails(t, { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_NOPE' }] }, /SCMP_ACT_NOPE|action/);
+  createFails(t, { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/seccomp.sock' }, /not supported by tsrun yet/);
+  createFails(t, { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }, /SCMP_ACT_NOTIFY is not supported by tsrun yet/);
+  createFails(t, { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_VAX'] }, /SCMP_ARCH_VAX is not an architecture libseccomp knows/);
+  createFails(t, { defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] }, /SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV/);
+});
