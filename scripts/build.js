@@ -11,7 +11,9 @@ const dist = path.join(top, 'dist');
 
 require('./compile-schemas').compileSchemas(top);
 
-fs.rmSync(dist, { recursive: true, force: true });
+// Build next to dist/ and swap it in at the end: tests running meanwhile never see a half build.
+const out = `${dist}.tmp-${process.pid}`;
+fs.rmSync(out, { recursive: true, force: true });
 const common = {
   bundle: true,
   platform: 'node',
@@ -27,7 +29,7 @@ const common = {
 esbuild.buildSync({
   ...common,
   entryPoints: { tsrun: path.join(top, 'src/cli/entry.ts') },
-  outdir: dist,
+  outdir: out,
   // The CA bundle NODE_EXTRA_CA_CERTS names costs ~80 ms per start and tsrun makes no TLS
   // connection: drop it (and NODE_OPTIONS) before node starts, at no extra exec.
   banner: { js: '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS -u NODE_OPTIONS node' },
@@ -36,11 +38,15 @@ esbuild.buildSync({
 esbuild.buildSync({
   ...common,
   entryPoints: { cli: path.join(top, 'src/cli/main.ts') },
-  outdir: dist,
+  outdir: out,
 });
 esbuild.buildSync({
   ...common,
   entryPoints: { init: path.join(top, 'src/init/main.ts') },
-  outdir: dist,
+  outdir: out,
 });
-fs.chmodSync(path.join(dist, 'tsrun.js'), 0o755);
+fs.chmodSync(path.join(out, 'tsrun.js'), 0o755);
+const old = `${dist}.old-${process.pid}`;
+if (fs.existsSync(dist)) fs.renameSync(dist, old);
+fs.renameSync(out, dist);
+fs.rmSync(old, { recursive: true, force: true });

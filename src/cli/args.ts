@@ -1,15 +1,40 @@
-// Argument normalisation shared by the fast path and the full CLI.
+// Argument handling shared by the fast path and the full CLI.
+import { configureLog } from '../logging';
+
+/** Flags whose value is the next argument (so that value is not a positional). */
+const VALUE_FLAGS = new Set([
+  'root', 'log', 'log-format', 'rootless', 'bundle', 'b', 'pid-file', 'console-socket', 'preserve-fds',
+  'process', 'p', 'cwd', 'env', 'e', 'user', 'u', 'additional-gids', 'g', 'cap', 'c', 'apparmor',
+  'process-label', 'cgroup', 'format', 'f', 'resources', 'r', 'interval',
+]);
 
 /** go-runc passes long flags with one dash (-no-subreaper): read them as --no-subreaper. */
 export function normalizeArgs(args: string[]): string[] {
   const out: string[] = [];
   let positionals = 0;
-  for (const [i, arg] of args.entries()) {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
     if (arg === '--') return [...out, ...args.slice(i)];
-    if (/^-[a-z][a-z0-9]+(-[a-z0-9]+)*(=.*)?$/.test(arg) && positionals < 2) out.push(`-${arg}`);
-    else out.push(arg);
     // After the subcommand and the container id, the rest belongs to the container (exec).
-    if (!arg.startsWith('-')) positionals++;
+    if (positionals >= 2 || !arg.startsWith('-')) {
+      out.push(arg);
+      positionals++;
+      continue;
+    }
+    const long = /^-[a-z][a-z0-9]+(-[a-z0-9]+)*(=.*)?$/.test(arg) ? `-${arg}` : arg;
+    out.push(long);
+    const name = long.replace(/^--?/, '').split('=')[0];
+    if (!long.includes('=') && VALUE_FLAGS.has(name) && i + 1 < args.length) out.push(args[++i]);
   }
   return out;
+}
+
+/** Set up --log before parsing anything else, so that every error lands in it. */
+export function configureLogFromArgs(args: string[]): void {
+  const value = (name: string) => {
+    const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+    if (i < 0) return undefined;
+    return args[i].includes('=') ? args[i].slice(args[i].indexOf('=') + 1) : args[i + 1];
+  };
+  configureLog({ file: value('log'), format: value('log-format') === 'json' ? 'json' : 'text', debug: args.includes('--debug') });
 }

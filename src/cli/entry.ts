@@ -2,11 +2,12 @@
 // they need; everything else loads the full yargs CLI, a separate bundle (cli.js).
 import * as path from 'node:path';
 import { logError } from '../logging';
-import { normalizeArgs } from './args';
+import { configureLogFromArgs, normalizeArgs } from './args';
 import { parseFast, runFast } from './fast';
 
 async function main(): Promise<void> {
   const args = normalizeArgs(process.argv.slice(2));
+  configureLogFromArgs(args);
   const fast = parseFast(args);
   if (fast) return runFast(fast);
   // A runtime path keeps the full CLI out of this bundle.

@@ -1,6 +1,7 @@
 // tsrun's command line: runc's global options and subcommands, parsed with yargs.
 import yargs from 'yargs';
 import { configureLog } from '../logging';
+import { configureLogFromArgs } from './args';
 import { setCreateDebug } from '../container/create';
 import { createCommand } from './commands/create';
 import { deleteCommand } from './commands/delete';
@@ -17,19 +18,9 @@ import type { GlobalOptions } from './context';
 
 export const VERSION = '0.1.0';
 
-/** Pre-parse just the log options, so that even a usage error lands in --log. */
-function earlyLogOptions(args: string[]): void {
-  const value = (name: string) => {
-    const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-    if (i < 0) return undefined;
-    return args[i].includes('=') ? args[i].slice(args[i].indexOf('=') + 1) : args[i + 1];
-  };
-  configureLog({ file: value('log'), format: value('log-format') === 'json' ? 'json' : 'text', debug: args.includes('--debug') });
-}
-
 /** The full CLI (yargs). `args` are already normalised. */
 export async function runCli(args: string[]): Promise<void> {
-  earlyLogOptions(args);
+  configureLogFromArgs(args);
   const parser = yargs(args)
     .scriptName('tsrun')
     .usage('tsrun [global options] <command> [options]\n\nAn OCI container runtime in TypeScript, driven like runc.')

@@ -32,8 +32,9 @@ function runHook(hook: Hook, where: string, state: State): void {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const label = `${where} ${hook.path}`;
-  if (result.error) {
-    const code = (result.error as NodeJS.ErrnoException).code;
+  const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
+  // A hook that never reads its stdin is fine (runc ignores EPIPE too): judge it by its exit.
+  if (result.error && code !== 'EPIPE') {
     if (code === 'ETIMEDOUT') throw new TsrunError(`${label}: timed out after ${hook.timeout}s`);
     throw new TsrunError(`${label}: ${code === 'ENOENT' ? 'no such file or directory' : result.error.message}`);
   }

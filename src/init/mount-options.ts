@@ -49,7 +49,13 @@ const PROPAGATION_OPTIONS: Record<string, number> = {
 };
 
 /** Options runc knows that tsrun does not implement yet: refused rather than ignored. */
-const UNSUPPORTED = new Set(['idmap', 'ridmap', 'tmpcopyup']);
+const UNSUPPORTED = new Set([
+  'idmap', 'ridmap', 'tmpcopyup',
+  // Recursive flags (mount_setattr with AT_RECURSIVE).
+  'rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rnoatime', 'ratime',
+  'rnodiratime', 'rdiratime', 'rrelatime', 'rnorelatime', 'rstrictatime', 'rnostrictatime',
+  'rnosymfollow', 'rsymfollow',
+]);
 
 export interface ParsedMountOptions {
   flags: number;

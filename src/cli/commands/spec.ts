@@ -5,7 +5,7 @@ import { defaultSpec } from '../../spec/default-config';
 import { TsrunError } from '../../errors';
 import { GlobalOptions } from '../context';
 
-type SpecArgs = Omit<GlobalOptions, 'rootless'> & { bundle: string; rootless: boolean };
+type SpecArgs = GlobalOptions & { bundle: string };
 
 export const specCommand: CommandModule<GlobalOptions, SpecArgs> = {
   command: 'spec',
@@ -13,14 +13,19 @@ export const specCommand: CommandModule<GlobalOptions, SpecArgs> = {
   builder: (y) =>
     y
       .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'where to write config.json' })
-      .option('rootless', { type: 'boolean', default: false, describe: 'a config for an unprivileged user' }) as never,
+      .epilog('With --rootless (no value, or true) the config is for an unprivileged user.'),
   handler: (argv) => {
     const file = path.join(argv.bundle, 'config.json');
     if (fs.existsSync(file)) throw new TsrunError(`File ${file} exists. Remove it first`);
     try {
-      fs.writeFileSync(file, `${JSON.stringify(defaultSpec(argv.rootless), null, 2)}\n`, { flag: 'wx' });
+      fs.writeFileSync(file, `${JSON.stringify(defaultSpec(wantsRootless(argv.rootless)), null, 2)}\n`, { flag: 'wx' });
     } catch (err) {
       throw new TsrunError(`${file}: ${(err as Error).message}`);
     }
   },
 };
+
+/** `spec --rootless` arrives through the global --rootless option, which takes a value. */
+function wantsRootless(value: unknown): boolean {
+  return value === '' || value === true || value === 'true';
+}
