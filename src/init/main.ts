@@ -31,6 +31,7 @@ function main(): void {
     process.exit(1);
   }
   const debug = request.debug ? (msg: string) => channel.send({ type: 'debug', msg }) : () => {};
+  const warn = (msg: string) => channel.send({ type: 'warning', msg });
   try {
     const { config } = request;
     const proc = config.process!;
@@ -46,7 +47,7 @@ function main(): void {
     if (config.domainname !== undefined) sys.setdomainname(config.domainname);
     writeSysctls(config.linux?.sysctl ?? {});
     setupRootfs({ config, rootfs: request.rootfs, bundle: request.bundle, noPivot: request.noPivot, debug });
-    const prepared = prepareProcess(proc);
+    const prepared = prepareProcess(proc, warn);
     applyRlimits(proc);
     setNoNewPrivileges(proc);
     keepFds(request.preserveFds);

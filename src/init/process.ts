@@ -6,15 +6,20 @@ import { CLOSE_RANGE_CLOEXEC, F_SETFD, libc, PR, SysError } from '../../bindings
 import type { Process } from '../spec/types';
 import { TsrunError } from '../errors';
 import type { SeccompFilter } from '../security/seccomp';
+import {
+  capabilitiesAfterUserChange, capabilitiesBeforeUserChange, PreparedCapabilities, prepareCapabilities,
+} from '../security/capabilities';
 
 export interface PreparedProcess {
   executable: string;
   argv: string[];
   env: string[];
+  /** The capability sets to apply; undefined when the config has none (nothing is changed). */
+  capabilities?: PreparedCapabilities;
 }
 
 /** Everything that can fail is checked here, before `create` reports success. */
-export function prepareProcess(proc: Process): PreparedProcess {
+export function prepareProcess(proc: Process, warn: (msg: string) => void = () => {}): PreparedProcess {
   const env = [...(proc.env ?? [])];
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeOf(proc.user?.uid ?? 0)}`);
   const cwd = proc.cwd || '/';
@@ -22,7 +27,8 @@ export function prepareProcess(proc: Process): PreparedProcess {
   libc().chdir(cwd);
   const argv = proc.args ?? [];
   const pathVar = env.findLast((e) => e.startsWith('PATH='))?.slice(5);
-  return { executable: lookPath(argv[0], pathVar), argv, env };
+  const executable = lookPath(argv[0], pathVar);
+  return { executable, argv, env, capabilities: prepareCapabilities(proc.capabilities, libc(), warn) };
 }
 
 function homeOf(uid: number): string {
@@ -126,9 +132,14 @@ export function switchUserAndExec(proc: Process, prepared: PreparedProcess, secc
   // capability change (as runc does). With it, load last, just before execve.
   if (seccomp && !proc.noNewPrivileges) seccomp.load();
   const user = proc.user ?? { uid: 0, gid: 0 };
+  const caps = prepared.capabilities;
+  // Bounding set and keepcaps while still root; capset after the uid change (which clears
+  // the effective set). Both act on this thread, the one that execs.
+  if (caps) capabilitiesBeforeUserChange(caps, sys);
   sys.setgroups(user.additionalGids ?? []);
   sys.setresgid(user.gid);
   sys.setresuid(user.uid);
+  if (caps) capabilitiesAfterUserChange(caps, sys);
   process.umask(user.umask ?? 0o022);
   if (seccomp && proc.noNewPrivileges) seccomp.load();
   sys.resetSignals();

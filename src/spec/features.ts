@@ -3,6 +3,7 @@ import type { Features } from './types';
 import { KNOWN_MOUNT_OPTIONS } from '../init/mount-options';
 import { OCI_VERSION } from './default-config';
 import { SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '../security/seccomp';
+import { CAPABILITY_NAMES } from '../security/capabilities';
 
 export function features(): Features {
   return {
@@ -12,7 +13,7 @@ export function features(): Features {
     mountOptions: [...KNOWN_MOUNT_OPTIONS].sort(),
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'uts'],
-      capabilities: [],
+      capabilities: [...CAPABILITY_NAMES],
       cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
       seccomp: {
         enabled: true,
