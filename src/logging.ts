@@ -40,9 +40,10 @@ export function logError(msg: string): void {
   process.stderr.write(`tsrun: ${msg}\n`);
 }
 
+/** Warnings go to --log when there is one (as with runc), else to stderr. */
 export function logWarning(msg: string): void {
-  write('warning', msg);
-  process.stderr.write(`tsrun: warning: ${msg}\n`);
+  if (options.file) write('warning', msg);
+  else process.stderr.write(`tsrun: warning: ${msg}\n`);
 }
 
 /** A debug logger for one part of tsrun (namespace tsrun:<scope>). */
