@@ -195,6 +195,7 @@ t.test('maskedPaths', async (t) => {
         'echo "== file"; cat /secret.txt',
         'echo "== keys"; wc -c < /proc/keys',
         'echo "== timer_list"; wc -c < /proc/timer_list',
+        'echo "== kcore"; if [ -e /proc/kcore ]; then wc -c < /proc/kcore; else echo absent; fi',
         'echo "== acpi"; ls -A /proc/acpi',
         'echo "== mountinfo"; cat /proc/self/mountinfo',
       ].join('; '),
@@ -207,6 +208,8 @@ t.test('maskedPaths', async (t) => {
   t.equal(s.file, '', 'a masked file reads empty');
   t.equal(s.keys, '0', '/proc/keys reads empty');
   t.equal(s.timer_list, '0', '/proc/timer_list reads empty');
+  // /proc/kcore is masked too when this kernel has one
+  t.equal(s.kcore, fs.existsSync('/proc/kcore') ? '0' : 'absent', '/proc/kcore reads empty');
   t.equal(s.acpi, '', '/proc/acpi is empty');
   const mounts = parseMountinfo(s.mountinfo ?? '');
   t.equal(mountAt(mounts, '/secretdir')?.fstype, 'tmpfs', 'the masked dir is a tmpfs');
@@ -482,17 +485,42 @@ t.test('namespaces: new ones differ from the host, absent ones are shared', asyn
   t.not(noIpc.uts, host.uts);
 });
 
-t.test('joining namespaces by path', async (t) => {
-  await t.test('a network namespace made with ip netns', async (t) => {
-    const name = uniqueId('tsrun-netns');
+const haveIp = spawnSync('ip', ['netns', 'list']).status === 0;
+
+/** A persistent network namespace: `ip netns add NAME`, or without iproute2 a file under
+ * a private bind mount that `unshare --net=FILE` pins. Removed in teardown. */
+function makeNetns(t: T, name: string): string {
+  if (haveIp) {
     const add = spawnSync('ip', ['netns', 'add', name], { encoding: 'utf8' });
-    t.equal(add.status, 0, `ip netns add: ${add.stderr}`);
+    t.equal(add.status, 0, `ip netns add ${name}: ${add.stderr}`);
     t.teardown(() => {
       spawnSync('ip', ['netns', 'del', name]);
     });
-    // bring lo up in there: a fresh namespace (what a broken join would give) has it down
-    execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-    const nsPath = `/run/netns/${name}`;
+    return `/run/netns/${name}`;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-netns-'));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, '');
+  for (const args of [['--bind', dir, dir], ['--make-private', dir]]) execFileSync('mount', args);
+  const r = spawnSync('unshare', [`--net=${file}`, 'true'], { encoding: 'utf8' });
+  t.equal(r.status, 0, `unshare --net=${file}: ${r.stderr}`);
+  t.teardown(() => {
+    spawnSync('umount', [file]);
+    spawnSync('umount', [dir]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return file;
+}
+
+t.test('joining namespaces by path', async (t) => {
+  await t.test('a persistent network namespace (ip netns, or unshare --net=FILE)', async (t) => {
+    const name = uniqueId('tsrun-netns');
+    const nsPath = makeNetns(t, name);
+    // bring lo up in there: a fresh namespace (what a failed join would give) has it down
+    const up = haveIp
+      ? spawnSync('ip', ['-n', name, 'link', 'set', 'lo', 'up'], { encoding: 'utf8' })
+      : spawnSync('nsenter', [`--net=${nsPath}`, '/bin/busybox', 'ip', 'link', 'set', 'lo', 'up'], { encoding: 'utf8' });
+    t.equal(up.status, 0, `lo up in ${nsPath}: ${up.stderr}`);
     const ino = fs.statSync(nsPath).ino;
     const out = view(t, {
       args: sh('readlink /proc/self/ns/net; cat /sys/class/net/lo/flags'),
