@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Bundle, BundleOptions, makeBundle } from '../helpers/bundle';
 import { readOr, RFC3339, stopTapSpawnHooks, tsrunAsync } from '../helpers/container';
+import { validateState } from '../../src/spec/validate';
 import { forceDelete, freshRoot, pidAlive, residue, state, tsrun, TsrunResult, uniqueId, waitFor } from '../helpers/tsrun';
 
 stopTapSpawnHooks(); // run tsrun as engines do, without tap's loader
@@ -120,6 +121,7 @@ t.test('create -> created -> start -> running -> kill -> stopped -> delete', asy
   t.ok(created >= before - 1000 && created <= after + 1000, `created ${s.created} within the create call`);
   t.equal(s.owner, os.userInfo().username);
   t.same(s.annotations ?? {}, {});
+  t.doesNotThrow(() => validateState(s, 'tsrun state'), 'matches the OCI state schema');
   t.equal(readOr(c.out), '', 'the user process has not run before start');
 
   const st = cli(c, ['start', c.id]);
@@ -129,6 +131,7 @@ t.test('create -> created -> start -> running -> kill -> stopped -> delete', asy
   const running = state(c.id, root);
   t.equal(running.status, 'running');
   t.equal(running.pid, s.pid, 'same pid once started');
+  t.doesNotThrow(() => validateState(running, 'tsrun state'), 'matches the OCI state schema');
 
   const k = cli(c, ['kill', c.id, 'KILL']);
   t.equal(k.status, 0, why(k));
