@@ -23,8 +23,15 @@ export function prepareProcess(proc: Process, warn: (msg: string) => void = () =
   const env = [...(proc.env ?? [])];
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeOf(proc.user?.uid ?? 0)}`);
   const cwd = proc.cwd || '/';
-  fs.mkdirSync(cwd, { recursive: true, mode: 0o755 });
-  libc().chdir(cwd);
+  try {
+    // runc creates a missing cwd; an existing non-directory is an error.
+    fs.mkdirSync(cwd, { recursive: true, mode: 0o755 });
+    libc().chdir(cwd);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'not a directory' : (err as Error).message;
+    throw new TsrunError(`chdir to cwd (${JSON.stringify(cwd)}) set in config.json failed: ${why}`);
+  }
   const argv = proc.args ?? [];
   const pathVar = env.findLast((e) => e.startsWith('PATH='))?.slice(5);
   const executable = lookPath(argv[0], pathVar);

@@ -57,7 +57,6 @@ export function defaultConfig(args: string[] = ['/bin/true'], rootPath = 'rootfs
         bounding: [...RUNC_DEFAULT_CAPS],
         effective: [...RUNC_DEFAULT_CAPS],
         permitted: [...RUNC_DEFAULT_CAPS],
-        ambient: [...RUNC_DEFAULT_CAPS],
       },
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
       noNewPrivileges: true,

@@ -12,6 +12,17 @@ import * as path from 'node:path';
 import { repoRoot } from './rootfs';
 
 /** The CLI under test; TSRUN_JS overrides it (e.g. to test an installed copy). */
+/**
+ * tap's processinfo plugin re-adds NODE_OPTIONS=--import=<tap loader> to every child, even
+ * with a clean env: tsrun would then run with tap's loader, slower and unlike production.
+ */
+function stopTapSpawnHooks(): void {
+  const key = Symbol.for('process-on-spawn@*:singletonId');
+  const state = (globalThis as Record<symbol, { listeners?: unknown[] } | undefined>)[key];
+  if (state?.listeners) state.listeners.length = 0;
+}
+stopTapSpawnHooks();
+
 export const tsrunJs: string = process.env.TSRUN_JS ?? path.join(repoRoot, 'dist', 'tsrun.js');
 
 export interface TsrunOptions {

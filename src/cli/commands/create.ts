@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { createContainer } from '../../container/create';
+import { TsrunError } from '../../errors';
 import { containerId, GlobalOptions, refuseUnsupportedGlobals } from '../context';
 
 export interface CreateArgs extends GlobalOptions {
@@ -9,7 +10,7 @@ export interface CreateArgs extends GlobalOptions {
   'console-socket'?: string;
   'no-pivot': boolean;
   'no-new-keyring': boolean;
-  'preserve-fds': number;
+  'preserve-fds': string;
 }
 
 /** Flags shared by create and run. */
@@ -21,11 +22,15 @@ export function createFlags<T>(y: Argv<T>) {
     .option('console-socket', { type: 'string', describe: 'unix socket that receives the pty master' })
     .option('no-pivot', { type: 'boolean', default: false, describe: 'use MS_MOVE + chroot instead of pivot_root' })
     .option('no-new-keyring', { type: 'boolean', default: false, describe: 'keep the session keyring (tsrun never makes one)' })
-    .option('preserve-fds', { type: 'number', default: 0, describe: 'pass fds 3..3+N-1 to the container' });
+    .option('preserve-fds', { type: 'string', default: '0', describe: 'pass fds 3..3+N-1 to the container' });
 }
 
 export function createOptions(argv: CreateArgs) {
   refuseUnsupportedGlobals(argv);
+  const preserveFds = String(argv['preserve-fds']);
+  if (!/^\d+$/.test(preserveFds)) {
+    throw new TsrunError(`--preserve-fds: expected a number of fds (0 or more), found ${JSON.stringify(preserveFds)}`);
+  }
   return {
     root: argv.root,
     id: containerId(argv),
@@ -33,7 +38,7 @@ export function createOptions(argv: CreateArgs) {
     pidFile: argv['pid-file'],
     consoleSocket: argv['console-socket'],
     noPivot: argv['no-pivot'],
-    preserveFds: argv['preserve-fds'],
+    preserveFds: Number(preserveFds),
   };
 }
 
