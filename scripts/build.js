@@ -20,7 +20,9 @@ const common = {
   target: 'node20',
   format: 'cjs',
   // ffi-rs loads a native addon: keep it a real require() resolved from node_modules.
-  external: ['ffi-rs'],
+  // The validators are large generated code that only create/run/exec/update need: they
+  // stay separate files (dist/generated/), loaded on first use.
+  external: ['ffi-rs', './generated/*'],
   legalComments: 'none',
   minify: true,
   keepNames: true,
@@ -45,6 +47,13 @@ esbuild.buildSync({
   entryPoints: { init: path.join(top, 'src/init/main.ts') },
   outdir: out,
 });
+for (const name of ['config', 'state', 'features']) {
+  esbuild.buildSync({
+    ...common,
+    entryPoints: { [`${name}-validator`]: path.join(top, `src/spec/generated/${name}-validator.js`) },
+    outdir: path.join(out, 'generated'),
+  });
+}
 fs.chmodSync(path.join(out, 'tsrun.js'), 0o755);
 const old = `${dist}.old-${process.pid}`;
 if (fs.existsSync(dist)) fs.renameSync(dist, old);

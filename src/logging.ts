@@ -1,7 +1,7 @@
 // Logs: errors and warnings go to stderr and, with --log, to the log file as text or as
 // one JSON object per line ({"level","msg","time"}), the form engines read back.
 import * as fs from 'node:fs';
-import createDebug from 'debug';
+import type { Debugger } from 'debug';
 
 export interface LogOptions {
   file?: string;
@@ -13,14 +13,15 @@ let options: LogOptions = {};
 
 export function configureLog(opts: LogOptions): void {
   options = opts;
+  if (!opts.debug && !/tsrun/.test(process.env.DEBUG ?? '')) return;
+  // The `debug` package (it pulls in tty and net) is loaded only when debugging is on.
   // DEBUG=tsrun:* works as with any `debug` user; --debug turns the same namespaces on.
+  createDebug = require('debug') as typeof import('debug');
   if (opts.debug) createDebug.enable('tsrun:*');
   if (opts.file) createDebug.log = (...args: unknown[]) => write('debug', args.map(String).join(' '));
 }
 
-export function debugEnabled(): boolean {
-  return createDebug.enabled('tsrun:create');
-}
+let createDebug: typeof import('debug') | undefined;
 
 function write(level: 'error' | 'warning' | 'info' | 'debug', msg: string): void {
   if (!options.file) return;
@@ -35,19 +36,38 @@ function write(level: 'error' | 'warning' | 'info' | 'debug', msg: string): void
   }
 }
 
+/**
+ * Write straight to an fd: process.stdout/stderr would load Node's stream, tty and net
+ * machinery, a few ms of every short command.
+ */
+export function writeFd(fd: 1 | 2, text: string): void {
+  const data = Buffer.from(text);
+  for (let off = 0; off < data.length; ) {
+    try {
+      off += fs.writeSync(fd, data, off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+    }
+  }
+}
+
 export function logError(msg: string): void {
   write('error', msg);
-  process.stderr.write(`tsrun: ${msg}\n`);
+  writeFd(2, `tsrun: ${msg}\n`);
 }
 
 /** Warnings go to --log when there is one (as with runc), else to stderr. */
 export function logWarning(msg: string): void {
   if (options.file) write('warning', msg);
-  else process.stderr.write(`tsrun: warning: ${msg}\n`);
+  else writeFd(2, `tsrun: warning: ${msg}\n`);
 }
 
-/** A debug logger for one part of tsrun (namespace tsrun:<scope>). */
+/** A debug logger for one part of tsrun (namespace tsrun:<scope>); a no-op unless enabled. */
 export function debugLog(scope: string): (msg: string) => void {
-  const d = createDebug(`tsrun:${scope}`);
-  return (msg) => d(msg);
+  let d: Debugger | undefined;
+  return (msg) => {
+    if (!createDebug) return;
+    d ??= createDebug(`tsrun:${scope}`);
+    d(msg);
+  };
 }

@@ -5,9 +5,8 @@ import { deleteContainer, killContainer, startContainer } from '../container/lif
 import { DEFAULT_ROOT } from '../container/paths';
 import { parseSignal } from '../container/signal';
 import { loadContainer, ociState } from '../container/state';
-import { configureLog } from '../logging';
-import { createContainer, CreateOptions, setCreateDebug } from '../container/create';
-import { runContainer } from '../container/run';
+import { configureLog, writeFd } from '../logging';
+import type { CreateOptions } from '../container/create';
 import { refuseUnsupportedGlobals } from './context';
 
 const GLOBAL_VALUE_FLAGS = new Set(['root', 'log', 'log-format', 'rootless']);
@@ -90,6 +89,9 @@ export async function runFast(cmd: FastCommand): Promise<void> {
     case 'create':
     case 'run': {
       refuseUnsupportedGlobals({ 'systemd-cgroup': !!g['systemd-cgroup'], rootless: (g.rootless as string) ?? 'auto' });
+      // Loaded here only: create pulls in child_process and the spawn machinery.
+      const { createContainer, setCreateDebug } = require('../container/create') as typeof import('../container/create');
+      const { runContainer } = require('../container/run') as typeof import('../container/run');
       setCreateDebug(!!g.debug);
       const opts: CreateOptions = {
         root,
@@ -105,7 +107,7 @@ export async function runFast(cmd: FastCommand): Promise<void> {
       break;
     }
     case 'state':
-      process.stdout.write(`${JSON.stringify(ociState(loadContainer(root, id)), null, 2)}\n`);
+      writeFd(1, `${JSON.stringify(ociState(loadContainer(root, id)), null, 2)}\n`);
       break;
     case 'start':
       startContainer(root, id);

@@ -1,6 +1,5 @@
 // OCI hooks: each runs with the container's state JSON on stdin, its own args and env,
 // and an optional timeout in seconds.
-import { spawnSync } from 'node:child_process';
 import type { Hook, HookName, Spec, State } from '../spec/types';
 import { TsrunError } from '../errors';
 import { logWarning } from '../logging';
@@ -22,6 +21,8 @@ export function runHooksWarnOnly(config: Spec, name: HookName, state: State): vo
 
 function runHook(hook: Hook, where: string, state: State): void {
   const args = hook.args ?? [hook.path];
+  // Loaded on first use: child_process pulls in net and streams, which state/kill never need.
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
   const result = spawnSync(hook.path, args.slice(1), {
     argv0: args[0] ?? hook.path,
     input: JSON.stringify(state),
