@@ -47,6 +47,12 @@ esbuild.buildSync({
   entryPoints: { init: path.join(top, 'src/init/main.ts') },
   outdir: out,
 });
+// The exec-init: `tsrun exec` spawns it into a running container.
+esbuild.buildSync({
+  ...common,
+  entryPoints: { 'exec-init': path.join(top, 'src/init/exec.ts') },
+  outdir: out,
+});
 for (const name of ['config', 'state', 'features']) {
   esbuild.buildSync({
     ...common,

@@ -12,11 +12,15 @@ const VALUE_FLAGS = new Set([
 export function normalizeArgs(args: string[]): string[] {
   const out: string[] = [];
   let positionals = 0;
+  let command: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--') return [...out, ...args.slice(i)];
     // After the subcommand and the container id, the rest belongs to the container (exec).
     if (positionals >= 2 || !arg.startsWith('-')) {
+      // exec ID CMD ARGS...: CMD's own flags (sh -c) must not be read as tsrun's.
+      if (positionals === 0) command = arg;
+      if (positionals === 2 && command === 'exec') out.push('--');
       out.push(arg);
       positionals++;
       continue;

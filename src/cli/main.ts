@@ -5,6 +5,7 @@ import { configureLogFromArgs } from './args';
 import { setCreateDebug } from '../container/create';
 import { createCommand } from './commands/create';
 import { deleteCommand } from './commands/delete';
+import { execCommand } from './commands/exec';
 import { featuresCommand } from './commands/features';
 import { killCommand } from './commands/kill';
 import { listCommand } from './commands/list';
@@ -41,6 +42,7 @@ export async function runCli(args: string[]): Promise<void> {
     .command(killCommand)
     .command(deleteCommand)
     .command(runCommand)
+    .command(execCommand)
     .command(listCommand)
     .command(specCommand)
     .command(featuresCommand)

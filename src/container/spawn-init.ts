@@ -14,6 +14,8 @@ export interface SpawnedInit {
   child: ChildProcess;
   /** Our end of the control socket. */
   control: NodeJS.ReadableStream & NodeJS.WritableStream;
+  /** The fd numbers, in the child, of SpawnInitOptions.extraFds (in the same order). */
+  extraFds: number[];
 }
 
 export interface SpawnInitOptions {
@@ -21,6 +23,10 @@ export interface SpawnInitOptions {
   timeOffsets?: Record<string, LinuxTimeOffset>;
   preserveFds: number;
   debug: boolean;
+  /** The script to run; default the container init (exec uses the exec-init). */
+  script?: string;
+  /** Our fds to pass on after the control socket (e.g. a console socket). */
+  extraFds?: number[];
 }
 
 /** The bundled init lives next to the bundled CLI. */
@@ -49,16 +55,20 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
     for (let fd = 3; fd < 3 + opts.preserveFds; fd++) stdio.push(fd);
     stdio.push('pipe');
     const controlFd = stdio.length - 1;
+    const extraFds = (opts.extraFds ?? []).map((fd) => {
+      stdio.push(fd);
+      return stdio.length - 1;
+    });
     const env: Record<string, string> = { [CONTROL_FD_ENV]: String(controlFd) };
     if (opts.debug) env.DEBUG = 'tsrun:*';
-    const child = spawn(process.execPath, [INIT_SCRIPT], {
+    const child = spawn(process.execPath, [opts.script ?? INIT_SCRIPT], {
       stdio,
       env,
       detached: true, // its own session, like runc's init; it must outlive us
       argv0: 'tsrun-init',
     });
     const control = child.stdio[controlFd] as unknown as SpawnedInit['control'];
-    return { child, control };
+    return { child, control, extraFds };
   } finally {
     for (const { fd, flag } of restore) {
       libc().setns(fd, flag);

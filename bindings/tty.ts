@@ -1,0 +1,216 @@
+// Terminals and fd passing: ptys (ioctl), unix sockets (socket, connect, socketpair) and
+// sendmsg/recvmsg with SCM_RIGHTS. The C structs that hold pointers (msghdr, iovec,
+// cmsghdr) are laid out in calloc'd memory viewed through createExternalBuffer; their
+// addresses are read with strncpy(p, p, 0), which returns its argument.
+//
+// Kept apart from libc.ts (the Libc interface and its fake): only the exec and terminal
+// code paths load it. Layouts are those of 64-bit Linux (x86_64 and arm64 agree).
+import * as ffi from 'ffi-rs';
+import { SysError } from './types';
+
+const { DataType: T } = ffi;
+const LIB = 'libc-tty';
+
+type Param = ffi.DataType | ffi.ArrayConstructorOptions;
+
+let opened = false;
+function call(funcName: string, retType: ffi.DataType, paramsType: Param[], paramsValue: unknown[]) {
+  if (!opened) {
+    ffi.open({ library: LIB, path: 'libc.so.6' });
+    opened = true;
+  }
+  return ffi.load({ library: LIB, funcName, retType, paramsType, paramsValue, errno: true }) as unknown as {
+    value: number;
+    errnoCode: number;
+    errnoMessage: string;
+  };
+}
+
+function sysError(name: string, arg: string, errno: number, message: string): SysError {
+  const text = message.replace(/ \(os error \d+\)$/, '');
+  return new SysError(name, arg, errno, text.charAt(0).toLowerCase() + text.slice(1));
+}
+
+function check(name: string, arg: string, funcName: string, retType: ffi.DataType, paramsType: Param[], values: unknown[]): number {
+  const r = call(funcName, retType, paramsType, values);
+  if (r.value === -1) throw sysError(name, arg, r.errnoCode, r.errnoMessage);
+  return r.value;
+}
+
+function calloc(size: number): ffi.JsExternal {
+  return (call('calloc', T.External, [T.U64, T.U64], [1, size]) as unknown as { value: ffi.JsExternal }).value;
+}
+function free(ptr: ffi.JsExternal): void {
+  call('free', T.Void, [T.External], [ptr]);
+}
+function addressOf(ptr: ffi.JsExternal): bigint {
+  return BigInt.asUintN(64, BigInt(call('strncpy', T.I64, [T.External, T.External, T.U64], [ptr, ptr, 0]).value));
+}
+
+const u8 = (length: number): ffi.ArrayConstructorOptions => ffi.arrayConstructor({ type: T.U8Array, length });
+
+export const AF_UNIX = 1;
+export const SOCK_STREAM = 1;
+export const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const MSG_DONTWAIT = 0x40;
+const MSG_CMSG_CLOEXEC = 0x40000000;
+
+export const TIOCGWINSZ = 0x5413;
+export const TIOCSWINSZ = 0x5414;
+export const TIOCSCTTY = 0x540e;
+export const TIOCGPTN = 0x80045430;
+export const TIOCSPTLCK = 0x40045431;
+
+// struct msghdr (56 bytes) | struct iovec (16) | cmsghdr + one int (CMSG_SPACE(4) = 24) | data
+const MSG_OFF = 0;
+const IOV_OFF = 64;
+const CMSG_OFF = 80;
+const CMSG_SPACE_INT = 24;
+const CMSG_LEN_INT = 20;
+const DATA_OFF = 112;
+const DATA_MAX = 4096;
+
+/** Lay out msghdr -> iovec -> data and msghdr -> cmsghdr in one block; returns its view. */
+function messageBlock(block: ffi.JsExternal, dataLen: number): Buffer {
+  const base = addressOf(block);
+  const view = ffi.createExternalBuffer(block, DATA_OFF + DATA_MAX);
+  view.writeBigUInt64LE(0n, MSG_OFF); // msg_name
+  view.writeUInt32LE(0, MSG_OFF + 8); // msg_namelen
+  view.writeBigUInt64LE(base + BigInt(IOV_OFF), MSG_OFF + 16); // msg_iov
+  view.writeBigUInt64LE(1n, MSG_OFF + 24); // msg_iovlen
+  view.writeBigUInt64LE(base + BigInt(CMSG_OFF), MSG_OFF + 32); // msg_control
+  view.writeBigUInt64LE(BigInt(CMSG_SPACE_INT), MSG_OFF + 40); // msg_controllen
+  view.writeInt32LE(0, MSG_OFF + 48); // msg_flags
+  view.writeBigUInt64LE(base + BigInt(DATA_OFF), IOV_OFF); // iov_base
+  view.writeBigUInt64LE(BigInt(dataLen), IOV_OFF + 8); // iov_len
+  return view;
+}
+
+/** Send `fd` over unix socket `sock` in one sendmsg: SCM_RIGHTS plus `name` as payload (runc's way). */
+export function sendFd(sock: number, fd: number, name: string): void {
+  const payload = Buffer.from(name.length > 0 ? name : '\0');
+  if (payload.length > DATA_MAX) throw new Error('sendFd: name too long');
+  const block = calloc(DATA_OFF + DATA_MAX);
+  try {
+    const view = messageBlock(block, payload.length);
+    view.writeBigUInt64LE(BigInt(CMSG_LEN_INT), CMSG_OFF); // cmsg_len
+    view.writeInt32LE(SOL_SOCKET, CMSG_OFF + 8);
+    view.writeInt32LE(SCM_RIGHTS, CMSG_OFF + 12);
+    view.writeInt32LE(fd, CMSG_OFF + 16);
+    payload.copy(view, DATA_OFF);
+    for (;;) {
+      const r = call('sendmsg', T.I64, [T.I32, T.External, T.I32], [sock, block, 0]);
+      if (r.value >= 0) return;
+      if (r.errnoCode === 4 /* EINTR */) continue;
+      throw sysError('sendmsg', `fd ${sock}`, r.errnoCode, r.errnoMessage);
+    }
+  } finally {
+    free(block);
+  }
+}
+
+/**
+ * Receive one fd (SCM_RIGHTS, close-on-exec) and the payload sent with it. With `wait`
+ * false, fails with EAGAIN when nothing is queued. Throws when the message carries no fd.
+ */
+export function recvFd(sock: number, wait = true): { fd: number; name: string } {
+  const block = calloc(DATA_OFF + DATA_MAX);
+  try {
+    const view = messageBlock(block, DATA_MAX);
+    let n: number;
+    for (;;) {
+      const r = call('recvmsg', T.I64, [T.I32, T.External, T.I32], [sock, block, MSG_CMSG_CLOEXEC | (wait ? 0 : MSG_DONTWAIT)]);
+      if (r.value >= 0) {
+        n = r.value;
+        break;
+      }
+      if (r.errnoCode === 4) continue;
+      throw sysError('recvmsg', `fd ${sock}`, r.errnoCode, r.errnoMessage);
+    }
+    const controllen = Number(view.readBigUInt64LE(MSG_OFF + 40));
+    const level = view.readInt32LE(CMSG_OFF + 8);
+    const type = view.readInt32LE(CMSG_OFF + 12);
+    if (controllen < CMSG_LEN_INT || level !== SOL_SOCKET || type !== SCM_RIGHTS) {
+      throw new Error(n === 0 ? 'recvmsg: the peer closed the socket without sending a file descriptor' : 'recvmsg: the message carries no file descriptor');
+    }
+    const fd = view.readInt32LE(CMSG_OFF + 16);
+    const name = view.subarray(DATA_OFF, DATA_OFF + n).toString('utf8').replace(/\0+$/, '');
+    return { fd, name };
+  } finally {
+    free(block);
+  }
+}
+
+/** A connected unix stream socket pair, both ends close-on-exec. */
+export function socketpair(): [number, number] {
+  const fds = calloc(8);
+  try {
+    check('socketpair', 'AF_UNIX', 'socketpair', T.I32, [T.I32, T.I32, T.I32, T.External], [AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds]);
+    const view = ffi.createExternalBuffer(fds, 8);
+    return [view.readInt32LE(0), view.readInt32LE(4)];
+  } finally {
+    free(fds);
+  }
+}
+
+/** socket() + connect() to a unix socket path; returns the fd (close-on-exec). */
+export function connectUnix(socketPath: string): number {
+  const pathBytes = Buffer.from(socketPath);
+  if (pathBytes.length >= 108) throw new SysError('connect', socketPath, 36, 'file name too long');
+  const addr = Buffer.alloc(110); // struct sockaddr_un { sa_family_t; char sun_path[108] }
+  addr.writeUInt16LE(AF_UNIX, 0);
+  pathBytes.copy(addr, 2);
+  const fd = check('socket', 'AF_UNIX', 'socket', T.I32, [T.I32, T.I32, T.I32], [AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0]);
+  try {
+    check('connect', socketPath, 'connect', T.I32, [T.I32, u8(110), T.U32], [fd, addr, 2 + pathBytes.length + 1]);
+  } catch (err) {
+    call('close', T.I32, [T.I32], [fd]);
+    throw err;
+  }
+  return fd;
+}
+
+/** ioctl with an int value argument (TIOCSCTTY). */
+export function ioctlInt(fd: number, request: number, arg: number, what = 'ioctl'): void {
+  check(what, `fd ${fd}`, 'ioctl', T.I32, [T.I32, T.U64, T.I64], [fd, request, arg]);
+}
+
+/** Unlock a pty master (TIOCSPTLCK with 0), as unlockpt(3). */
+export function unlockpt(master: number): void {
+  check('ioctl(TIOCSPTLCK)', `fd ${master}`, 'ioctl', T.I32, [T.I32, T.U64, u8(4)], [master, TIOCSPTLCK, Buffer.alloc(4)]);
+}
+
+/** The pts number of a pty master (TIOCGPTN). */
+export function ptsNumber(master: number): number {
+  const out = calloc(4);
+  try {
+    check('ioctl(TIOCGPTN)', `fd ${master}`, 'ioctl', T.I32, [T.I32, T.U64, T.External], [master, TIOCGPTN, out]);
+    return ffi.createExternalBuffer(out, 4).readUInt32LE(0);
+  } finally {
+    free(out);
+  }
+}
+
+/** TIOCSWINSZ: struct winsize { u16 rows, cols, xpixel, ypixel }. */
+export function setWinsize(fd: number, rows: number, cols: number): void {
+  const ws = Buffer.alloc(8);
+  ws.writeUInt16LE(rows & 0xffff, 0);
+  ws.writeUInt16LE(cols & 0xffff, 2);
+  check('ioctl(TIOCSWINSZ)', `fd ${fd}`, 'ioctl', T.I32, [T.I32, T.U64, u8(8)], [fd, TIOCSWINSZ, ws]);
+}
+
+/** setsid(2); returns false when already a process group leader (EPERM). */
+export function setsid(): boolean {
+  const r = call('setsid', T.I32, [], []);
+  if (r.value !== -1) return true;
+  if (r.errnoCode === 1) return false;
+  throw sysError('setsid', '', r.errnoCode, r.errnoMessage);
+}
+
+/** dup3(2) without flags (the new fd is inherited across execve). */
+export function dup2(oldFd: number, newFd: number): void {
+  if (oldFd === newFd) return;
+  check('dup3', `fd ${oldFd} -> ${newFd}`, 'dup3', T.I32, [T.I32, T.I32, T.I32], [oldFd, newFd, 0]);
+}

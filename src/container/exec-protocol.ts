@@ -1,0 +1,25 @@
+// What `tsrun exec` sends the exec-init (dist/exec-init.js) over the control socket: one
+// JSON line. The exec-init answers only on failure ({"type":"error"}) or with debug and
+// warning lines; on success its copy of the socket closes at execve (close-on-exec), so
+// EOF without an error means the process runs.
+import type { LinuxSeccomp, Process } from '../spec/types';
+
+export interface ExecRequest {
+  process: Process;
+  /** Host pid of the container's init, whose namespaces are joined through /proc/<pid>/ns. */
+  initPid: number;
+  /** Its start time (field 22 of /proc/<pid>/stat): checked after the namespace fds are open. */
+  initStartTime: string;
+  /** The container's seccomp profile (exec'd processes get it too, as with runc). */
+  seccomp?: LinuxSeccomp;
+  /** cgroup.procs files (host paths) the exec-init writes its pid to before joining namespaces. */
+  cgroupProcs: string[];
+  /** fds 3 .. 3+preserveFds-1 stay open in the process. */
+  preserveFds: number;
+  /** process.terminal: the exec-init's fd of a connected unix socket that receives the pty master. */
+  consoleFd?: number;
+  debug: boolean;
+}
+
+/** The bundled exec-init file name, next to tsrun.js. */
+export const EXEC_INIT_SCRIPT_NAME = 'exec-init.js';

@@ -1,0 +1,278 @@
+// `exec`: run another process in a running container. The process is described by a
+// process.json (--process, as engines send) or built from the container's config process
+// plus runc's inline flags. We join the container's pid namespace for our children, spawn
+// the exec-init (dist/exec-init.js), which joins the rest and execs; the control socket
+// tells us whether execve happened (EOF) or what went wrong (an error line).
+import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import { constants } from 'node:os';
+import * as path from 'node:path';
+import { TsrunError } from '../errors';
+import { debugLog, logWarning } from '../logging';
+import type { LinuxCapabilities, LinuxNamespace, Process } from '../spec/types';
+import { validateProcess } from '../spec/validate';
+import { execCgroupProcs } from './exec-cgroup';
+import type { ExecRequest } from './exec-protocol';
+import { EXEC_INIT_SCRIPT_NAME } from './exec-protocol';
+import type { InitMessage } from './init-protocol';
+import { spawnInit, SpawnedInit } from './spawn-init';
+import { ContainerRecord, loadContainer, statusOf } from './state';
+import { ConsoleRelay, openConsole } from './console';
+
+const debug = debugLog('exec');
+
+export interface ExecOptions {
+  root: string;
+  id: string;
+  /** --process FILE ('-' for stdin). */
+  processFile?: string;
+  /** Inline form: the command and its arguments. */
+  args: string[];
+  tty: boolean;
+  consoleSocket?: string;
+  cwd?: string;
+  env: string[];
+  /** uid[:gid] */
+  user?: string;
+  additionalGids: number[];
+  caps: string[];
+  noNewPrivs: boolean;
+  apparmor?: string;
+  processLabel?: string;
+  preserveFds: number;
+  detach: boolean;
+  pidFile?: string;
+  ignorePaused: boolean;
+  cgroup?: string;
+  debug?: boolean;
+}
+
+/** Run the exec; in the foreground, resolves with the exit status tsrun should exit with. */
+export async function execInContainer(opts: ExecOptions): Promise<number> {
+  const container = loadContainer(opts.root, opts.id);
+  const status = statusOf(container);
+  if (status === 'stopped') throw new TsrunError('cannot exec in a stopped container');
+  if (status === 'creating' || !container.record) throw new TsrunError(`cannot exec in a container that is being created`);
+  if (status === 'paused' && !opts.ignorePaused) throw new TsrunError('cannot exec in a paused container (use --ignore-paused to override)');
+  const record = container.record;
+  const proc = opts.processFile !== undefined ? readProcessFile(opts.processFile) : inlineProcess(record, opts);
+  if (proc.apparmorProfile) debug(`apparmorProfile ${proc.apparmorProfile}: AppArmor is not enabled on this host, ignored`);
+  if (proc.selinuxLabel) debug(`selinuxLabel ${proc.selinuxLabel}: SELinux is not enabled on this host, ignored`);
+  const terminal = !!proc.terminal;
+  if (terminal && opts.detach && !opts.consoleSocket) {
+    throw new TsrunError('cannot allocate tty if tsrun will detach without setting console socket');
+  }
+  if (!terminal && opts.consoleSocket) {
+    throw new TsrunError('cannot use console socket if tsrun will not detach or allocate tty');
+  }
+  const preserveFds = preserveFdCount(opts.preserveFds);
+  const cgroupProcs = execCgroupProcs(record.pid, opts.cgroup);
+
+  const term = terminal ? openConsole(opts.consoleSocket) : undefined;
+  let init: SpawnedInit | undefined;
+  try {
+    init = spawnInit({
+      namespaces: childNamespaces(record),
+      preserveFds,
+      debug: !!opts.debug,
+      script: path.join(__dirname, EXEC_INIT_SCRIPT_NAME),
+      extraFds: term ? [term.childEnd] : [],
+    });
+  } catch (err) {
+    term?.close();
+    throw err;
+  }
+  // The child has its own copy of the console socket now.
+  if (term) term.dropChildEnd();
+  const { child } = init;
+  const exited = exitPromise(child);
+  const request: ExecRequest = {
+    process: proc,
+    initPid: record.pid,
+    initStartTime: record.initStartTime,
+    seccomp: record.config.linux?.seccomp,
+    cgroupProcs,
+    preserveFds,
+    consoleFd: term ? init.extraFds[0] : undefined,
+    debug: !!opts.debug,
+  };
+  init.control.write(`${JSON.stringify(request)}\n`);
+  try {
+    await waitExec(init);
+  } catch (err) {
+    term?.close();
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited.catch(() => {});
+    throw err;
+  }
+  const pid = child.pid!;
+  debug(`exec'd pid ${pid} in ${opts.id}`);
+  if (opts.pidFile) writePidFile(opts.pidFile, pid);
+  if (opts.detach) {
+    // Let go of it: our caller (a subreaper) reaps it.
+    (init.control as unknown as { destroy(): void }).destroy();
+    child.unref();
+    return 0;
+  }
+  // Foreground: relay the terminal if we hold the master, forward signals, wait.
+  let relay: ConsoleRelay | undefined;
+  if (term?.local) relay = term.startRelay();
+  const forwarded = forwardSignals(child);
+  const result = await exited;
+  await relay?.finish();
+  forwarded();
+  return result.signal ? 128 + constants.signals[result.signal] : (result.code ?? 0);
+}
+
+/** Signals a foreground exec passes on to the process, as runc does. */
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGCONT'];
+
+function forwardSignals(child: ChildProcess): () => void {
+  const handlers = FORWARDED.map((sig) => {
+    const handler = () => {
+      try {
+        child.kill(sig);
+      } catch {
+        // gone
+      }
+    };
+    process.on(sig, handler);
+    return [sig, handler] as const;
+  });
+  return () => {
+    for (const [sig, handler] of handlers) process.off(sig, handler);
+  };
+}
+
+function readProcessFile(file: string): Process {
+  let text: string;
+  try {
+    text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new TsrunError(`${file}: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new TsrunError(`${file}: invalid JSON: ${(err as Error).message}`);
+  }
+  return validateProcess(raw, file);
+}
+
+/** runc's getProcess: the container's process with the inline flags applied. */
+export function inlineProcess(record: ContainerRecord, opts: ExecOptions): Process {
+  if (opts.args.length === 0) throw new TsrunError('exec: the command to run is missing (tsrun exec [options] ID COMMAND [ARGS...])');
+  const base = record.config.process;
+  const p: Process = base ? structuredClone(base) : { user: { uid: 0, gid: 0 }, args: [], cwd: '/' };
+  p.args = [...opts.args];
+  p.terminal = opts.tty;
+  delete p.consoleSize;
+  if (opts.cwd !== undefined) p.cwd = opts.cwd;
+  if (opts.apparmor !== undefined) p.apparmorProfile = opts.apparmor;
+  if (opts.processLabel !== undefined) p.selinuxLabel = opts.processLabel;
+  p.env = mergeEnv(p.env ?? [], opts.env);
+  if (opts.noNewPrivs) p.noNewPrivileges = true;
+  if (opts.user !== undefined) {
+    const m = /^(\d+)(?::(\d+))?$/.exec(opts.user);
+    if (!m) throw new TsrunError(`--user ${JSON.stringify(opts.user)}: expected uid[:gid] (numbers)`);
+    p.user = { ...p.user, uid: Number(m[1]), gid: m[2] !== undefined ? Number(m[2]) : (p.user?.gid ?? 0) };
+    if (m[2] === undefined) p.user.gid = p.user.gid ?? 0;
+  }
+  if (opts.additionalGids.length > 0) p.user = { ...p.user, additionalGids: [...(p.user.additionalGids ?? []), ...opts.additionalGids] };
+  if (opts.caps.length > 0) {
+    const caps: LinuxCapabilities = { ...(p.capabilities ?? {}) };
+    for (const set of ['bounding', 'effective', 'permitted'] as const) caps[set] = [...(caps[set] ?? []), ...opts.caps];
+    // Ambient capabilities need inheritable ones: only when the config has an inheritable set.
+    if (caps.inheritable) caps.ambient = [...(caps.ambient ?? []), ...opts.caps];
+    p.capabilities = caps;
+  }
+  return validateProcess(p, '<exec flags>');
+}
+
+/** Later entries win; the order of first appearance is kept. */
+function mergeEnv(base: string[], extra: string[]): string[] {
+  const out = new Map<string, string>();
+  for (const e of [...base, ...extra]) {
+    const eq = e.indexOf('=');
+    const key = eq < 0 ? e : e.slice(0, eq);
+    out.set(key, e);
+  }
+  return [...out.values()];
+}
+
+/** The pid (and time) namespace of the init, for the exec-init to be spawned into. */
+function childNamespaces(record: ContainerRecord): LinuxNamespace[] {
+  const out: LinuxNamespace[] = [];
+  for (const [type, file] of [['pid', 'pid'], ['time', 'time']] as const) {
+    const target = `/proc/${record.pid}/ns/${file}`;
+    let theirs: string;
+    try {
+      theirs = fs.readlinkSync(target);
+    } catch (err) {
+      if (type === 'time' && (err as NodeJS.ErrnoException).code === 'ENOENT') continue; // kernel without time ns
+      throw new TsrunError('cannot exec in a stopped container');
+    }
+    if (theirs !== fs.readlinkSync(`/proc/self/ns/${file}`)) out.push({ type, path: target });
+  }
+  return out;
+}
+
+/** --preserve-fds N, plus LISTEN_FDS when the socket-activation variables are for us. */
+function preserveFdCount(n: number): number {
+  const listen = Number(process.env.LISTEN_FDS);
+  if (Number.isInteger(listen) && listen > 0 && Number(process.env.LISTEN_PID) === process.pid) n = Math.max(n, listen);
+  return n;
+}
+
+function exitPromise(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    child.once('error', (err) => reject(new TsrunError(`exec failed: starting the exec process: ${err.message}`)));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+/**
+ * Resolves at EOF on the control socket after `ready` (execve done: the socket was
+ * close-on-exec), rejects on an error line or an EOF without `ready`.
+ */
+function waitExec(init: SpawnedInit): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    let ready = false;
+    let error: string | undefined;
+    init.control.setEncoding('utf8');
+    init.control.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const message = JSON.parse(buffered.slice(0, nl)) as InitMessage;
+        buffered = buffered.slice(nl + 1);
+        if (message.type === 'error') error ??= message.msg;
+        else if (message.type === 'ready') ready = true;
+        else if (message.type === 'warning') logWarning(message.msg);
+        else if (message.type === 'debug') debugLog('exec-init')(message.msg);
+      }
+    });
+    let settled = false;
+    const done = () => {
+      if (settled) return;
+      settled = true;
+      if (error !== undefined) reject(new TsrunError(`exec failed: unable to start container process: ${error}`));
+      else if (!ready) reject(new TsrunError('exec failed: unable to start container process: the exec process exited before it was ready'));
+      else resolve();
+    };
+    init.control.on('end', done);
+    init.control.on('close', done);
+    init.control.on('error', () => {});
+  });
+}
+
+function writePidFile(file: string, pid: number): void {
+  const target = path.resolve(file);
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp`);
+  fs.writeFileSync(tmp, String(pid));
+  fs.renameSync(tmp, target);
+}
+

@@ -1,0 +1,125 @@
+// The exec-init: spawned by `tsrun exec` already in the container's pid namespace (the
+// parent joined it for its children), it joins the container's cgroups and its other
+// namespaces itself, on its main thread, sets up the process (terminal, cwd, rlimits,
+// user, capabilities, no_new_privs, seccomp) and execs it.
+//
+// As with the container init, everything is loaded before the first namespace change
+// (one bundled file; libseccomp is opened from the host before joining the mount ns), and
+// nothing from the container's filesystem is executed before the user switch: the only
+// container file run is the final execve.
+import * as fs from 'node:fs';
+import { CLONE, libc, O, PR } from '../../bindings';
+import { CONTROL_FD_ENV } from '../container/init-protocol';
+import type { ExecRequest } from '../container/exec-protocol';
+import type { InitMessage } from '../container/init-protocol';
+import { TsrunError } from '../errors';
+import { buildSeccomp } from '../security/seccomp';
+import { applyRlimits, keepFds, prepareProcess, setNoNewPrivileges, switchUserAndExec } from './process';
+import { ParentChannel } from './channel';
+import { setupTerminal } from './terminal';
+
+/** Joined in this order; mount last, since it changes how every path resolves (even /proc). */
+const JOINS: Array<[string, number]> = [
+  ['ipc', CLONE.NEWIPC],
+  ['uts', CLONE.NEWUTS],
+  ['net', CLONE.NEWNET],
+  ['cgroup', CLONE.NEWCGROUP],
+  ['mnt', CLONE.NEWNS],
+];
+
+function main(): void {
+  const sys = libc();
+  // Our other threads keep the host's root: nothing in the container may ptrace or open us.
+  sys.prctl(PR.SET_DUMPABLE, 0);
+  sys.prctl(PR.SET_PDEATHSIG, 9);
+  process.umask(0);
+  const channel = new ParentChannel(Number(process.env[CONTROL_FD_ENV]));
+  const send = (message: InitMessage) => channel.send(message);
+  let request: ExecRequest;
+  try {
+    // The channel speaks line-delimited JSON; the exec-init's request is an ExecRequest.
+    request = channel.readRequest() as unknown as ExecRequest;
+  } catch {
+    process.exit(1);
+  }
+  const debug = request.debug ? (msg: string) => send({ type: 'debug', msg }) : () => {};
+  const warn = (msg: string) => send({ type: 'warning', msg });
+  try {
+    const proc = request.process;
+    const seccomp = buildSeccomp(request.seccomp);
+    joinCgroups(request.cgroupProcs, debug);
+    joinNamespaces(request, debug);
+    if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug);
+    const prepared = prepareProcess(proc, warn);
+    applyRlimits(proc);
+    setNoNewPrivileges(proc);
+    keepFds(request.preserveFds);
+    sys.prctl(PR.SET_PDEATHSIG, 0);
+    // The control socket is close-on-exec (keepFds): after `ready`, the parent sees EOF once
+    // execve succeeds, or an error line if the last steps fail.
+    send({ type: 'ready' });
+    switchUserAndExec(proc, prepared, seccomp);
+  } catch (err) {
+    try {
+      send({ type: 'error', msg: (err as Error).message });
+    } catch {
+      fs.writeSync(2, `tsrun: exec failed: ${(err as Error).message}\n`);
+    }
+    process.exit(1);
+  }
+}
+
+function joinCgroups(files: string[], debug: (msg: string) => void): void {
+  for (const file of files) {
+    debug(`join cgroup ${file}`);
+    try {
+      fs.writeFileSync(file, String(process.pid));
+    } catch (err) {
+      throw new TsrunError(`joining the container's cgroup: write ${file}: ${(err as Error).message}`);
+    }
+  }
+}
+
+function joinNamespaces(request: ExecRequest, debug: (msg: string) => void): void {
+  const sys = libc();
+  const opened: Array<{ name: string; flag: number; fd: number }> = [];
+  try {
+    // Every fd is opened before the first join: after the mount join, /proc is the container's.
+    for (const [name, flag] of JOINS) {
+      const target = `/proc/${request.initPid}/ns/${name}`;
+      let link: string;
+      try {
+        link = fs.readlinkSync(target);
+      } catch {
+        throw new TsrunError(`container init ${request.initPid} is gone (cannot read ${target})`);
+      }
+      if (link === fs.readlinkSync(`/proc/self/ns/${name}`)) continue;
+      opened.push({ name, flag, fd: fs.openSync(target, O.RDONLY | O.CLOEXEC) });
+    }
+    // The fds now pin the namespaces: make sure they were the init's and not a recycled pid's.
+    if (startTime(request.initPid) !== request.initStartTime) throw new TsrunError('cannot exec in a stopped container');
+    for (const { name, flag, fd } of opened) {
+      debug(`join ${name} namespace of pid ${request.initPid}`);
+      if (flag === CLONE.NEWNS) sys.unshare(CLONE.FS);
+      try {
+        sys.setns(fd, flag);
+      } catch (err) {
+        throw new TsrunError(`joining the container's ${name} namespace: ${(err as Error).message}`);
+      }
+    }
+  } finally {
+    for (const { fd } of opened) fs.closeSync(fd);
+  }
+}
+
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' ? undefined : fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+main();
