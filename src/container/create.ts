@@ -16,6 +16,8 @@ import { containerDir, EXEC_FIFO } from './paths';
 import { spawnInit, SpawnedInit } from './spawn-init';
 import { ContainerRecord, ociState, processStartTime, saveRecord } from './state';
 import { checkSupported } from './supported';
+import { destroyCgroup, setupCgroup } from './cgroup';
+import type { Cgroup } from '../cgroups';
 
 const debug = debugLog('create');
 
@@ -45,6 +47,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     throw err;
   }
   let init: SpawnedInit | undefined;
+  let cgroup: Cgroup | undefined;
   try {
     const bundle = path.resolve(opts.bundle);
     const configFile = path.join(bundle, 'config.json');
@@ -57,9 +60,12 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     const rootfs = path.resolve(bundle, config.root!.path);
     if (!fs.existsSync(rootfs)) throw new TsrunError(`${configFile}: /root/path: rootfs ${rootfs}: no such file or directory`);
 
+    // Made and limited before the init joins it (late, once Node has booted: DESIGN.md 4).
+    cgroup = setupCgroup(opts.id, config);
     libc().mkfifo(path.join(dir, EXEC_FIFO), 0o622);
     const request: SetupRequest = {
       config, rootfs, bundle, stateDir: dir, noPivot: !!opts.noPivot, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(),
+      cgroupProcs: cgroup.procsFiles(),
     };
     init.control.write(`${JSON.stringify(request)}\n`);
     await Promise.race([waitReady(init), exited]);
@@ -76,6 +82,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       annotations: config.annotations,
       initStartTime: processStartTime(pid) ?? '',
       config,
+      cgroup: cgroup.record,
     };
     saveRecord(dir, record);
     const state = ociState({ id: opts.id, dir, record });
@@ -86,6 +93,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     (init.control as unknown as { destroy(): void }).destroy();
     init.child.unref();
     debug(`created ${opts.id}: init pid ${pid}`);
+    destroyCgroup(cgroup);
     return { record, dir, child: init.child };
   } catch (err) {
     await destroyInit(init);

@@ -14,6 +14,11 @@ export interface SetupRequest {
   /** fds 3 .. 3+preserveFds-1 stay open in the container (--preserve-fds, LISTEN_FDS). */
   preserveFds: number;
   debug: boolean;
+  /**
+   * cgroup.procs files the init writes itself to once Node has booted (so the container's
+   * memory limit is not charged for it), before it unshares the cgroup namespace.
+   */
+  cgroupProcs?: string[];
 }
 
 export type InitMessage =

@@ -7,6 +7,7 @@ import { runHooksWarnOnly } from './hooks';
 import { EXEC_FIFO } from './paths';
 import { pidsInContainer, signalInit, sleepMs, waitInitGone } from './signal';
 import { Container, initAlive, loadContainer, NoSuchContainer, ociState, statusOf } from './state';
+import { openCgroup } from '../cgroups';
 
 export function startContainer(root: string, id: string): Container {
   const container = loadContainer(root, id);
@@ -50,17 +51,19 @@ export function killContainer(root: string, id: string, sig: number, all: boolea
   const status = statusOf(container);
   if (status !== 'created' && status !== 'running' && status !== 'paused') throw new TsrunError('container not running');
   const record = container.record!;
+  const cgroup = record.cgroup ? openCgroup(record.cgroup) : undefined;
   if (all) {
-    for (const pid of pidsInContainer(record)) {
+    // Every process of the cgroup (also those outside the init's pid namespace).
+    for (const pid of cgroup ? cgroup.pids() : pidsInContainer(record)) {
       try {
         process.kill(pid, sig);
       } catch {
         // gone already
       }
     }
-    return;
-  }
-  if (!signalInit(record, sig)) throw new TsrunError('container not running');
+  } else if (!signalInit(record, sig)) throw new TsrunError('container not running');
+  // A frozen process dies of SIGKILL only once thawed (v1 freezer).
+  if (sig === 9 && status === 'paused') cgroup?.thaw();
 }
 
 export function deleteContainer(root: string, id: string, force: boolean): void {
@@ -80,8 +83,11 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
       throw new TsrunError(`cannot delete container ${id} that is not stopped: ${status}`);
     }
     signalInit(record, 9);
+    if (record.cgroup) openCgroup(record.cgroup).thaw();
     if (!waitInitGone(record, 10_000)) throw new TsrunError(`container ${id}: init pid ${record.pid} did not exit after SIGKILL`);
   }
+  // Whatever is left in the cgroups (frozen or not) is killed, then every directory removed.
+  if (record?.cgroup) openCgroup(record.cgroup).destroy();
   if (record) runHooksWarnOnly(record.config, 'poststop', { ...ociState(container), status: 'stopped', pid: 0 });
   fs.rmSync(container.dir, { recursive: true, force: true });
 }

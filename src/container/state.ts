@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ContainerStatus, Spec, State } from '../spec/types';
 import { TsrunError } from '../errors';
+import { recordFrozen } from '../cgroups';
+import type { CgroupRecord } from '../cgroups/common';
 import { containerDir, EXEC_FIFO, STATE_FILE } from './paths';
 
 /** What tsrun keeps about a container: the OCI state fields plus what later commands need. */
@@ -18,6 +20,8 @@ export interface ContainerRecord {
   /** Field 22 of /proc/<pid>/stat when the init was seen: tells a recycled pid apart. */
   initStartTime: string;
   config: Spec;
+  /** The container's cgroup directories (absolute), for pause/ps/events/update/delete. */
+  cgroup?: CgroupRecord;
 }
 
 /** A container as a command sees it: where it lives and what its record says. */
@@ -83,6 +87,7 @@ export function statusOf(container: Container): ContainerStatus {
   const { record } = container;
   if (!record) return 'creating';
   if (!initAlive(record)) return 'stopped';
+  if (recordFrozen(record.cgroup)) return 'paused';
   if (fs.existsSync(path.join(container.dir, EXEC_FIFO))) return 'created';
   return 'running';
 }

@@ -19,13 +19,21 @@ export const NAMESPACE_FLAGS: Record<LinuxNamespaceType, number> = {
 /** Joined before new ones are made; mount last, since joining it changes how paths resolve. */
 const JOIN_ORDER: LinuxNamespaceType[] = ['ipc', 'uts', 'network', 'cgroup', 'mount'];
 
-export function enterNamespaces(namespaces: LinuxNamespace[], debug: (msg: string) => void): void {
+/**
+ * `joinCgroups` puts us in the container's cgroups: after the other namespaces exist (their
+ * kernel memory is not the container's either) and before a new cgroup namespace is made,
+ * so that its root is the container's cgroup. With a cgroup namespace joined by path it runs
+ * before any join.
+ */
+export function enterNamespaces(namespaces: LinuxNamespace[], debug: (msg: string) => void, joinCgroups: () => void = () => {}): void {
   const sys = libc();
   const byType = new Map(namespaces.map((ns) => [ns.type, ns]));
+  const cgroupJoined = !!byType.get('cgroup')?.path;
   const joins = JOIN_ORDER.map((t) => byType.get(t)).filter((ns): ns is LinuxNamespace => !!ns?.path);
   const fds: Array<{ ns: LinuxNamespace; fd: number }> = [];
   try {
     for (const ns of joins) fds.push({ ns, fd: openNamespace(ns) });
+    if (cgroupJoined) joinCgroups();
     for (const { ns, fd } of fds) {
       debug(`join ${ns.type} namespace ${ns.path}`);
       // A thread that shares its fs_struct with others cannot change mount namespace.
@@ -40,13 +48,19 @@ export function enterNamespaces(namespaces: LinuxNamespace[], debug: (msg: strin
     for (const { fd } of fds) fs.closeSync(fd);
   }
   let flags = 0;
-  for (const t of ['mount', 'uts', 'ipc', 'network', 'cgroup'] as const) {
+  for (const t of ['mount', 'uts', 'ipc', 'network'] as const) {
     const ns = byType.get(t);
     if (ns && !ns.path) flags |= NAMESPACE_FLAGS[t];
   }
   if (flags) {
     debug(`unshare 0x${flags.toString(16)}`);
     sys.unshare(flags);
+  }
+  if (!cgroupJoined) joinCgroups();
+  const cgroupNs = byType.get('cgroup');
+  if (cgroupNs && !cgroupNs.path) {
+    debug('unshare cgroup namespace');
+    sys.unshare(CLONE.NEWCGROUP);
   }
 }
 

@@ -27,17 +27,32 @@ function setup(t: { teardown(fn: () => void): void }): { fake: NsFake; debug: st
 const nsLink = (name: string): string => fs.readlinkSync(`/proc/self/ns/${name}`);
 const openFds = (): string[] => fs.readdirSync('/proc/self/fd').sort();
 
-t.test('new namespaces: one unshare with every CLONE flag', async (t) => {
+t.test('new namespaces: one unshare, then the cgroups are joined, then the cgroup namespace', async (t) => {
   const { fake, debug } = setup(t);
   const namespaces: LinuxNamespace[] = [
     { type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' },
   ];
-  enterNamespaces(namespaces, (m) => debug.push(m));
+  let callsAtJoin = -1;
+  enterNamespaces(namespaces, (m) => debug.push(m), () => {
+    callsAtJoin = fake.calls.length;
+  });
   t.same(fake.calls, [
-    { call: 'unshare', args: [CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS | CLONE.NEWCGROUP] },
+    { call: 'unshare', args: [CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS] },
+    { call: 'unshare', args: [CLONE.NEWCGROUP] },
   ]);
+  t.equal(callsAtJoin, 1, 'cgroups joined after the other namespaces, before the cgroup namespace');
   t.notOk(fake.argsOf('unshare')[0][0] & CLONE.NEWPID, 'pid is the parent\'s job');
-  t.same(debug, [`unshare 0x${(CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS | CLONE.NEWCGROUP).toString(16)}`]);
+  t.same(debug, [`unshare 0x${(CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS).toString(16)}`, 'unshare cgroup namespace']);
+});
+
+t.test('a cgroup namespace joined by path: the cgroups are joined before any setns', async (t) => {
+  const { fake } = setup(t);
+  let callsAtJoin = -1;
+  enterNamespaces([{ type: 'cgroup', path: '/proc/self/ns/cgroup' }], () => {}, () => {
+    callsAtJoin = fake.calls.length;
+  });
+  t.equal(callsAtJoin, 0);
+  t.same(fake.names(), ['setns']);
 });
 
 t.test('each type maps to its own flag', async (t) => {
