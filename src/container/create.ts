@@ -93,10 +93,10 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     (init.control as unknown as { destroy(): void }).destroy();
     init.child.unref();
     debug(`created ${opts.id}: init pid ${pid}`);
-    destroyCgroup(cgroup);
     return { record, dir, child: init.child };
   } catch (err) {
     await destroyInit(init);
+    destroyCgroup(cgroup);
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
