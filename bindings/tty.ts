@@ -214,3 +214,16 @@ export function dup2(oldFd: number, newFd: number): void {
   if (oldFd === newFd) return;
   check('dup3', `fd ${oldFd} -> ${newFd}`, 'dup3', T.I32, [T.I32, T.I32, T.I32], [oldFd, newFd, 0]);
 }
+
+/** TIOCGWINSZ: the size of the terminal on `fd`, or undefined when `fd` is not a terminal. */
+export function getWinsize(fd: number): { rows: number; cols: number } | undefined {
+  const ws = calloc(8);
+  try {
+    const r = call('ioctl', T.I32, [T.I32, T.U64, T.External], [fd, TIOCGWINSZ, ws]);
+    if (r.value === -1) return undefined;
+    const view = ffi.createExternalBuffer(ws, 8);
+    return { rows: view.readUInt16LE(0), cols: view.readUInt16LE(2) };
+  } finally {
+    free(ws);
+  }
+}

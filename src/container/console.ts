@@ -124,3 +124,15 @@ function relay(master: number): ConsoleRelay {
     },
   };
 }
+
+/**
+ * create/run: what process.terminal needs before the init is spawned (read leniently from
+ * the unvalidated config): a connection to --console-socket, or with `relay` (foreground
+ * run) a socketpair whose master end we relay. Mismatches are refused by checkSupported.
+ */
+export function consoleForCreate(raw: unknown, consoleSocket: string | undefined, relay: boolean): Console | undefined {
+  const terminal = (raw as { process?: { terminal?: unknown } } | undefined)?.process?.terminal === true;
+  if (!terminal) return undefined;
+  if (consoleSocket !== undefined) return openConsole(consoleSocket);
+  return relay ? openConsole() : undefined;
+}

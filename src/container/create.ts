@@ -16,6 +16,7 @@ import { containerDir, EXEC_FIFO } from './paths';
 import { spawnInit, SpawnedInit } from './spawn-init';
 import { ContainerRecord, ociState, processStartTime, saveRecord } from './state';
 import { checkSupported } from './supported';
+import { Console, consoleForCreate } from './console';
 import { destroyCgroup, setupCgroup } from './cgroup';
 import type { Cgroup } from '../cgroups';
 
@@ -29,12 +30,16 @@ export interface CreateOptions {
   consoleSocket?: string;
   noPivot?: boolean;
   preserveFds?: number;
+  /** Foreground run: with process.terminal and no console socket, relay the pty ourselves. */
+  terminalRelay?: boolean;
 }
 
 export interface CreatedContainer {
   record: ContainerRecord;
   dir: string;
   child: ChildProcess;
+  /** process.terminal without --console-socket (foreground run): the master to relay. */
+  console?: Console;
 }
 
 export async function createContainer(opts: CreateOptions): Promise<CreatedContainer> {
@@ -47,16 +52,21 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     throw err;
   }
   let init: SpawnedInit | undefined;
+  let term: Console | undefined;
   let cgroup: Cgroup | undefined;
   try {
     const bundle = path.resolve(opts.bundle);
     const configFile = path.join(bundle, 'config.json');
     const raw = readConfig(configFile);
     const timeOffsets = (raw as { linux?: { timeOffsets?: Record<string, LinuxTimeOffset> } })?.linux?.timeOffsets;
-    init = spawnInit({ namespaces: namespacesOf(raw), timeOffsets, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag() });
+    term = consoleForCreate(raw, opts.consoleSocket, !!opts.terminalRelay);
+    init = spawnInit({
+      namespaces: namespacesOf(raw), timeOffsets, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(), extraFds: term ? [term.childEnd] : [],
+    });
+    term?.dropChildEnd();
     const exited = exitPromise(init.child);
     const config = validateSpec(raw, configFile);
-    checkSupported(config, { consoleSocket: opts.consoleSocket });
+    checkSupported(config, { consoleSocket: opts.consoleSocket, terminalRelay: !!term?.local });
     const rootfs = path.resolve(bundle, config.root!.path);
     if (!fs.existsSync(rootfs)) throw new TsrunError(`${configFile}: /root/path: rootfs ${rootfs}: no such file or directory`);
 
@@ -65,6 +75,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     libc().mkfifo(path.join(dir, EXEC_FIFO), 0o622);
     const request: SetupRequest = {
       config, rootfs, bundle, stateDir: dir, noPivot: !!opts.noPivot, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(),
+      consoleFd: term ? init.extraFds[0] : undefined,
       cgroupProcs: cgroup.procsFiles(),
     };
     init.control.write(`${JSON.stringify(request)}\n`);
@@ -93,8 +104,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     (init.control as unknown as { destroy(): void }).destroy();
     init.child.unref();
     debug(`created ${opts.id}: init pid ${pid}`);
-    return { record, dir, child: init.child };
+    return { record, dir, child: init.child, console: term };
   } catch (err) {
+    term?.close();
     await destroyInit(init);
     destroyCgroup(cgroup);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -17,6 +17,7 @@ import { EXEC_INIT_SCRIPT_NAME } from './exec-protocol';
 import type { InitMessage } from './init-protocol';
 import { spawnInit, SpawnedInit } from './spawn-init';
 import { ContainerRecord, loadContainer, statusOf } from './state';
+import { getWinsize } from '../../bindings/tty';
 import { ConsoleRelay, openConsole } from './console';
 
 const debug = debugLog('exec');
@@ -65,6 +66,8 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   if (!terminal && opts.consoleSocket) {
     throw new TsrunError('cannot use console socket if tsrun will not detach or allocate tty');
   }
+  // Relayed to our own terminal: start with its size (resizes follow through SIGWINCH).
+  if (terminal && !opts.consoleSocket) proc.consoleSize ??= ownTerminalSize();
   const preserveFds = preserveFdCount(opts.preserveFds);
   const cgroupProcs = execCgroupProcs(record.pid, opts.cgroup);
 
@@ -122,6 +125,15 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   await relay?.finish();
   forwarded();
   return result.signal ? 128 + constants.signals[result.signal] : (result.code ?? 0);
+}
+
+/** The size of the terminal on our stdout/stdin/stderr, if any (and not 0x0). */
+export function ownTerminalSize(): { height: number; width: number } | undefined {
+  for (const fd of [1, 0, 2]) {
+    const ws = getWinsize(fd);
+    if (ws && ws.rows > 0 && ws.cols > 0) return { height: ws.rows, width: ws.cols };
+  }
+  return undefined;
 }
 
 /** Signals a foreground exec passes on to the process, as runc does. */

@@ -19,6 +19,8 @@ export interface SetupRequest {
    * memory limit is not charged for it), before it unshares the cgroup namespace.
    */
   cgroupProcs?: string[];
+  /** process.terminal: the init's fd of a connected unix socket that receives the pty master. */
+  consoleFd?: number;
 }
 
 export type InitMessage =

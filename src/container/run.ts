@@ -8,10 +8,12 @@ import { signalInit } from './signal';
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
 
 export async function runContainer(opts: CreateOptions, mode: { detach: boolean; keep: boolean }): Promise<void> {
-  const { child, record } = await createContainer(opts);
+  const { child, record, console: term } = await createContainer({ ...opts, terminalRelay: !mode.detach });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
+  // A foreground terminal: relay the pty to our stdio from before the process starts.
+  const relay = term?.local ? term.startRelay() : undefined;
   try {
     startContainer(opts.root, opts.id);
   } catch (err) {
@@ -22,6 +24,7 @@ export async function runContainer(opts: CreateOptions, mode: { detach: boolean;
   child.ref();
   for (const sig of FORWARDED) process.on(sig, () => signalInit(record, constants.signals[sig]));
   const { code, signal } = await exited;
+  await relay?.finish();
   if (!mode.keep) deleteContainer(opts.root, opts.id, true);
   process.exitCode = signal ? 128 + constants.signals[signal] : (code ?? 0);
 }

@@ -2,7 +2,7 @@
 import type { Spec } from '../spec/types';
 import { TsrunError } from '../errors';
 
-export function checkSupported(config: Spec, opts: { consoleSocket?: string }): void {
+export function checkSupported(config: Spec, opts: { consoleSocket?: string; terminalRelay?: boolean }): void {
   const namespaces = config.linux?.namespaces ?? [];
   if (namespaces.some((ns) => ns.type === 'user')) {
     throw new TsrunError('linux.namespaces: user namespaces are not supported by tsrun yet');
@@ -10,11 +10,12 @@ export function checkSupported(config: Spec, opts: { consoleSocket?: string }): 
   if (!namespaces.some((ns) => ns.type === 'mount')) {
     throw new TsrunError('linux.namespaces: tsrun needs a mount namespace to set up the rootfs (add {"type": "mount"})');
   }
-  if (config.process?.terminal) {
-    throw new TsrunError('process.terminal: terminals are not supported by tsrun yet; set "terminal": false');
+  // runc's rules: a terminal needs somewhere to send the pty master, and vice versa.
+  if (config.process?.terminal && !opts.consoleSocket && !opts.terminalRelay) {
+    throw new TsrunError('process.terminal: cannot allocate tty if tsrun will detach without setting console socket (--console-socket)');
   }
-  if (opts.consoleSocket) {
-    throw new TsrunError('--console-socket: terminals are not supported by tsrun yet');
+  if (!config.process?.terminal && opts.consoleSocket) {
+    throw new TsrunError('--console-socket: cannot use console socket if tsrun will not detach or allocate tty (process.terminal is false)');
   }
   for (const name of ['createContainer', 'startContainer'] as const) {
     if (config.hooks?.[name]?.length) throw new TsrunError(`hooks.${name}: not supported by tsrun yet`);

@@ -13,6 +13,7 @@ import { ParentChannel } from './channel';
 import { enterNamespaces } from './namespaces';
 import { applyRlimits, keepFds, prepareProcess, setNoNewPrivileges, switchUserAndExec } from './process';
 import { setupRootfs } from './rootfs';
+import { setupTerminal } from './terminal';
 import { buildSeccomp } from '../security/seccomp';
 
 function main(): void {
@@ -48,6 +49,7 @@ function main(): void {
     if (config.domainname !== undefined) sys.setdomainname(config.domainname);
     writeSysctls(config.linux?.sysctl ?? {});
     setupRootfs({ config, rootfs: request.rootfs, bundle: request.bundle, noPivot: request.noPivot, debug });
+    if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug);
     const prepared = prepareProcess(proc, warn);
     applyRlimits(proc);
     setNoNewPrivileges(proc);
