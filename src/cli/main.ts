@@ -5,6 +5,11 @@ import { configureLogFromArgs } from './args';
 import { setCreateDebug } from '../container/create';
 import { createCommand } from './commands/create';
 import { deleteCommand } from './commands/delete';
+import { eventsCommand } from './commands/events';
+import { pauseCommand } from './commands/pause';
+import { psCommand } from './commands/ps';
+import { resumeCommand } from './commands/resume';
+import { updateCommand } from './commands/update';
 import { execCommand } from './commands/exec';
 import { featuresCommand } from './commands/features';
 import { killCommand } from './commands/kill';
@@ -43,6 +48,11 @@ export async function runCli(args: string[]): Promise<void> {
     .command(deleteCommand)
     .command(runCommand)
     .command(execCommand)
+    .command(pauseCommand)
+    .command(resumeCommand)
+    .command(psCommand)
+    .command(eventsCommand)
+    .command(updateCommand)
     .command(listCommand)
     .command(specCommand)
     .command(featuresCommand)
