@@ -71,6 +71,10 @@ const DESCRIBE: { [K in CallName]: (...args: ArgsOf<K>) => [string, string] } = 
   pidfdOpen: (pid) => ['pidfd_open', `pid ${pid}`],
   pidfdSendSignal: (pidfd) => ['pidfd_send_signal', `fd ${pidfd}`],
   resetSignals: () => ['resetSignals', ''],
+  personality: (persona) => ['personality', `0x${persona.toString(16)}`],
+  schedSetattr: (attr) => ['sched_setattr', `policy ${attr.policy}`],
+  schedSetaffinity: (cpus) => ['sched_setaffinity', cpus.join(',')],
+  ioprioSet: (ioprio) => ['ioprio_set', `0x${ioprio.toString(16)}`],
   execve: (path) => ['exec', path],
 };
 
@@ -181,6 +185,10 @@ export class FakeLibc implements Libc {
   pidfdOpen(...a: ArgsOf<'pidfdOpen'>) { this.record('pidfdOpen', a); return this.fd(); }
   pidfdSendSignal(...a: ArgsOf<'pidfdSendSignal'>) { this.record('pidfdSendSignal', a); }
   resetSignals() { this.record('resetSignals', []); }
+  personality(...a: ArgsOf<'personality'>) { this.record('personality', a); return 0; }
+  schedSetattr(...a: ArgsOf<'schedSetattr'>) { this.record('schedSetattr', a); }
+  schedSetaffinity(...a: ArgsOf<'schedSetaffinity'>) { this.record('schedSetaffinity', a); }
+  ioprioSet(...a: ArgsOf<'ioprioSet'>) { this.record('ioprioSet', a); }
   execve(...a: ArgsOf<'execve'>): never {
     this.record('execve', a);
     throw new ExecveCalled(...a);

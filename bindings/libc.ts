@@ -8,8 +8,8 @@ const LIB = 'libc';
 
 /** Syscall numbers for calls glibc 2.36 has no wrapper for. */
 const SYSCALLS: Record<string, Record<string, number>> = {
-  x64: { pivot_root: 155, pidfd_send_signal: 424, pidfd_open: 434, close_range: 436, openat2: 437 },
-  arm64: { pivot_root: 41, pidfd_send_signal: 424, pidfd_open: 434, close_range: 436, openat2: 437 },
+  x64: { pivot_root: 155, ioprio_set: 251, sched_setattr: 314, pidfd_send_signal: 424, pidfd_open: 434, close_range: 436, openat2: 437 },
+  arm64: { pivot_root: 41, ioprio_set: 30, sched_setattr: 274, pidfd_send_signal: 424, pidfd_open: 434, close_range: 436, openat2: 437 },
 };
 
 type Param = ffi.DataType | ffi.ArrayConstructorOptions;
@@ -169,6 +169,31 @@ export function createLibc(): Libc {
       }
       const empty = Buffer.alloc(128);
       call('sigprocmask', T.I32, [T.I32, u8(128), T.I64], [2 /* SIG_SETMASK */, empty, 0]);
+    },
+    personality: (persona) => check('personality', `0x${persona.toString(16)}`, 'personality', [T.U64], [persona]),
+    schedSetattr(attr) {
+      // struct sched_attr, SCHED_ATTR_SIZE_VER1 (56 bytes, with the util clamps left 0).
+      const buf = Buffer.alloc(56);
+      buf.writeUInt32LE(56, 0);
+      buf.writeUInt32LE(attr.policy, 4);
+      buf.writeBigUInt64LE(attr.flags, 8);
+      buf.writeInt32LE(attr.nice, 16);
+      buf.writeUInt32LE(attr.priority, 20);
+      buf.writeBigUInt64LE(attr.runtime, 24);
+      buf.writeBigUInt64LE(attr.deadline, 32);
+      buf.writeBigUInt64LE(attr.period, 40);
+      check('sched_setattr', `policy ${attr.policy}`, 'syscall', [T.I64, T.I32, u8(56), T.U32],
+        [syscallNumber('sched_setattr'), 0, buf, 0]);
+    },
+    schedSetaffinity(cpus) {
+      const size = Math.max(128, Math.ceil((Math.max(0, ...cpus) + 1) / 64) * 8);
+      const mask = Buffer.alloc(size);
+      for (const cpu of cpus) mask[cpu >> 3] |= 1 << (cpu & 7);
+      check('sched_setaffinity', cpus.join(','), 'sched_setaffinity', [T.I32, T.U64, u8(size)], [0, size, mask]);
+    },
+    ioprioSet(ioprio) {
+      check('ioprio_set', `0x${ioprio.toString(16)}`, 'syscall', [T.I64, T.I32, T.I32, T.I32],
+        [syscallNumber('ioprio_set'), 1 /* IOPRIO_WHO_PROCESS */, 0, ioprio]);
     },
     execve(path, argv, envp) {
       const r = call('execve', T.I32, [T.String, T.External, T.External], [path, cStringArray(argv), cStringArray(envp)]);

@@ -33,6 +33,17 @@ export interface CapSets {
   inheritable: bigint;
 }
 
+/** struct sched_attr (linux/sched/types.h); times in nanoseconds. */
+export interface SchedAttr {
+  policy: number;
+  flags: bigint;
+  nice: number;
+  priority: number;
+  runtime: bigint;
+  deadline: bigint;
+  period: bigint;
+}
+
 export interface Libc {
   unshare(flags: number): void;
   setns(fd: number, nstype: number): void;
@@ -71,6 +82,14 @@ export interface Libc {
   pidfdSendSignal(pidfd: number, signal: number): void;
   /** Reset every signal disposition to default and unblock all: execve keeps SIG_IGN. */
   resetSignals(): void;
+  /** personality(2); returns the previous persona. */
+  personality(persona: number): number;
+  /** sched_setattr(2) of the calling thread (struct sched_attr, SCHED_ATTR_SIZE_VER1). */
+  schedSetattr(attr: SchedAttr): void;
+  /** sched_setaffinity(2) of the calling thread; cpus are CPU numbers. */
+  schedSetaffinity(cpus: number[]): void;
+  /** ioprio_set(IOPRIO_WHO_PROCESS, 0 = the calling thread, ioprio). */
+  ioprioSet(ioprio: number): void;
   /** Replaces the process image; returns only by throwing. */
   execve(path: string, argv: string[], envp: string[]): never;
 }

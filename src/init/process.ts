@@ -32,10 +32,26 @@ export function prepareProcess(proc: Process, warn: (msg: string) => void = () =
     const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'not a directory' : (err as Error).message;
     throw new TsrunError(`chdir to cwd (${JSON.stringify(cwd)}) set in config.json failed: ${why}`);
   }
+  checkCwdInsideRoot(cwd);
   const argv = proc.args ?? [];
   const pathVar = env.findLast((e) => e.startsWith('PATH='))?.slice(5);
   const executable = lookPath(argv[0], pathVar);
   return { executable, argv, env, capabilities: prepareCapabilities(proc.capabilities, libc(), warn) };
+}
+
+/**
+ * CVE-2024-21626: a cwd such as /proc/self/fd/<n> can name a directory fd of ours that
+ * points outside the container's root. getcwd(3) (through realpath) fails with ENOENT when
+ * the working directory is not reachable from our root: refuse it then.
+ */
+function checkCwdInsideRoot(cwd: string): void {
+  try {
+    fs.realpathSync.native('.');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? "it is outside the container's root filesystem" : (err as Error).message;
+    throw new TsrunError(`chdir to cwd (${JSON.stringify(cwd)}) set in config.json failed: ${why}`);
+  }
 }
 
 function homeOf(uid: number): string {
@@ -133,7 +149,7 @@ export function setNoNewPrivileges(proc: Process): void {
 }
 
 /** The last steps, after `start`: become the configured user and exec. */
-export function switchUserAndExec(proc: Process, prepared: PreparedProcess, seccomp?: SeccompFilter): never {
+export function switchUserAndExec(proc: Process, prepared: PreparedProcess, seccomp?: SeccompFilter, beforeExec?: () => void): never {
   const sys = libc();
   // Without no_new_privs, seccomp_load needs CAP_SYS_ADMIN: load before the user and
   // capability change (as runc does). With it, load last, just before execve.
@@ -148,6 +164,8 @@ export function switchUserAndExec(proc: Process, prepared: PreparedProcess, secc
   sys.setresuid(user.uid);
   if (caps) capabilitiesAfterUserChange(caps, sys);
   process.umask(user.umask ?? 0o022);
+  // execCPUAffinity.final, LSM exec labels: they must reach the exec'd process.
+  beforeExec?.();
   if (seccomp && proc.noNewPrivileges) seccomp.load();
   sys.resetSignals();
   return sys.execve(prepared.executable, prepared.argv, prepared.env);
