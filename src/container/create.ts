@@ -10,11 +10,11 @@ import type { LinuxNamespace, LinuxTimeOffset, Spec } from '../spec/types';
 import { validateSpec } from '../spec/validate';
 import { TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
-import { runHooks } from './hooks';
-import type { InitMessage, SetupRequest } from './init-protocol';
+import { runHooks, runHooksWarnOnly } from './hooks';
+import type { HooksRequest, InitMessage, SetupRequest } from './init-protocol';
 import { containerDir, EXEC_FIFO } from './paths';
 import { spawnInit, SpawnedInit } from './spawn-init';
-import { ContainerRecord, ociState, processStartTime, saveRecord } from './state';
+import { ContainerRecord, processStartTime, saveRecord } from './state';
 import { checkSupported } from './supported';
 import { Console, consoleForCreate } from './console';
 import { destroyCgroup, setupCgroup } from './cgroup';
@@ -54,6 +54,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   let init: SpawnedInit | undefined;
   let term: Console | undefined;
   let cgroup: Cgroup | undefined;
+  let validated: Spec | undefined;
   try {
     const bundle = path.resolve(opts.bundle);
     const configFile = path.join(bundle, 'config.json');
@@ -66,6 +67,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     term?.dropChildEnd();
     const exited = exitPromise(init.child);
     const config = validateSpec(raw, configFile);
+    validated = config;
     checkSupported(config, { consoleSocket: opts.consoleSocket, terminalRelay: !!term?.local });
     const rootfs = path.resolve(bundle, config.root!.path);
     if (!fs.existsSync(rootfs)) throw new TsrunError(`${configFile}: /root/path: rootfs ${rootfs}: no such file or directory`);
@@ -77,9 +79,22 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       config, rootfs, bundle, stateDir: dir, noPivot: !!opts.noPivot, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(),
       consoleFd: term ? init.extraFds[0] : undefined,
       cgroupProcs: cgroup.procsFiles(),
+      hookState: { ociVersion: config.ociVersion, id: opts.id, bundle, annotations: config.annotations ?? {} },
+      syncHooks: !!(config.hooks?.prestart?.length || config.hooks?.createRuntime?.length),
     };
     init.control.write(`${JSON.stringify(request)}\n`);
-    await Promise.race([waitReady(init), exited]);
+    // prestart and createRuntime run when the init has its mounts and has not pivoted yet
+    // (it waits for our answer), in our namespaces, with the state "creating".
+    const spawned = init;
+    const hooks = () => {
+      const state = {
+        ociVersion: config.ociVersion, id: opts.id, status: 'creating' as const, pid: spawned.child.pid!, bundle, annotations: config.annotations ?? {},
+      };
+      runHooks(config, 'prestart', state);
+      runHooks(config, 'createRuntime', state);
+      spawned.control.write(`${JSON.stringify({ type: 'hooks-done' })}\n`);
+    };
+    await Promise.race([waitReady(init, hooks), exited]);
 
     const pid = init.child.pid!;
     const record: ContainerRecord = {
@@ -96,9 +111,6 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       cgroup: cgroup.record,
     };
     saveRecord(dir, record);
-    const state = ociState({ id: opts.id, dir, record });
-    runHooks(config, 'prestart', state);
-    runHooks(config, 'createRuntime', state);
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     // Let go of the init: it must outlive us and be reaped by our caller (a subreaper).
     (init.control as unknown as { destroy(): void }).destroy();
@@ -109,6 +121,8 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     term?.close();
     await destroyInit(init);
     destroyCgroup(cgroup);
+    // As runc: a container that failed to be created is destroyed, and destroying runs poststop.
+    if (validated) runHooksWarnOnly(validated, 'poststop', { ociVersion: validated.ociVersion, id: opts.id, status: 'stopped', pid: 0, bundle: path.resolve(opts.bundle), annotations: validated.annotations ?? {} });
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
@@ -165,7 +179,7 @@ function exitPromise(child: ChildProcess): Promise<never> {
   });
 }
 
-function waitReady(init: SpawnedInit): Promise<void> {
+function waitReady(init: SpawnedInit, hooks: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let buffered = '';
     init.control.setEncoding('utf8');
@@ -173,9 +187,15 @@ function waitReady(init: SpawnedInit): Promise<void> {
       buffered += chunk;
       let nl: number;
       while ((nl = buffered.indexOf('\n')) >= 0) {
-        const message = JSON.parse(buffered.slice(0, nl)) as InitMessage;
+        const message = JSON.parse(buffered.slice(0, nl)) as InitMessage | HooksRequest;
         buffered = buffered.slice(nl + 1);
-        if (message.type === 'ready') resolve();
+        if (message.type === 'hooks') {
+          try {
+            hooks();
+          } catch (err) {
+            reject(err);
+          }
+        } else if (message.type === 'ready') resolve();
         else if (message.type === 'error') reject(new TsrunError(`unable to start container process: ${message.msg}`));
         else if (message.type === 'warning') logWarning(message.msg);
         else debugLog('init')(message.msg);

@@ -19,6 +19,10 @@ export interface SetupRequest {
    * memory limit is not charged for it), before it unshares the cgroup namespace.
    */
   cgroupProcs?: string[];
+  /** What createContainer/startContainer hooks get on stdin (the init fills in pid and status). */
+  hookState?: { ociVersion: string; id: string; bundle: string; annotations?: Record<string, string> };
+  /** Pause before pivot_root for the parent's prestart/createRuntime hooks ("hooks", then "hooks-done"). */
+  syncHooks?: boolean;
   /** process.terminal: the init's fd of a connected unix socket that receives the pty master. */
   consoleFd?: number;
 }
@@ -31,3 +35,13 @@ export type InitMessage =
 
 /** The init finds its control socket in this environment variable (fd number). */
 export const CONTROL_FD_ENV = '_TSRUN_CONTROL_FD';
+
+/** From the init: mounts are done, pivot_root is next: the parent runs prestart/createRuntime. */
+export interface HooksRequest {
+  type: 'hooks';
+}
+
+/** The parent's answer to HooksRequest. */
+export interface HooksDone {
+  type: 'hooks-done';
+}

@@ -34,6 +34,7 @@ export function startContainer(root: string, id: string): Container {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
       }
+      if (n === 1 && byte[0] === 0x45 /* E */) throw new TsrunError(`container init failed at start: ${readRest(fifo)}`);
       if (n === 1) break;
       if (waited % 20 === 19 && !initAlive(record)) throw new TsrunError('container init exited before start');
       sleepMs(1);
@@ -44,6 +45,25 @@ export function startContainer(root: string, id: string): Container {
   fs.rmSync(fifoPath, { force: true });
   runHooksWarnOnly(record.config, 'poststart', ociState(container));
   return container;
+}
+
+/** What the init wrote after "E" (a startContainer hook failed), until it closed the fifo. */
+function readRest(fifo: number): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(4096);
+  for (let waited = 0; waited < 5000; waited++) {
+    let n: number;
+    try {
+      n = fs.readSync(fifo, buf, 0, buf.length, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') break;
+      sleepMs(1);
+      continue;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString('utf8').trim();
 }
 
 export function killContainer(root: string, id: string, sig: number, all: boolean): void {

@@ -17,7 +17,4 @@ export function checkSupported(config: Spec, opts: { consoleSocket?: string; ter
   if (!config.process?.terminal && opts.consoleSocket) {
     throw new TsrunError('--console-socket: cannot use console socket if tsrun will not detach or allocate tty (process.terminal is false)');
   }
-  for (const name of ['createContainer', 'startContainer'] as const) {
-    if (config.hooks?.[name]?.length) throw new TsrunError(`hooks.${name}: not supported by tsrun yet`);
-  }
 }

@@ -1,6 +1,6 @@
 // The init's side of the control socket: blocking reads and writes on the main thread.
 import * as fs from 'node:fs';
-import type { InitMessage, SetupRequest } from '../container/init-protocol';
+import type { HooksRequest, InitMessage, SetupRequest } from '../container/init-protocol';
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
@@ -8,6 +8,11 @@ export class ParentChannel {
   constructor(readonly fd: number) {}
 
   readRequest(): SetupRequest {
+    return this.readMessage() as SetupRequest;
+  }
+
+  /** One JSON line from the parent (blocking). */
+  readMessage(): unknown {
     const chunks: Buffer[] = [];
     const buf = Buffer.alloc(65536);
     for (;;) {
@@ -23,10 +28,10 @@ export class ParentChannel {
       chunks.push(Buffer.from(buf.subarray(0, n)));
       if (buf[n - 1] === 0x0a) break;
     }
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as SetupRequest;
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
   }
 
-  send(message: InitMessage): void {
+  send(message: InitMessage | HooksRequest): void {
     const data = Buffer.from(`${JSON.stringify(message)}\n`);
     let off = 0;
     while (off < data.length) {

@@ -7,8 +7,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { libc, O, PR } from '../../bindings';
-import { CONTROL_FD_ENV } from '../container/init-protocol';
+import { runHooks } from '../container/hooks';
+import { CONTROL_FD_ENV, HooksDone, SetupRequest } from '../container/init-protocol';
 import { EXEC_FIFO } from '../container/paths';
+import { applyAttributes, applyBeforeExec, applyInitialAffinity, prepareAttributes } from './attributes';
 import { ParentChannel } from './channel';
 import { enterNamespaces } from './namespaces';
 import { applyRlimits, keepFds, prepareProcess, setNoNewPrivileges, switchUserAndExec } from './process';
@@ -42,16 +44,21 @@ function main(): void {
     // Built and checked before `ready` (bad profiles fail `create`), and before any
     // namespace change: it opens libseccomp.so.2 from the host. Loaded just before execve.
     const seccomp = buildSeccomp(config.linux?.seccomp);
+    // Also before any namespace change: the LSM checks read the host's /sys.
+    const attributes = prepareAttributes(proc, config.linux);
+    applyInitialAffinity(attributes);
     if (seccomp?.unknownSyscalls.length) debug(`seccomp: unknown syscalls skipped: ${seccomp.unknownSyscalls.join(' ')}`);
     // Joined late (Node has booted: its ~40 MB stay charged where they were, DESIGN.md 4).
     enterNamespaces(config.linux?.namespaces ?? [], debug, joinCgroups(request.cgroupProcs ?? []));
     if (config.hostname !== undefined) sys.sethostname(config.hostname);
     if (config.domainname !== undefined) sys.setdomainname(config.domainname);
     writeSysctls(config.linux?.sysctl ?? {});
-    setupRootfs({ config, rootfs: request.rootfs, bundle: request.bundle, noPivot: request.noPivot, debug });
+    const beforePivot = () => containerHooks(channel, request);
+    setupRootfs({ config, rootfs: request.rootfs, bundle: request.bundle, noPivot: request.noPivot, debug, beforePivot });
     if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug);
     const prepared = prepareProcess(proc, warn);
     applyRlimits(proc);
+    applyAttributes(proc, attributes);
     setNoNewPrivileges(proc);
     keepFds(request.preserveFds);
 
@@ -61,10 +68,11 @@ function main(): void {
 
     // Blocks until `tsrun start` opens the fifo for reading.
     const fifo = sys.openat(stateDirFd, EXEC_FIFO, O.WRONLY | O.CLOEXEC, 0);
+    startContainerHooks(request, fifo);
     fs.writeSync(fifo, '0');
     fs.closeSync(fifo);
     fs.closeSync(stateDirFd);
-    switchUserAndExec(proc, prepared, seccomp);
+    switchUserAndExec(proc, prepared, seccomp, () => applyBeforeExec(attributes));
   } catch (err) {
     const msg = (err as Error).message;
     try {
@@ -73,6 +81,47 @@ function main(): void {
       // After `ready` the parent is gone: the container's stderr is all we have.
       fs.writeSync(2, `tsrun: ${msg}\n`);
     }
+    process.exit(1);
+  }
+}
+
+/** The state hooks run from the init get: pid as the container sees it (runc's way). */
+function hookState(request: SetupRequest, status: 'creating' | 'created') {
+  const base = request.hookState ?? { ociVersion: request.config.ociVersion, id: '', bundle: request.bundle };
+  return { ...base, annotations: base.annotations ?? {}, status, pid: process.pid };
+}
+
+/**
+ * Mounts done, pivot_root next: the parent runs prestart and createRuntime (in the runtime
+ * namespace), then we run createContainer: paths resolve on the host (our root is still
+ * the host's), the hook runs in the container's namespaces (spawned from this thread).
+ */
+function containerHooks(channel: ParentChannel, request: SetupRequest): void {
+  if (request.syncHooks) {
+    channel.send({ type: 'hooks' });
+    const answer = channel.readMessage() as HooksDone;
+    if (answer?.type !== 'hooks-done') throw new Error('unexpected answer from the runtime while it ran the hooks');
+  }
+  runHooks(request.config, 'createContainer', hookState(request, 'creating'));
+}
+
+/**
+ * After `start` opened exec.fifo, before the user process: startContainer hooks, inside the
+ * container. A failure is reported to `start` through the fifo ("E" + message) and the
+ * user process never runs.
+ */
+function startContainerHooks(request: SetupRequest, fifo: number): void {
+  if (!request.config.hooks?.startContainer?.length) return;
+  try {
+    runHooks(request.config, 'startContainer', hookState(request, 'created'));
+  } catch (err) {
+    const msg = (err as Error).message;
+    try {
+      fs.writeSync(fifo, `E${msg}`);
+    } catch {
+      // `start` went away: stderr still tells
+    }
+    fs.writeSync(2, `tsrun: ${msg}\n`);
     process.exit(1);
   }
 }

@@ -15,6 +15,8 @@ export interface RootfsOptions {
   bundle: string;
   noPivot: boolean;
   debug: (msg: string) => void;
+  /** Called when every mount is in place, before pivot_root (createRuntime/createContainer hooks). */
+  beforePivot?: () => void;
 }
 
 /** The devices every container gets (runc's list), unless the config names them. */
@@ -54,6 +56,7 @@ export function setupRootfs(opts: RootfsOptions): void {
   } finally {
     root.close();
   }
+  opts.beforePivot?.();
   if (opts.noPivot) moveRoot(rootfs);
   else pivotRoot(rootfs);
   if (propagation) sys.mount('', '/', '', ROOTFS_PROPAGATION[propagation], '');

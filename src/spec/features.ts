@@ -9,7 +9,7 @@ export function features(): Features {
   return {
     ociVersionMin: '1.0.0',
     ociVersionMax: OCI_VERSION,
-    hooks: ['prestart', 'createRuntime', 'poststart', 'poststop'],
+    hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: [...KNOWN_MOUNT_OPTIONS].sort(),
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'uts'],
