@@ -11,7 +11,10 @@
 #    (the global install links to this checkout: keep the directory where it is).
 # 3. builds examples/hello-world/rootfs and runs the hello-world container.
 #
-# Options:  --deps-only   only step 1 (used by .ci/run)
+# Options:  --deps-only   only step 1, plus the container engines the engine tests drive
+#                         (podman, conmon, docker.io, containerd; used by .ci/run).
+#                         An engine that cannot be installed is reported, not fatal: its
+#                         test file then fails. TSRUN_NO_ENGINES=1 skips them.
 # Safe to run again.
 set -euo pipefail
 
@@ -19,7 +22,7 @@ deps_only=0
 for arg in "$@"; do
   case $arg in
     --deps-only) deps_only=1 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -91,7 +94,16 @@ apt-get update -q </dev/null
 apt-get install -y -q busybox-static runc </dev/null
 ensure_node
 
-if [ "$deps_only" = 1 ]; then exit 0; fi
+if [ "$deps_only" = 1 ]; then
+  # Engines for test/engines/*: from Debian's archive, no recommends (no daemons are
+  # configured or needed: the tests start their own, under temp dirs).
+  if [ "${TSRUN_NO_ENGINES:-}" != 1 ]; then
+    step "Installing container engines for the engine tests: podman conmon docker.io containerd"
+    apt-get install -y -q --no-install-recommends podman conmon docker.io containerd </dev/null ||
+      echo "install.sh: WARNING: could not install the container engines; test/engines/* will fail" >&2
+  fi
+  exit 0
+fi
 
 step "npm ci"
 npm ci --no-audit --no-fund </dev/null
