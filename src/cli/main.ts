@@ -28,6 +28,8 @@ export const VERSION = '0.1.0';
 export async function runCli(args: string[]): Promise<void> {
   configureLogFromArgs(args);
   const parser = yargs(args)
+    // runc's flags named --no-* (--no-pivot, --no-new-privs) are flags of their own, not negations.
+    .parserConfiguration({ 'boolean-negation': false })
     .scriptName('tsrun')
     .usage('tsrun [global options] <command> [options]\n\nAn OCI container runtime in TypeScript, driven like runc.')
     .option('root', { type: 'string', default: DEFAULT_ROOT, describe: 'directory for container state', global: true })
