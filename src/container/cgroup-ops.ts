@@ -94,10 +94,11 @@ export async function streamEvents(root: string, id: string, intervalMs: number,
   const tick = Math.min(100, intervalMs);
   for (;;) {
     const current = loadContainerOrUndefined(root, id);
-    if (!current || statusOf(current) === 'stopped') return;
+    // OOM kills are looked at before the status: the kill may be what stopped it.
     const n = cg.oomKills();
     if (n > ooms) write(JSON.stringify({ type: 'oom', id }));
     ooms = n;
+    if (!current || statusOf(current) === 'stopped') return;
     if (Date.now() >= nextStats) {
       write(JSON.stringify({ type: 'stats', id, data: { ...cg.stats(), intel_rdt: {}, network_interfaces: null } }));
       nextStats += intervalMs;
