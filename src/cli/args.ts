@@ -28,7 +28,13 @@ export function normalizeArgs(args: string[]): string[] {
     const long = /^-[a-z][a-z0-9]+(-[a-z0-9]+)*(=.*)?$/.test(arg) ? `-${arg}` : arg;
     out.push(long);
     const name = long.replace(/^--?/, '').split('=')[0];
-    if (!long.includes('=') && VALUE_FLAGS.has(name) && i + 1 < args.length) out.push(args[++i]);
+    if (!long.includes('=') && VALUE_FLAGS.has(name) && i + 1 < args.length) {
+      const value = args[++i];
+      // yargs does not take "-" (standard input) as a flag's value: the shim's
+      // `update --resources - ID` lost its "-" and left ID unknown. Hand it over as --name=-.
+      if (value === '-') out[out.length - 1] = `--${name}=-`;
+      else out.push(value);
+    }
   }
   return out;
 }
