@@ -37,14 +37,6 @@ t.test('"-" (standard input) as a flag value is handed to yargs as --flag=-', as
   t.same(normalizeArgs(['update', '--resources', '/f.json', 'id']), ['update', '--resources', '/f.json', 'id']);
 });
 
-t.test('"-" (standard input) as a flag value is handed to yargs as --flag=-', async (t) => {
-  // containerd's runc shim runs `update --resources - ID` (docker update): yargs alone
-  // drops the "-" and reports ID as an unknown argument.
-  t.same(normalizeArgs(['--root', '/r', 'update', '--resources', '-', 'id']), ['--root', '/r', 'update', '--resources=-', 'id']);
-  t.same(normalizeArgs(['update', '-r', '-', 'id']), ['update', '--r=-', 'id']);
-  t.same(normalizeArgs(['update', '--resources', '/f.json', 'id']), ['update', '--resources', '/f.json', 'id']);
-});
-
 t.test('args after the subcommand and the container id are the container\'s', async (t) => {
   // For exec, a `--` marks where the command starts, so that yargs leaves its flags alone.
   t.same(normalizeArgs(['exec', 'id', 'ls', '-la', '-color=auto']), ['exec', 'id', '--', 'ls', '-la', '-color=auto']);
