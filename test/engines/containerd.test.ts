@@ -7,6 +7,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cleanEnv, waitFor } from '../helpers/tsrun';
+import { repoRoot } from '../helpers/rootfs';
 import {
   cleanupTempDir,
   cmd,
@@ -161,6 +162,18 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     const r = ctr(['task', 'resume', id]);
     t.equal(r.status, 0, show(r), gp);
     t.equal(status(), 'RUNNING', 'RUNNING again', gp);
+  });
+
+  t.test('examples/engines/containerd/config.toml: containerd reads the CRI runtime handler', async (t) => {
+    // Kubernetes (CRI) cannot be driven here (no kubelet/crictl): check that containerd
+    // parses the documented config into the runc shim with BinaryName = tsrun, the option
+    // --runc-binary sets for the flows above.
+    const example = path.join(repoRoot, 'examples', 'engines', 'containerd', 'config.toml');
+    const r = cmd(tools.containerd, ['--config', example, 'config', 'dump'], { env });
+    t.equal(r.status, 0, show(r));
+    const block = r.stdout.split(/\n(?=\s*\[)/).filter((b) => b.includes('containerd.runtimes.tsrun'));
+    t.match(block.join('\n'), /runtime_type = "io\.containerd\.runc\.v2"/, 'runtime_type is the runc shim');
+    t.match(block.join('\n'), /BinaryName = "\/usr\/local\/bin\/tsrun"/, 'options.BinaryName is tsrun');
   });
 
   t.test('timing: run --rm IMAGE true, tsrun and runc alternately', async (t) => {

@@ -1,7 +1,8 @@
 // Docker (docker.io 20.10: dockerd -> its own containerd -> containerd-shim-runc-v2 ->
 // tsrun) driving tsrun. dockerd is started by this file with every path under one temp dir
 // (--data-root, --exec-root, --pidfile, -H unix://), no iptables and no bridge, tsrun added
-// with --add-runtime, and stopped (by pid) at the end; it starts and stops its containerd.
+// through daemon.json "runtimes", and stopped (by pid) at the end; it starts and stops its
+// own containerd.
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -44,7 +45,8 @@ function main(tools: Record<string, string>): void {
   const docker = (args: string[], timeout = 60_000): CmdResult => cmd(tools.docker, ['-H', `unix://${sock}`, ...args], { env, timeout });
   const run = (args: string[], runtime = 'tsrun'): CmdResult => docker(['run', '--runtime', runtime, '--network', 'none', ...args]);
   const afterwards = removeNewEmptyDirs(['/run/docker', '/run/containerd', '/opt/containerd']);
-  fs.writeFileSync(path.join(tmp, 'daemon.json'), '{}\n');
+  // The daemon.json "runtimes" form README.md documents (same as --add-runtime tsrun=PATH).
+  fs.writeFileSync(path.join(tmp, 'daemon.json'), JSON.stringify({ runtimes: { tsrun: { path: tsrunBin } } }, null, 2) + '\n');
   let daemon: Daemon | undefined;
 
   t.teardown(async () => {
@@ -59,7 +61,7 @@ function main(tools: Record<string, string>): void {
     if (kept.length > 0) console.error(`# docker test: not empty, left in place: ${kept.join(', ')}`);
   });
 
-  t.test('dockerd starts with tsrun added as a runtime', async (t) => {
+  t.test('dockerd starts with tsrun in daemon.json "runtimes"', async (t) => {
     daemon = await startDaemon(
       'dockerd',
       tools.dockerd,
@@ -71,7 +73,6 @@ function main(tools: Record<string, string>): void {
         '-H', `unix://${sock}`,
         '--iptables=false', '--ip6tables=false', '--ip-masq=false', '--bridge=none', '--userland-proxy=false',
         '--storage-driver', 'overlay2',
-        '--add-runtime', `tsrun=${tsrunBin}`,
       ],
       { logFile: path.join(tmp, 'dockerd.log'), ready: () => docker(['version'], 10_000).status === 0, timeoutMs: 40_000 },
     );
