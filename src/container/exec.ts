@@ -57,8 +57,6 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   if (status === 'paused' && !opts.ignorePaused) throw new TsrunError('cannot exec in a paused container (use --ignore-paused to override)');
   const record = container.record;
   const proc = opts.processFile !== undefined ? readProcessFile(opts.processFile) : inlineProcess(record, opts);
-  if (proc.apparmorProfile) debug(`apparmorProfile ${proc.apparmorProfile}: AppArmor is not enabled on this host, ignored`);
-  if (proc.selinuxLabel) debug(`selinuxLabel ${proc.selinuxLabel}: SELinux is not enabled on this host, ignored`);
   const terminal = !!proc.terminal;
   if (terminal && opts.detach && !opts.consoleSocket) {
     throw new TsrunError('cannot allocate tty if tsrun will detach without setting console socket');

@@ -14,6 +14,7 @@ import type { ExecRequest } from '../container/exec-protocol';
 import type { InitMessage } from '../container/init-protocol';
 import { TsrunError } from '../errors';
 import { buildSeccomp } from '../security/seccomp';
+import { applyAttributes, applyBeforeExec, applyInitialAffinity, prepareAttributes } from './attributes';
 import { applyRlimits, keepFds, prepareProcess, setNoNewPrivileges, switchUserAndExec } from './process';
 import { ParentChannel } from './channel';
 import { setupTerminal } from './terminal';
@@ -47,18 +48,22 @@ function main(): void {
   try {
     const proc = request.process;
     const seccomp = buildSeccomp(request.seccomp);
+    // oomScoreAdj, scheduler, ioPriority, CPU affinity, LSM labels: checked on the host's /sys.
+    const attributes = prepareAttributes(proc, undefined);
+    applyInitialAffinity(attributes);
     joinCgroups(request.cgroupProcs, debug);
     joinNamespaces(request, debug);
     if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug);
     const prepared = prepareProcess(proc, warn);
     applyRlimits(proc);
+    applyAttributes(proc, attributes);
     setNoNewPrivileges(proc);
     keepFds(request.preserveFds);
     sys.prctl(PR.SET_PDEATHSIG, 0);
     // The control socket is close-on-exec (keepFds): after `ready`, the parent sees EOF once
     // execve succeeds, or an error line if the last steps fail.
     send({ type: 'ready' });
-    switchUserAndExec(proc, prepared, seccomp);
+    switchUserAndExec(proc, prepared, seccomp, () => applyBeforeExec(attributes));
   } catch (err) {
     try {
       send({ type: 'error', msg: (err as Error).message });

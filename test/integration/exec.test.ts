@@ -93,6 +93,20 @@ t.test('--process FILE (the engines\' form)', async (t) => {
   t.match(r.stderr, /process\.json.*user/);
 });
 
+t.test('process attributes from --process: oomScoreAdj; an AppArmor profile is refused on this host', async (t) => {
+  const proc = { ...bundle.config.process, args: ['cat', '/proc/self/oom_score_adj'], oomScoreAdj: 500 };
+  const file = path.join(bundle.dir, 'oom.json');
+  fs.writeFileSync(file, JSON.stringify(proc));
+  const r = tsrun(['exec', '--process', file, id], { root });
+  t.equal(r.status, 0, why(r));
+  t.equal(r.stdout.trim(), '500');
+  if (!fs.existsSync('/sys/kernel/security/apparmor')) {
+    const a = tsrun(['exec', '--apparmor', 'some-profile', id, 'true'], { root });
+    t.equal(a.status, 1, why(a));
+    t.match(a.stderr, /AppArmor is not enabled/);
+  }
+});
+
 t.test('a missing executable: exit 1 and the text engines map to 127', async (t) => {
   const r = tsrun(['exec', id, 'no-such-command', 'x'], { root });
   t.equal(r.status, 1, why(r));
