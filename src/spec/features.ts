@@ -14,7 +14,7 @@ export function features(): Features {
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'uts'],
       capabilities: [...CAPABILITY_NAMES],
-      cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
       seccomp: {
         enabled: true,
         actions: [...SECCOMP_ACTIONS],
