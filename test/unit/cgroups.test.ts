@@ -401,3 +401,18 @@ t.test('a recorded cgroup reopens with the same driver', async (t) => {
   t.notOk(openCgroup(rec).isFrozen());
   t.equal(openCgroup({ version: 1, dirs: {}, created: [] }).version, 1);
 });
+
+t.test('state: a live container whose cgroup is frozen is paused', async (t) => {
+  const { statusOf, processStartTime } = await import('../../src/container/state');
+  const dir = tempDir(t);
+  fs.writeFileSync(path.join(dir, 'freezer.state'), 'FROZEN');
+  const record = {
+    ociVersion: '1.2.0', id: 'p', pid: process.pid, bundle: '/b', rootfs: '/r', created: '', owner: 'root',
+    initStartTime: processStartTime(process.pid) ?? '', config: { ociVersion: '1.2.0' },
+    cgroup: { version: 1 as const, dirs: { freezer: dir }, created: [] },
+  };
+  t.equal(statusOf({ id: 'p', dir, record }), 'paused');
+  fs.writeFileSync(path.join(dir, 'freezer.state'), 'THAWED');
+  t.equal(statusOf({ id: 'p', dir, record }), 'running', 'thawed, no exec.fifo');
+  t.equal(statusOf({ id: 'p', dir, record: { ...record, pid: 0 } }), 'stopped', 'a gone init is stopped, frozen or not');
+});
