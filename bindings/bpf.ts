@@ -1,11 +1,9 @@
 // bpf(2) for cgroup v2 device control: load a BPF_PROG_TYPE_CGROUP_DEVICE program and attach
 // it to a cgroup directory fd. Kept apart from libc.ts (and its Libc interface) because only
 // the cgroup v2 driver needs it; like libc.ts it is the only kind of module importing ffi-rs.
-import * as ffi from 'ffi-rs';
+import type * as ffi from 'ffi-rs';
+import { addressOf, calloc, free, libcCall as call, T, view } from './c';
 import { SysError } from './types';
-
-const { DataType: T } = ffi;
-const LIB = 'libc_bpf';
 
 const BPF_SYSCALL: Record<string, number> = { x64: 321, arm64: 280 };
 export const BPF_PROG_LOAD = 5;
@@ -13,30 +11,6 @@ export const BPF_PROG_ATTACH = 8;
 export const BPF_PROG_TYPE_CGROUP_DEVICE = 15;
 export const BPF_CGROUP_DEVICE = 6;
 export const BPF_F_ALLOW_MULTI = 2;
-
-let opened = false;
-function call(funcName: string, retType: ffi.DataType, paramsType: ffi.DataType[], paramsValue: unknown[]) {
-  if (!opened) {
-    ffi.open({ library: LIB, path: 'libc.so.6' });
-    opened = true;
-  }
-  return ffi.load({ library: LIB, funcName, retType, paramsType, paramsValue, errno: true }) as unknown as {
-    value: unknown;
-    errnoCode: number;
-    errnoMessage: string;
-  };
-}
-
-function calloc(size: number): ffi.JsExternal {
-  return call('calloc', T.External, [T.U64, T.U64], [1, size]).value as ffi.JsExternal;
-}
-function free(ptr: ffi.JsExternal): void {
-  call('free', T.Void, [T.External], [ptr]);
-}
-/** The numeric address of a C pointer: strncpy(p, p, 0) returns p. */
-function addressOf(ptr: ffi.JsExternal): bigint {
-  return BigInt(call('strncpy', T.I64, [T.External, T.External, T.U64], [ptr, ptr, 0]).value as number);
-}
 
 function bpf(cmd: number, attr: ffi.JsExternal, size: number, what: string): number {
   const nr = BPF_SYSCALL[process.arch];
@@ -61,9 +35,9 @@ export function loadDeviceProgram(insns: Buffer, license = 'Apache'): number {
   const log = calloc(LOG);
   const attr = calloc(ATTR);
   try {
-    insns.copy(ffi.createExternalBuffer(code, insns.length));
-    Buffer.from(license, 'latin1').copy(ffi.createExternalBuffer(lic, license.length + 1));
-    const a = ffi.createExternalBuffer(attr, ATTR);
+    insns.copy(view(code, insns.length));
+    Buffer.from(license, 'latin1').copy(view(lic, license.length + 1));
+    const a = view(attr, ATTR);
     a.writeUInt32LE(BPF_PROG_TYPE_CGROUP_DEVICE, 0); // prog_type
     a.writeUInt32LE(insns.length / 8, 4); // insn_cnt
     a.writeBigUInt64LE(addressOf(code), 8); // insns
@@ -74,7 +48,7 @@ export function loadDeviceProgram(insns: Buffer, license = 'Apache'): number {
     try {
       return bpf(BPF_PROG_LOAD, attr, ATTR, 'BPF_PROG_LOAD cgroup device program');
     } catch (err) {
-      const text = ffi.createExternalBuffer(log, LOG).toString('latin1');
+      const text = view(log, LOG).toString('latin1');
       const verifier = text.slice(0, text.indexOf('\0') < 0 ? LOG : text.indexOf('\0')).trim();
       if (verifier && err instanceof Error) err.message += `: verifier: ${verifier.split('\n').slice(-5).join(' | ')}`;
       throw err;
@@ -89,7 +63,7 @@ export function attachDeviceProgram(cgroupFd: number, progFd: number, flags = BP
   const ATTR = 32;
   const attr = calloc(ATTR);
   try {
-    const a = ffi.createExternalBuffer(attr, ATTR);
+    const a = view(attr, ATTR);
     a.writeUInt32LE(cgroupFd, 0); // target_fd
     a.writeUInt32LE(progFd, 4); // attach_bpf_fd
     a.writeUInt32LE(BPF_CGROUP_DEVICE, 8); // attach_type

@@ -1,10 +1,8 @@
 // The real Libc: glibc through ffi-rs. This is the only module that imports ffi-rs.
 // Calls run synchronously on the calling (main) thread, which is what namespace work needs.
-import * as ffi from 'ffi-rs';
-import { Libc, SysError } from './types';
-
-const { DataType: T } = ffi;
-const LIB = 'libc';
+import type * as ffi from 'ffi-rs';
+import { addressOf, calloc, checked as check, free, libcCall as call, sysError, T, u8, view } from './c';
+import { Libc } from './types';
 
 /** Syscall numbers for calls glibc 2.36 has no wrapper for. */
 const SYSCALLS: Record<string, Record<string, number>> = {
@@ -12,57 +10,21 @@ const SYSCALLS: Record<string, Record<string, number>> = {
   arm64: { pivot_root: 41, ioprio_set: 30, sched_setattr: 274, pidfd_send_signal: 424, pidfd_open: 434, close_range: 436, openat2: 437 },
 };
 
-type Param = ffi.DataType | ffi.ArrayConstructorOptions;
-
-let opened = false;
-function call(funcName: string, retType: ffi.DataType, paramsType: Param[], paramsValue: unknown[]) {
-  if (!opened) {
-    ffi.open({ library: LIB, path: 'libc.so.6' });
-    opened = true;
-  }
-  return ffi.load({ library: LIB, funcName, retType, paramsType, paramsValue, errno: true }) as unknown as {
-    value: number;
-    errnoCode: number;
-    errnoMessage: string;
-  };
-}
-
-/** Call a libc function returning int (or syscall(), returning long); -1 means failure. */
-function check(name: string, arg: string, funcName: string, paramsType: Param[], values: unknown[]): number {
-  // An int read as 64 bits would turn -1 into 4294967295 and hide the failure.
-  const r = call(funcName, funcName === 'syscall' ? T.I64 : T.I32, paramsType, values);
-  if (r.value === -1) throw sysError(name, arg, r.errnoCode, r.errnoMessage);
-  return r.value;
-}
-
-function sysError(name: string, arg: string, errno: number, message: string): SysError {
-  // ffi-rs reports "Operation not permitted (os error 1)"; engines grep the lower-case text.
-  const text = message.replace(/ \(os error \d+\)$/, '');
-  return new SysError(name, arg, errno, text.charAt(0).toLowerCase() + text.slice(1));
-}
-
 function syscallNumber(name: string): number {
   const table = SYSCALLS[process.arch];
   if (!table) throw new Error(`tsrun does not know the syscall numbers of ${process.arch}`);
   return table[name];
 }
 
-/** The numeric address of a C pointer (ffi-rs hands pointers out as opaque externals). */
-function addressOf(ptr: ffi.JsExternal): bigint {
-  // strncpy(p, p, 0) returns p unchanged: a portable way to read a pointer's value.
-  const r = call('strncpy', T.I64, [T.External, T.External, T.U64], [ptr, ptr, 0]);
-  return BigInt(r.value);
-}
-
 /** A NULL-terminated char*[] in C memory (ffi-rs string arrays are not NULL-terminated). */
 function cStringArray(items: string[]): ffi.JsExternal {
-  const array = call('calloc', T.External, [T.U64, T.U64], [items.length + 1, 8]) as unknown as { value: ffi.JsExternal };
-  const view = ffi.createExternalBuffer(array.value, (items.length + 1) * 8);
+  const array = calloc((items.length + 1) * 8);
+  const pointers = view(array, (items.length + 1) * 8);
   items.forEach((item, i) => {
-    const copy = call('strdup', T.External, [T.String], [item]) as unknown as { value: ffi.JsExternal };
-    view.writeBigUInt64LE(addressOf(copy.value), i * 8);
+    const copy = call<ffi.JsExternal>('strdup', T.External, [T.String], [item]);
+    pointers.writeBigUInt64LE(addressOf(copy.value), i * 8);
   });
-  return array.value;
+  return array;
 }
 
 const RLIM_INFINITY = 0xffffffffffffffffn;
@@ -82,7 +44,6 @@ function capHeader(): Buffer {
   return header;
 }
 
-const u8 = (length: number): ffi.ArrayConstructorOptions => ffi.arrayConstructor({ type: T.U8Array, length });
 
 export function createLibc(): Libc {
   return {
@@ -122,14 +83,14 @@ export function createLibc(): Libc {
       check('prctl', String(option), 'prctl', [T.I32, T.U64, T.U64, T.U64, T.U64], [option, arg2, arg3, 0, 0]),
     capget() {
       // The kernel writes the two data structs: give it C memory and read it back.
-      const data = call('calloc', T.External, [T.U64, T.U64], [1, CAP_DATA_SIZE]) as unknown as { value: ffi.JsExternal };
+      const data = calloc(CAP_DATA_SIZE);
       try {
-        check('capget', 'pid 0', 'capget', [u8(8), T.External], [capHeader(), data.value]);
-        const view = ffi.createExternalBuffer(data.value, CAP_DATA_SIZE);
-        const word = (set: number) => BigInt(view.readUInt32LE(set * 4)) | (BigInt(view.readUInt32LE(12 + set * 4)) << 32n);
+        check('capget', 'pid 0', 'capget', [u8(8), T.External], [capHeader(), data]);
+        const sets = view(data, CAP_DATA_SIZE);
+        const word = (set: number) => BigInt(sets.readUInt32LE(set * 4)) | (BigInt(sets.readUInt32LE(12 + set * 4)) << 32n);
         return { effective: word(0), permitted: word(1), inheritable: word(2) };
       } finally {
-        call('free', T.Void, [T.External], [data.value]);
+        free(data);
       }
     },
     capset(sets) {

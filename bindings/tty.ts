@@ -5,30 +5,13 @@
 //
 // Kept apart from libc.ts (the Libc interface and its fake): only the exec and terminal
 // code paths load it. Layouts are those of 64-bit Linux (x86_64 and arm64 agree).
-import * as ffi from 'ffi-rs';
+import type * as ffi from 'ffi-rs';
+import { addressOf, calloc, free, libcCall, sysError, T, u8, view as cView } from './c';
 import { SysError } from './types';
+import type { Param } from './c';
 
-const { DataType: T } = ffi;
-const LIB = 'libc-tty';
-
-type Param = ffi.DataType | ffi.ArrayConstructorOptions;
-
-let opened = false;
 function call(funcName: string, retType: ffi.DataType, paramsType: Param[], paramsValue: unknown[]) {
-  if (!opened) {
-    ffi.open({ library: LIB, path: 'libc.so.6' });
-    opened = true;
-  }
-  return ffi.load({ library: LIB, funcName, retType, paramsType, paramsValue, errno: true }) as unknown as {
-    value: number;
-    errnoCode: number;
-    errnoMessage: string;
-  };
-}
-
-function sysError(name: string, arg: string, errno: number, message: string): SysError {
-  const text = message.replace(/ \(os error \d+\)$/, '');
-  return new SysError(name, arg, errno, text.charAt(0).toLowerCase() + text.slice(1));
+  return libcCall(funcName, retType, paramsType, paramsValue);
 }
 
 function check(name: string, arg: string, funcName: string, retType: ffi.DataType, paramsType: Param[], values: unknown[]): number {
@@ -36,18 +19,6 @@ function check(name: string, arg: string, funcName: string, retType: ffi.DataTyp
   if (r.value === -1) throw sysError(name, arg, r.errnoCode, r.errnoMessage);
   return r.value;
 }
-
-function calloc(size: number): ffi.JsExternal {
-  return (call('calloc', T.External, [T.U64, T.U64], [1, size]) as unknown as { value: ffi.JsExternal }).value;
-}
-function free(ptr: ffi.JsExternal): void {
-  call('free', T.Void, [T.External], [ptr]);
-}
-function addressOf(ptr: ffi.JsExternal): bigint {
-  return BigInt.asUintN(64, BigInt(call('strncpy', T.I64, [T.External, T.External, T.U64], [ptr, ptr, 0]).value));
-}
-
-const u8 = (length: number): ffi.ArrayConstructorOptions => ffi.arrayConstructor({ type: T.U8Array, length });
 
 export const AF_UNIX = 1;
 export const SOCK_STREAM = 1;
@@ -75,7 +46,7 @@ const DATA_MAX = 4096;
 /** Lay out msghdr -> iovec -> data and msghdr -> cmsghdr in one block; returns its view. */
 function messageBlock(block: ffi.JsExternal, dataLen: number): Buffer {
   const base = addressOf(block);
-  const view = ffi.createExternalBuffer(block, DATA_OFF + DATA_MAX);
+  const view = cView(block, DATA_OFF + DATA_MAX);
   view.writeBigUInt64LE(0n, MSG_OFF); // msg_name
   view.writeUInt32LE(0, MSG_OFF + 8); // msg_namelen
   view.writeBigUInt64LE(base + BigInt(IOV_OFF), MSG_OFF + 16); // msg_iov
@@ -148,7 +119,7 @@ export function socketpair(): [number, number] {
   const fds = calloc(8);
   try {
     check('socketpair', 'AF_UNIX', 'socketpair', T.I32, [T.I32, T.I32, T.I32, T.External], [AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds]);
-    const view = ffi.createExternalBuffer(fds, 8);
+    const view = cView(fds, 8);
     return [view.readInt32LE(0), view.readInt32LE(4)];
   } finally {
     free(fds);
@@ -187,7 +158,7 @@ export function ptsNumber(master: number): number {
   const out = calloc(4);
   try {
     check('ioctl(TIOCGPTN)', `fd ${master}`, 'ioctl', T.I32, [T.I32, T.U64, T.External], [master, TIOCGPTN, out]);
-    return ffi.createExternalBuffer(out, 4).readUInt32LE(0);
+    return cView(out, 4).readUInt32LE(0);
   } finally {
     free(out);
   }
@@ -221,7 +192,7 @@ export function getWinsize(fd: number): { rows: number; cols: number } | undefin
   try {
     const r = call('ioctl', T.I32, [T.I32, T.U64, T.External], [fd, TIOCGWINSZ, ws]);
     if (r.value === -1) return undefined;
-    const view = ffi.createExternalBuffer(ws, 8);
+    const view = cView(ws, 8);
     return { rows: view.readUInt16LE(0), cols: view.readUInt16LE(2) };
   } finally {
     free(ws);

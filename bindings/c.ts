@@ -1,0 +1,59 @@
+// The C-calling helpers every bindings module shares: one handle on libc, errno -> SysError,
+// C memory (calloc/free) and pointer addresses. Only bindings/ imports ffi-rs.
+import * as ffi from 'ffi-rs';
+import { SysError } from './types';
+
+export const T = ffi.DataType;
+export type Param = ffi.DataType | ffi.ArrayConstructorOptions;
+
+export interface CResult<V = number> {
+  value: V;
+  errnoCode: number;
+  errnoMessage: string;
+}
+
+let libcOpened = false;
+
+/** Call a libc function; the result carries errno. Runs on the calling (main) thread. */
+export function libcCall<V = number>(funcName: string, retType: ffi.DataType, paramsType: Param[], values: unknown[]): CResult<V> {
+  if (!libcOpened) {
+    ffi.open({ library: 'libc', path: 'libc.so.6' });
+    libcOpened = true;
+  }
+  return ffi.load({ library: 'libc', funcName, retType, paramsType, paramsValue: values, errno: true }) as unknown as CResult<V>;
+}
+
+export function sysError(name: string, arg: string, errno: number, message: string): SysError {
+  // ffi-rs reports "Operation not permitted (os error 1)"; engines grep the lower-case text.
+  const text = message.replace(/ \(os error \d+\)$/, '');
+  return new SysError(name, arg, errno, text.charAt(0).toLowerCase() + text.slice(1));
+}
+
+/**
+ * Call a libc function returning int (or syscall(), returning long): -1 throws a SysError
+ * naming `name` and `arg`. An int read as 64 bits would turn -1 into 4294967295.
+ */
+export function checked(name: string, arg: string, funcName: string, paramsType: Param[], values: unknown[]): number {
+  const r = libcCall(funcName, funcName === 'syscall' ? T.I64 : T.I32, paramsType, values);
+  if (r.value === -1) throw sysError(name, arg, r.errnoCode, r.errnoMessage);
+  return r.value;
+}
+
+export function calloc(size: number): ffi.JsExternal {
+  return libcCall<ffi.JsExternal>('calloc', T.External, [T.U64, T.U64], [1, size]).value;
+}
+
+export function free(ptr: ffi.JsExternal): void {
+  libcCall('free', T.Void, [T.External], [ptr]);
+}
+
+/** The numeric address of a C pointer: strncpy(p, p, 0) returns p unchanged. */
+export function addressOf(ptr: ffi.JsExternal): bigint {
+  return BigInt.asUintN(64, BigInt(libcCall('strncpy', T.I64, [T.External, T.External, T.U64], [ptr, ptr, 0]).value));
+}
+
+/** A Buffer passed by pointer (a struct the kernel only reads). */
+export const u8 = (length: number): ffi.ArrayConstructorOptions => ffi.arrayConstructor({ type: T.U8Array, length });
+
+/** View C memory as a Buffer without copying. */
+export const view = (ptr: ffi.JsExternal, length: number): Buffer => ffi.createExternalBuffer(ptr, length);
