@@ -90,9 +90,12 @@ export class CgroupV1 implements Cgroup {
     if (r.blockIO) this.applyBlkio(r);
     r.hugepageLimits?.forEach((h, i) => {
       const f = `${base}.hugepageLimits[${i}]`;
-      const d = this.need('hugetlb', f);
-      if (!exists(d, `hugetlb.${h.pageSize}.limit_in_bytes`)) throw new TsrunError(`${f}.pageSize: page size ${JSON.stringify(h.pageSize)} is not supported on this host`);
-      writeFile(d, `hugetlb.${h.pageSize}.limit_in_bytes`, h.limit, `${f}.limit`);
+      // Hybrid hosts may have hugetlb only in the unified tree: the v2 files then.
+      const unified = !this.dir('hugetlb') ? this.unifiedHugetlb() : undefined;
+      const d = unified ?? this.need('hugetlb', f);
+      const file = unified ? `hugetlb.${h.pageSize}.max` : `hugetlb.${h.pageSize}.limit_in_bytes`;
+      if (!exists(d, file)) throw new TsrunError(`${f}.pageSize: page size ${JSON.stringify(h.pageSize)} is not supported on this host`);
+      writeFile(d, file, h.limit, `${f}.limit`);
     });
     if (r.rdma && Object.keys(r.rdma).length) {
       const d = this.need('rdma', `${base}.rdma`);
@@ -114,6 +117,22 @@ export class CgroupV1 implements Cgroup {
         writeFile(d, key, value, field);
       }
     }
+  }
+
+  /** The unified dir with hugetlb enabled down to it, when the unified tree has hugetlb. */
+  private unifiedHugetlb(): string | undefined {
+    const d = this.dir('unified');
+    if (!d) return undefined;
+    const ancestors: string[] = [];
+    for (let a = path.dirname(d); exists(a, 'cgroup.controllers'); a = path.dirname(a)) {
+      ancestors.unshift(a);
+      if (a === path.dirname(a)) break;
+    }
+    if (!ancestors.length || !(readFile(ancestors[0], 'cgroup.controllers') ?? '').split(/\s+/).includes('hugetlb')) return undefined;
+    for (const a of ancestors) {
+      if (!(readFile(a, 'cgroup.subtree_control') ?? '').split(/\s+/).includes('hugetlb')) writeFile(a, 'cgroup.subtree_control', '+hugetlb', 'linux.resources.hugepageLimits');
+    }
+    return d;
   }
 
   private applyDevices(r: LinuxResources, opts: ApplyOptions): void {
@@ -283,6 +302,14 @@ export class CgroupV1 implements Cgroup {
       s.blkio.ioServicedRecursive = blkioEntries(blkio, 'blkio.throttle.io_serviced_recursive');
     }
     const huge = this.dir('hugetlb');
+    const unified = this.dir('unified');
+    if (!huge && unified) {
+      for (const f of safeReaddir(unified)) {
+        const m = /^hugetlb\.([^.]+)\.current$/.exec(f);
+        if (!m) continue;
+        s.hugetlb[m[1]] = { usage: readNumber(unified, f), max: readNumber(unified, `hugetlb.${m[1]}.max`), failcnt: readKeyed(unified, `hugetlb.${m[1]}.events`).max ?? 0 };
+      }
+    }
     if (huge) {
       for (const f of safeReaddir(huge)) {
         const m = /^hugetlb\.([^.]+)\.usage_in_bytes$/.exec(f);

@@ -152,6 +152,8 @@ test('limits, pause/resume, ps, update, events, kill --all, delete', { skip }, (
     unified: { 'memory.high': '30000000' },
   };
   if (vda) resources.blockIO = { weight: 500, throttleReadBpsDevice: [{ ...vda, rate: 1048576 }] };
+  const huge = fs.existsSync('/sys/kernel/mm/hugepages/hugepages-2048kB');
+  if (huge) resources.hugepageLimits = [{ pageSize: '2MB', limit: 4 << 20 }];
   const b = bundle(['sh', '-c', 'sleep 1000 & sleep 1000 & wait'], { resources });
   ok(['create', '--bundle', b, c]);
   assert.equal(cg(c, 'memory.max'), String(32 << 20));
@@ -162,6 +164,7 @@ test('limits, pause/resume, ps, update, events, kill --all, delete', { skip }, (
   assert.equal(cg(c, 'cpu.max'), '50000 100000');
   assert.equal(cg(c, 'memory.high'), '29999104', '30000000 rounded down to pages');
   if (vda) assert.match(cg(c, 'io.max'), new RegExp(`^${vda.major}:${vda.minor} rbps=1048576 `));
+  if (huge) assert.equal(cg(c, 'hugetlb.2MB.max'), String(4 << 20));
   assert.ok(Number(cg(c, 'memory.current')) < 4 << 20, `the Node init is not charged (${cg(c, 'memory.current')} bytes)`);
 
   ok(['start', c]);

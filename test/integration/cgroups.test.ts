@@ -234,6 +234,17 @@ t.test('delete removes the cgroups: after SIGKILL of the init, and while paused'
   clean(tt, c);
 });
 
+const noHuge = !fs.existsSync('/sys/kernel/mm/hugepages/hugepages-2048kB') && 'no 2 MB huge pages on this kernel';
+t.test('hugepageLimits: v1 hugetlb, or the unified tree\'s on hybrid hosts without it', { skip: noHuge }, async (tt) => {
+  const c = newCtr(tt, withResources(['true'], { hugepageLimits: [{ pageSize: '2MB', limit: 4 << 20 }] }));
+  create(tt, c);
+  const v1 = path.join(CG, 'hugetlb', c.id, 'hugetlb.2MB.limit_in_bytes');
+  const unified = path.join(V2 ? CG : path.join(CG, 'unified'), c.id, 'hugetlb.2MB.max');
+  tt.equal(fs.readFileSync(fs.existsSync(v1) ? v1 : unified, 'utf8').trim(), String(4 << 20));
+  ok(tt, ['delete', c.id]);
+  clean(tt, c);
+});
+
 t.test('cgroupsPath: nested absolute path made and removed; systemd form refused', async (tt) => {
   const parent = uniqueId('cgp');
   const c = newCtr(tt, withResources(['sleep', '100'], { memory: { limit: 8 << 20 } }, (config) => {

@@ -188,7 +188,12 @@ t.test('v1: create, apply, freeze, pids, stats, destroy', async (t) => {
   field({ memory: { limit: 8 << 20, swap: 4 << 20 } }, /linux\.resources\.memory\.swap: .* below/);
   field({ cpu: { shares: 1 } }, /linux\.resources\.cpu\.shares/);
   field({ cpu: { quota: 10 } }, /linux\.resources\.cpu\.quota/);
-  field({ hugepageLimits: [{ pageSize: '2MB', limit: 1 }] }, /linux\.resources\.hugepageLimits\[0\]: not supported on this host: no hugetlb/);
+  // no v1 hugetlb here: the unified tree's (v2 files), when it has the controller
+  field({ hugepageLimits: [{ pageSize: '2MB', limit: 1 }] }, /linux\.resources\.hugepageLimits\[0\]\.pageSize: page size "2MB" is not supported/);
+  t.equal(read(root, 'unified', 'cgroup.subtree_control'), '+hugetlb', 'hugetlb enabled down the unified tree');
+  fs.writeFileSync(path.join(d('unified'), 'hugetlb.2MB.max'), 'max');
+  cg.apply({ hugepageLimits: [{ pageSize: '2MB', limit: 4194304 }] });
+  t.equal(read(d('unified'), 'hugetlb.2MB.max'), '4194304');
   field({ rdma: { mlx5_0: { hcaHandles: 1 } } }, /linux\.resources\.rdma: .*no rdma/);
   field({ unified: { 'memory.high': '1' } }, /linux\.resources\.unified\.memory\.high: cgroup v2 keys are not supported/);
   field({ network: { classID: 1 } }, /linux\.resources\.network\.classID: .*net_cls/);
