@@ -9,6 +9,7 @@ import { CLONE, libc } from '../../bindings';
 import type { LinuxNamespace, LinuxTimeOffset } from '../spec/types';
 import { TsrunError } from '../errors';
 import { CONTROL_FD_ENV } from './init-protocol';
+import { withReadOnlyRuntime } from '../security/runtime-protection';
 
 export interface SpawnedInit {
   child: ChildProcess;
@@ -61,12 +62,13 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
     });
     const env: Record<string, string> = { [CONTROL_FD_ENV]: String(controlFd) };
     if (opts.debug) env.DEBUG = 'tsrun:*';
-    const child = spawn(process.execPath, [opts.script ?? INIT_SCRIPT], {
+    // Started from a private mount namespace where node and tsrun's files are read-only.
+    const child = withReadOnlyRuntime(() => spawn(process.execPath, [opts.script ?? INIT_SCRIPT], {
       stdio,
       env,
       detached: true, // its own session, like runc's init; it must outlive us
       argv0: 'tsrun-init',
-    });
+    }));
     const control = child.stdio[controlFd] as unknown as SpawnedInit['control'];
     return { child, control, extraFds };
   } finally {

@@ -99,7 +99,13 @@ function hookState(request: SetupRequest, status: 'creating' | 'created') {
 function containerHooks(channel: ParentChannel, request: SetupRequest): void {
   if (request.syncHooks) {
     channel.send({ type: 'hooks' });
-    const answer = channel.readMessage() as HooksDone;
+    let answer: HooksDone | undefined;
+    try {
+      answer = channel.readMessage() as HooksDone;
+    } catch {
+      // The runtime went away (a prestart/createRuntime hook failed): it reports the error.
+      process.exit(1);
+    }
     if (answer?.type !== 'hooks-done') throw new Error('unexpected answer from the runtime while it ran the hooks');
   }
   runHooks(request.config, 'createContainer', hookState(request, 'creating'));

@@ -25,7 +25,7 @@ export function prepareProcess(proc: Process, warn: (msg: string) => void = () =
   const cwd = proc.cwd || '/';
   try {
     // runc creates a missing cwd; an existing non-directory is an error.
-    fs.mkdirSync(cwd, { recursive: true, mode: 0o755 });
+    mkdirAll(cwd);
     libc().chdir(cwd);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -37,6 +37,22 @@ export function prepareProcess(proc: Process, warn: (msg: string) => void = () =
   const pathVar = env.findLast((e) => e.startsWith('PATH='))?.slice(5);
   const executable = lookPath(argv[0], pathVar);
   return { executable, argv, env, capabilities: prepareCapabilities(proc.capabilities, libc(), warn) };
+}
+
+/**
+ * mkdir -p without Node's recursive mkdir, which retries forever when a directory cannot
+ * be created in a parent that exists (ENOENT from procfs, e.g. cwd "/proc/self/fd/99").
+ */
+function mkdirAll(dir: string): void {
+  let p = '';
+  for (const part of path.posix.normalize(dir).split('/').filter(Boolean)) {
+    p += `/${part}`;
+    try {
+      fs.mkdirSync(p, { mode: 0o755 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
 }
 
 /**

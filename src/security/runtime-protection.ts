@@ -1,0 +1,66 @@
+// CVE-2019-5736 class: a process in the container must never get a writable handle on the
+// runtime's executable (here the host's node binary, reachable as /proc/<init>/exe) or on
+// tsrun's own files (dist/, and node_modules/ with ffi-rs's native addon).
+//
+// runc seals a memfd copy of itself or uses a read-only bind; we do the cheap one: our main
+// thread unshares a private mount namespace (CLONE_NEWNS affects the calling thread only),
+// makes / a recursive slave so nothing propagates back to the host, bind-mounts node,
+// dist/ and node_modules/ read-only over themselves, and spawns the init from there (libuv
+// forks from this thread, so the child starts in that namespace and its exe sits on a
+// read-only mount: opening it for writing fails with EROFS, from any process, at any time).
+// The main thread then returns to its own mount namespace.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CLONE, libc, MS } from '../../bindings';
+import { TsrunError } from '../errors';
+
+let cached: string[] | undefined;
+
+/** Files and directories to expose read-only: node, tsrun's bundle dir, its node_modules. */
+export function runtimePaths(): string[] {
+  if (cached) return cached;
+  const out = new Set<string>();
+  const add = (p: string | undefined) => {
+    if (!p) return;
+    try {
+      out.add(fs.realpathSync(p));
+    } catch {
+      // missing: nothing to protect
+    }
+  };
+  add(process.execPath);
+  add(__dirname); // dist/ when bundled
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const ffi = require.resolve('ffi-rs');
+    const i = ffi.lastIndexOf(`${path.sep}node_modules${path.sep}`);
+    if (i >= 0) add(ffi.slice(0, i + '/node_modules'.length));
+  } catch {
+    // not resolvable from here
+  }
+  cached = [...out];
+  return cached;
+}
+
+/** Run `spawn` (which must start a child from this thread) with the runtime read-only. */
+export function withReadOnlyRuntime<T>(spawn: () => T): T {
+  const sys = libc();
+  const own = fs.openSync('/proc/thread-self/ns/mnt', 'r');
+  try {
+    sys.unshare(CLONE.NEWNS);
+    try {
+      sys.mount('', '/', '', MS.SLAVE | MS.REC, '');
+      for (const p of runtimePaths()) {
+        sys.mount(p, p, '', MS.BIND, '');
+        sys.mount('', p, '', MS.REMOUNT | MS.BIND | MS.RDONLY, '');
+      }
+    } catch (err) {
+      throw new TsrunError(`protecting the runtime's files (read-only bind mounts): ${(err as Error).message}`);
+    }
+    return spawn();
+  } finally {
+    // unshare(CLONE_NEWNS) gave this thread its own fs_struct, so setns back is allowed.
+    sys.setns(own, CLONE.NEWNS);
+    fs.closeSync(own);
+  }
+}
