@@ -99,7 +99,7 @@ const cases: Case[] = [
   { name: 'relative hook path', config: (c) => (c.hooks = { prestart: [{ path: 'bin/true' }] }), expect: [`${CFG}/hooks/prestart/0/path`, 'absolute'] },
   // --- not supported (yet): refused, never ignored
   { name: 'user namespace', config: (c) => c.linux.namespaces!.push({ type: 'user' }), expect: ['user namespace', 'not supported'] },
-  { name: 'terminal true', config: (c) => (c.process.terminal = true), expect: ['terminal', 'not supported'] },
+  { name: 'terminal true without --console-socket', config: (c) => (c.process.terminal = true), expect: ['process.terminal', 'console socket'] },
   { name: '--systemd-cgroup on create', global: ['--systemd-cgroup'], expect: ['--systemd-cgroup', 'not supported'] },
   { name: 'no mount namespace', config: (c) => withoutNs(c, 'mount'), expect: ['mount namespace'] },
   // --- fails while the container is set up

@@ -20,17 +20,21 @@ const out = (name: string): string => path.join(dir, name);
 const read = (name: string): string => fs.readFileSync(out(name), 'utf8');
 
 /** Capture what is written to stderr while fn runs. */
+/** What fn writes to fd 2 (tsrun writes its messages with fs.writeSync, not process.stderr). */
 function stderrOf(fn: () => void): string {
   const chunks: string[] = [];
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
+  // Patch the module object itself: `import * as fs` gives a read-only view of it.
+  const nodeFs = require('node:fs') as { writeSync: unknown };
+  const writeSync = nodeFs.writeSync;
+  nodeFs.writeSync = (fd: number, data: string | Uint8Array, ...rest: unknown[]) => {
+    if (fd !== 2) return (writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
+    chunks.push(Buffer.from(data).toString());
+    return Buffer.byteLength(data);
+  };
   try {
     fn();
   } finally {
-    process.stderr.write = write;
+    nodeFs.writeSync = writeSync;
   }
   return chunks.join('');
 }

@@ -80,8 +80,10 @@ t.test('processStartTime: a command name with spaces and parentheses', async (t)
 });
 
 t.test('processStartTime: a zombie counts as gone', async (t) => {
-  // sh starts `true` in the background, then execs sleep, which never reaps it.
-  const child = spawn('/bin/sh', ['-c', 'true & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // python forks a child that exits at once and never reaps it (a shell might reap it).
+  const child = spawn('python3', ['-c', 'import os, sys, time\npid = os.fork()\nif pid == 0: os._exit(0)\nprint(pid, flush=True)\ntime.sleep(5)'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   t.teardown(() => child.kill('SIGKILL'));
   const line: string = await new Promise((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString())));
   const zombie = Number(line.trim());
