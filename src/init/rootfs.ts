@@ -93,7 +93,10 @@ function mountOne(root: InRoot, m: Mount, opts: RootfsOptions): void {
     if (!fs.existsSync(source)) throw new TsrunError(`mount ${m.destination}: source ${source}: no such file or directory`);
   }
   const sourceIsDir = !bind || fs.statSync(source).isDirectory();
-  if (m.type === 'cgroup') return mountCgroup(root, m, options.flags);
+  if (m.type === 'cgroup') {
+    const privateNs = (opts.config.linux?.namespaces ?? []).some((ns) => ns.type === 'cgroup');
+    return mountCgroup(root, m, options.flags, privateNs);
+  }
   const target = root.ensure(m.destination, sourceIsDir ? 'dir' : 'file');
   const where = fdPath(target);
   opts.debug(`mount ${m.type ?? 'bind'} ${source} on ${m.destination}`);
@@ -117,8 +120,13 @@ function mountOne(root: InRoot, m: Mount, opts: RootfsOptions): void {
   }
 }
 
-/** A "cgroup" mount: the host's hierarchies as the container's cgroup namespace sees them. */
-function mountCgroup(root: InRoot, m: Mount, flags: number): void {
+/**
+ * A "cgroup" mount: the host's hierarchies as the container sees them. With a cgroup
+ * namespace a fresh cgroup mount is rooted at the container's cgroup; without one (Docker's
+ * default on v1 hosts) we bind the container's own cgroup directories, as runc does, so the
+ * container never sees the host's tree.
+ */
+function mountCgroup(root: InRoot, m: Mount, flags: number, privateNs: boolean): void {
   const sys = libc();
   const hostMounts = fs
     .readFileSync('/proc/self/mountinfo', 'utf8')
@@ -132,24 +140,33 @@ function mountCgroup(root: InRoot, m: Mount, flags: number): void {
     .filter((x): x is { point: string; fstype: string; superOptions: string } => !!x)
     .filter((x) => (x.fstype === 'cgroup' || x.fstype === 'cgroup2') && x.point.startsWith('/sys/fs/cgroup'));
   const mountFlags = flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+  const ownPaths = privateNs ? undefined : ownCgroupPaths();
+  const mountHierarchy = (h: (typeof hostMounts)[number], dest: string) => {
+    const dir = root.ensure(dest, 'dir');
+    try {
+      if (ownPaths) {
+        const own = ownPaths.find((p) => p.matches(h.fstype, h.superOptions))?.path ?? '/';
+        sys.mount(path.posix.join(h.point, own), fdPath(dir), '', MS.BIND, '');
+        const mounted = root.lookup(dest);
+        if (mounted !== undefined) {
+          sys.mount('', fdPath(mounted), '', MS.REMOUNT | MS.BIND | mountFlags, '');
+          fs.closeSync(mounted);
+        }
+      } else {
+        const data = h.superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro').join(',');
+        sys.mount('cgroup', fdPath(dir), h.fstype, mountFlags, h.fstype === 'cgroup' ? data : '');
+      }
+    } finally {
+      fs.closeSync(dir);
+    }
+  };
   const unifiedRoot = hostMounts.find((x) => x.point === '/sys/fs/cgroup' && x.fstype === 'cgroup2');
-  if (unifiedRoot) {
-    const target = root.ensure(m.destination, 'dir');
-    sys.mount('cgroup2', fdPath(target), 'cgroup2', mountFlags, '');
-    fs.closeSync(target);
-    return;
-  }
+  if (unifiedRoot) return mountHierarchy(unifiedRoot, m.destination);
   // v1 or hybrid: a tmpfs holding one mount per host hierarchy.
   const top = root.ensure(m.destination, 'dir');
   sys.mount('tmpfs', fdPath(top), 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755');
   fs.closeSync(top);
-  for (const h of hostMounts) {
-    const name = path.basename(h.point);
-    const dir = root.mkdirAll(path.posix.join(m.destination, name));
-    const data = h.superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro').join(',');
-    sys.mount('cgroup', fdPath(dir), h.fstype, mountFlags, h.fstype === 'cgroup' ? data : '');
-    fs.closeSync(dir);
-  }
+  for (const h of hostMounts) mountHierarchy(h, path.posix.join(m.destination, path.basename(h.point)));
   if (mountFlags & MS.RDONLY) {
     const again = root.lookup(m.destination);
     if (again !== undefined) {
@@ -157,6 +174,27 @@ function mountCgroup(root: InRoot, m: Mount, flags: number): void {
       fs.closeSync(again);
     }
   }
+}
+
+/** Our cgroup in each hierarchy (/proc/self/cgroup), with a matcher for its mount. */
+function ownCgroupPaths(): Array<{ path: string; matches: (fstype: string, superOptions: string) => boolean }> {
+  return fs
+    .readFileSync('/proc/self/cgroup', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [, controllers, ...rest] = line.split(':');
+      const own = rest.join(':');
+      const wanted = controllers.split(',').filter(Boolean);
+      return {
+        path: own,
+        matches: (fstype: string, superOptions: string) => {
+          if (wanted.length === 0) return fstype === 'cgroup2';
+          const options = superOptions.split(',');
+          return fstype === 'cgroup' && wanted.every((c) => options.includes(c));
+        },
+      };
+    });
 }
 
 /** runc sets up /dev itself unless the config bind-mounts one. */
