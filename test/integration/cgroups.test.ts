@@ -305,3 +305,23 @@ t.test('devices: the rules are written and enforced', async (tt) => {
   ok(tt, ['delete', c.id]);
   clean(tt, c);
 });
+
+t.test('the cgroup mount shows the container its own cgroup, with and without a cgroup namespace', async (tt) => {
+  for (const privateNs of [true, false]) {
+    const limitFile = V2 ? '/sys/fs/cgroup/memory.max' : '/sys/fs/cgroup/memory/memory.limit_in_bytes';
+    const c = newCtr(
+      tt,
+      withResources(['cat', limitFile], { memory: { limit: 6291456 } }, (config) => {
+        config.mounts.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'ro'] });
+        const namespaces = (config.linux.namespaces ?? []).filter((ns) => ns.type !== 'cgroup');
+        config.linux.namespaces = privateNs ? [...namespaces, { type: 'cgroup' }] : namespaces;
+      }),
+    );
+    create(tt, c);
+    ok(tt, ['start', c.id]);
+    tt.ok(waitFor(() => state(c.id, root).status === 'stopped'), 'exits');
+    tt.equal(fs.readFileSync(c.out, 'utf8'), '6291456\n', `cgroup namespace ${privateNs ? 'private' : 'shared'}: the container reads its own limit`);
+    ok(tt, ['delete', c.id]);
+    clean(tt, c);
+  }
+});
