@@ -36,6 +36,12 @@ esbuild.buildSync({
   // connection: drop it (and NODE_OPTIONS) before node starts, at no extra exec.
   banner: { js: '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS -u NODE_OPTIONS node' },
 });
+// create, run and exec: loaded by tsrun.js only for those commands.
+esbuild.buildSync({
+  ...common,
+  entryPoints: { spawning: path.join(top, 'src/cli/spawning.ts') },
+  outdir: out,
+});
 // The full CLI (yargs, validators), loaded by tsrun.js only for commands off the fast path.
 esbuild.buildSync({
   ...common,
@@ -61,7 +67,21 @@ for (const name of ['config', 'state', 'features']) {
   });
 }
 fs.chmodSync(path.join(out, 'tsrun.js'), 0o755);
+buildTrampoline(out);
 const old = `${dist}.old-${process.pid}`;
 if (fs.existsSync(dist)) fs.renameSync(dist, old);
 fs.renameSync(out, dist);
 fs.rmSync(old, { recursive: true, force: true });
+
+// The single-threaded step user namespaces need (bindings/userns-trampoline.c, DESIGN.md 1).
+// Built with the system C compiler when there is one; without it tsrun still works, and a
+// container with a user namespace is refused at create time with a message saying so.
+function buildTrampoline(outDir) {
+  const { spawnSync } = require('node:child_process');
+  const src = path.join(top, 'bindings', 'userns-trampoline.c');
+  const cc = process.env.CC || 'cc';
+  const r = spawnSync(cc, ['-O2', '-Wall', '-Werror', '-o', path.join(outDir, 'tsrun-userns'), src], { stdio: 'inherit' });
+  if (r.error || r.status !== 0) {
+    console.warn(`build: ${cc} could not build ${path.relative(top, src)} (${r.error ? r.error.message : `status ${r.status}`}): user namespaces will be unavailable (apt-get install gcc libc6-dev)`);
+  }
+}

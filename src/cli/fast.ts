@@ -5,27 +5,34 @@ import { deleteContainer, killContainer, startContainer } from '../container/lif
 import { DEFAULT_ROOT } from '../container/paths';
 import { parseSignal } from '../container/signal';
 import { loadContainer, ociState } from '../container/state';
-import { configureLog, writeFd } from '../logging';
+import * as path from 'node:path';
+import { configureLog, LogOptions, writeFd } from '../logging';
 import type { CreateOptions } from '../container/create';
 import { refuseUnsupportedGlobals } from './context';
 
 const GLOBAL_VALUE_FLAGS = new Set(['root', 'log', 'log-format', 'rootless']);
 const GLOBAL_BOOLEAN_FLAGS = new Set(['debug', 'systemd-cgroup']);
-/** create/run flags that take a value. */
-const VALUE_FLAGS = new Set(['bundle', 'pid-file', 'console-socket', 'preserve-fds']);
+/** create/run/exec flags that take a value. */
+const VALUE_FLAGS = new Set(['bundle', 'pid-file', 'console-socket', 'preserve-fds', 'process']);
 const CREATE_FLAGS = {
   bundle: 'bundle', b: 'bundle', 'pid-file': 'pid-file', 'console-socket': 'console-socket',
   'no-pivot': 'no-pivot', 'no-new-keyring': 'no-new-keyring', 'preserve-fds': 'preserve-fds',
 };
+/** The engines' form of exec: --process FILE (no inline command; that goes to yargs). */
+const EXEC_FLAGS = {
+  process: 'process', p: 'process', detach: 'detach', d: 'detach', 'pid-file': 'pid-file', tty: 'tty', t: 'tty',
+  'console-socket': 'console-socket', 'preserve-fds': 'preserve-fds', 'ignore-paused': 'ignore-paused',
+};
 const COMMAND_FLAGS: Record<string, Record<string, string>> = {
   create: CREATE_FLAGS,
+  exec: EXEC_FLAGS,
   run: { ...CREATE_FLAGS, detach: 'detach', d: 'detach', keep: 'keep' },
   state: {},
   start: {},
   kill: { all: 'all', a: 'all' },
   delete: { force: 'force', f: 'force' },
 };
-const MAX_POSITIONALS: Record<string, number> = { create: 1, run: 1, state: 1, start: 1, kill: 2, delete: 1 };
+const MAX_POSITIONALS: Record<string, number> = { create: 1, exec: 1, run: 1, state: 1, start: 1, kill: 2, delete: 1 };
 
 interface FastCommand {
   command: string;
@@ -56,6 +63,11 @@ export function parseFast(args: string[]): FastCommand | undefined {
   const positionals: string[] = [];
   for (; i < args.length; i++) {
     const arg = args[i];
+    // normalizeArgs marks the start of exec's inline command with "--"; nothing may follow here.
+    if (arg === '--') {
+      if (i + 1 < args.length) return undefined;
+      break;
+    }
     if (arg.startsWith('-') && !/^-\d+$/.test(arg)) {
       const [name, inline] = arg.startsWith('--') ? splitFlag(arg) : [arg.slice(1), undefined];
       const flag = known[name];
@@ -71,6 +83,7 @@ export function parseFast(args: string[]): FastCommand | undefined {
   // Anything unusual goes to yargs, which explains the problem.
   if (values['preserve-fds'] !== undefined && !/^\d+$/.test(values['preserve-fds'])) return undefined;
   if (positionals.length < 1 || positionals.length > MAX_POSITIONALS[command]) return undefined;
+  if (command === 'exec' && values.process === undefined) return undefined;
   if (globals['log-format'] !== undefined && globals['log-format'] !== 'text' && globals['log-format'] !== 'json') return undefined;
   return { command, globals, flags, values, positionals };
 }
@@ -82,7 +95,8 @@ function splitFlag(arg: string): [string, string | undefined] {
 
 export async function runFast(cmd: FastCommand): Promise<void> {
   const g = cmd.globals;
-  configureLog({ file: g.log as string | undefined, format: g['log-format'] === 'json' ? 'json' : 'text', debug: !!g.debug });
+  const log: LogOptions = { file: g.log as string | undefined, format: g['log-format'] === 'json' ? 'json' : 'text', debug: !!g.debug };
+  configureLog(log);
   const root = (g.root as string | undefined) ?? DEFAULT_ROOT;
   const [id, signal] = cmd.positionals;
   switch (cmd.command) {
@@ -90,8 +104,7 @@ export async function runFast(cmd: FastCommand): Promise<void> {
     case 'run': {
       refuseUnsupportedGlobals({ 'systemd-cgroup': !!g['systemd-cgroup'], rootless: (g.rootless as string) ?? 'auto' });
       // Loaded here only: create pulls in child_process and the spawn machinery.
-      const { createContainer, setCreateDebug } = require('../container/create') as typeof import('../container/create');
-      const { runContainer } = require('../container/run') as typeof import('../container/run');
+      const { createContainer, setCreateDebug, runContainer } = spawning(log);
       setCreateDebug(!!g.debug);
       const opts: CreateOptions = {
         root,
@@ -104,6 +117,28 @@ export async function runFast(cmd: FastCommand): Promise<void> {
       };
       if (cmd.command === 'create') await createContainer(opts);
       else await runContainer(opts, { detach: cmd.flags.has('detach'), keep: cmd.flags.has('keep') });
+      break;
+    }
+    case 'exec': {
+      refuseUnsupportedGlobals({ 'systemd-cgroup': !!g['systemd-cgroup'], rootless: (g.rootless as string) ?? 'auto' });
+      const { execInContainer } = spawning(log);
+      process.exitCode = await execInContainer({
+        root,
+        id,
+        processFile: cmd.values.process,
+        args: [],
+        tty: cmd.flags.has('tty'),
+        consoleSocket: cmd.values['console-socket'],
+        env: [],
+        additionalGids: [],
+        caps: [],
+        noNewPrivs: false,
+        preserveFds: Number(cmd.values['preserve-fds'] ?? 0),
+        detach: cmd.flags.has('detach'),
+        pidFile: cmd.values['pid-file'],
+        ignorePaused: cmd.flags.has('ignore-paused'),
+        debug: !!g.debug,
+      });
       break;
     }
     case 'state':
@@ -119,4 +154,11 @@ export async function runFast(cmd: FastCommand): Promise<void> {
       deleteContainer(root, id, cmd.flags.has('force'));
       break;
   }
+}
+
+/** The create/run/exec bundle, with its logging set up like ours. */
+function spawning(log: LogOptions): typeof import('./spawning') {
+  const bundle = require(path.join(__dirname, 'spawning.js')) as typeof import('./spawning');
+  bundle.configureLog(log);
+  return bundle;
 }
