@@ -5,13 +5,13 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { libc } from '../../bindings';
-import type { LinuxNamespace, LinuxTimeOffset, Spec } from '../spec/types';
+import { libc, O } from '../../bindings';
+import type { LinuxIDMapping, LinuxNamespace, LinuxTimeOffset, Spec } from '../spec/types';
 import { validateSpec } from '../spec/validate';
 import { TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
 import { runHooks, runHooksWarnOnly } from './hooks';
-import type { HooksRequest, InitMessage, SetupRequest } from './init-protocol';
+import type { HooksRequest, InitMessage, JoinCgroupRequest, SetupRequest } from './init-protocol';
 import { containerDir, EXEC_FIFO } from './paths';
 import { spawnInit, SpawnedInit } from './spawn-init';
 import { ContainerRecord, processStartTime, saveRecord } from './state';
@@ -19,6 +19,7 @@ import { checkSupported } from './supported';
 import { Console, consoleForCreate } from './console';
 import { destroyCgroup, setupCgroup } from './cgroup';
 import type { Cgroup } from '../cgroups';
+import type { UserNamespaceOptions } from './userns';
 
 const debug = debugLog('create');
 
@@ -55,17 +56,28 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   let term: Console | undefined;
   let cgroup: Cgroup | undefined;
   let validated: Spec | undefined;
+  let stateDirFd: number | undefined;
   try {
     const bundle = path.resolve(opts.bundle);
     const configFile = path.join(bundle, 'config.json');
     const raw = readConfig(configFile);
     const timeOffsets = (raw as { linux?: { timeOffsets?: Record<string, LinuxTimeOffset> } })?.linux?.timeOffsets;
+    const namespaces = namespacesOf(raw);
+    const userns = userNamespaceFor(raw, namespaces, timeOffsets);
     term = consoleForCreate(raw, opts.consoleSocket, !!opts.terminalRelay);
+    // With a user namespace the init is not host root: it reaches the state dir (0700
+    // above it) through an fd of ours.
+    if (userns) stateDirFd = fs.openSync(dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
+    const extraFds = [...(term ? [term.childEnd] : []), ...(stateDirFd !== undefined ? [stateDirFd] : [])];
     init = spawnInit({
-      namespaces: namespacesOf(raw), timeOffsets, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(), extraFds: term ? [term.childEnd] : [],
+      namespaces, timeOffsets, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(), extraFds, userns,
     });
     term?.dropChildEnd();
+    if (stateDirFd !== undefined) fs.closeSync(stateDirFd);
+    stateDirFd = undefined;
     const exited = exitPromise(init.child);
+    // With a user namespace: the maps are written, the init is on its way.
+    const pid = await Promise.race([init.pid, exited]);
     const config = validateSpec(raw, configFile);
     validated = config;
     checkSupported(config, { consoleSocket: opts.consoleSocket, terminalRelay: !!term?.local });
@@ -75,28 +87,43 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     // Made and limited before the init joins it (late, once Node has booted: DESIGN.md 4).
     cgroup = setupCgroup(opts.id, config);
     libc().mkfifo(path.join(dir, EXEC_FIFO), 0o622);
+    // 0622 whatever our umask (as runc): an init in a user namespace is not its owner.
+    fs.chmodSync(path.join(dir, EXEC_FIFO), 0o622);
     const request: SetupRequest = {
       config, rootfs, bundle, stateDir: dir, noPivot: !!opts.noPivot, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(),
       consoleFd: term ? init.extraFds[0] : undefined,
-      cgroupProcs: cgroup.procsFiles(),
+      stateDirFd: userns ? init.extraFds[init.extraFds.length - 1] : undefined,
+      // Inside a user namespace the init cannot open the cgroup files: it asks us to move it.
+      cgroupProcs: userns ? [] : cgroup.procsFiles(),
+      parentJoinsCgroup: userns ? true : undefined,
       hookState: { ociVersion: config.ociVersion, id: opts.id, bundle, annotations: config.annotations ?? {} },
       syncHooks: !!(config.hooks?.prestart?.length || config.hooks?.createRuntime?.length),
     };
     init.control.write(`${JSON.stringify(request)}\n`);
     // prestart and createRuntime run when the init has its mounts and has not pivoted yet
     // (it waits for our answer), in our namespaces, with the state "creating".
+    const procsFiles = cgroup.procsFiles();
+    const joinCgroup = () => {
+      for (const file of procsFiles) {
+        try {
+          fs.writeFileSync(file, String(pid));
+        } catch (err) {
+          throw new TsrunError(`joining cgroup ${file}: ${(err as Error).message}`);
+        }
+      }
+      init!.control.write(`${JSON.stringify({ type: 'cgroup-joined' })}\n`);
+    };
     const spawned = init;
     const hooks = () => {
       const state = {
-        ociVersion: config.ociVersion, id: opts.id, status: 'creating' as const, pid: spawned.child.pid!, bundle, annotations: config.annotations ?? {},
+        ociVersion: config.ociVersion, id: opts.id, status: 'creating' as const, pid, bundle, annotations: config.annotations ?? {},
       };
       runHooks(config, 'prestart', state);
       runHooks(config, 'createRuntime', state);
       spawned.control.write(`${JSON.stringify({ type: 'hooks-done' })}\n`);
     };
-    await Promise.race([waitReady(init, hooks), exited]);
+    await Promise.race([waitReady(init, hooks, joinCgroup), exited]);
 
-    const pid = init.child.pid!;
     const record: ContainerRecord = {
       ociVersion: config.ociVersion,
       id: opts.id,
@@ -118,6 +145,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     debug(`created ${opts.id}: init pid ${pid}`);
     return { record, dir, child: init.child, console: term };
   } catch (err) {
+    if (stateDirFd !== undefined) fs.closeSync(stateDirFd);
     term?.close();
     await destroyInit(init);
     destroyCgroup(cgroup);
@@ -162,6 +190,16 @@ function namespacesOf(raw: unknown): LinuxNamespace[] {
   );
 }
 
+/** A user namespace in the config: made (or joined) first, with the pid/time namespaces it owns. */
+function userNamespaceFor(raw: unknown, namespaces: LinuxNamespace[], timeOffsets?: Record<string, LinuxTimeOffset>): UserNamespaceOptions | undefined {
+  const user = namespaces.find((ns) => ns.type === 'user');
+  if (!user) return undefined;
+  const linux = (raw as { linux?: { uidMappings?: unknown; gidMappings?: unknown } })?.linux ?? {};
+  const maps = (v: unknown) => (Array.isArray(v) ? (v as LinuxIDMapping[]) : []);
+  const isNew = (type: string) => namespaces.some((ns) => ns.type === type && !ns.path);
+  return { user, uidMappings: maps(linux.uidMappings), gidMappings: maps(linux.gidMappings), newPid: isNew('pid'), newTime: isNew('time'), timeOffsets };
+}
+
 /** --preserve-fds N, plus LISTEN_FDS when the socket-activation variables are for us. */
 function preserveFdCount(opts: CreateOptions): number {
   let n = opts.preserveFds ?? 0;
@@ -179,7 +217,7 @@ function exitPromise(child: ChildProcess): Promise<never> {
   });
 }
 
-function waitReady(init: SpawnedInit, hooks: () => void): Promise<void> {
+function waitReady(init: SpawnedInit, hooks: () => void, joinCgroup: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let buffered = '';
     init.control.setEncoding('utf8');
@@ -187,11 +225,17 @@ function waitReady(init: SpawnedInit, hooks: () => void): Promise<void> {
       buffered += chunk;
       let nl: number;
       while ((nl = buffered.indexOf('\n')) >= 0) {
-        const message = JSON.parse(buffered.slice(0, nl)) as InitMessage | HooksRequest;
+        const message = JSON.parse(buffered.slice(0, nl)) as InitMessage | HooksRequest | JoinCgroupRequest;
         buffered = buffered.slice(nl + 1);
         if (message.type === 'hooks') {
           try {
             hooks();
+          } catch (err) {
+            reject(err);
+          }
+        } else if (message.type === 'join-cgroup') {
+          try {
+            joinCgroup();
           } catch (err) {
             reject(err);
           }
@@ -211,6 +255,15 @@ async function destroyInit(init: SpawnedInit | undefined): Promise<void> {
   (init.control as unknown as { destroy(): void }).destroy();
   if (child.exitCode !== null || child.signalCode !== null) return;
   const gone = new Promise((resolve) => child.once('exit', resolve));
+  // With a user namespace the child is the waiter: kill the init too (the waiter follows).
+  const pid = await Promise.race([init.pid, new Promise<undefined>((r) => setImmediate(() => r(undefined)))]).catch(() => undefined);
+  if (pid !== undefined && pid !== child.pid) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
   child.kill('SIGKILL');
   await gone;
 }

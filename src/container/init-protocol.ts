@@ -23,6 +23,13 @@ export interface SetupRequest {
   hookState?: { ociVersion: string; id: string; bundle: string; annotations?: Record<string, string> };
   /** Pause before pivot_root for the parent's prestart/createRuntime hooks ("hooks", then "hooks-done"). */
   syncHooks?: boolean;
+  /**
+   * With a user namespace the init is not allowed to open cgroup files: it sends
+   * JoinCgroupRequest at the point it would join, and the parent writes its pid.
+   */
+  parentJoinsCgroup?: boolean;
+  /** The init's fd (O_PATH) of the state directory, when it may not be able to open it itself. */
+  stateDirFd?: number;
   /** process.terminal: the init's fd of a connected unix socket that receives the pty master. */
   consoleFd?: number;
 }
@@ -44,4 +51,14 @@ export interface HooksRequest {
 /** The parent's answer to HooksRequest. */
 export interface HooksDone {
   type: 'hooks-done';
+}
+
+/** From the init (parentJoinsCgroup): put me in the container's cgroups now. */
+export interface JoinCgroupRequest {
+  type: 'join-cgroup';
+}
+
+/** The parent's answer to JoinCgroupRequest. */
+export interface CgroupJoined {
+  type: 'cgroup-joined';
 }

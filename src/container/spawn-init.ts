@@ -5,11 +5,13 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { CLONE, libc } from '../../bindings';
 import type { LinuxNamespace, LinuxTimeOffset } from '../spec/types';
 import { TsrunError } from '../errors';
 import { CONTROL_FD_ENV } from './init-protocol';
 import { withReadOnlyRuntime } from '../security/runtime-protection';
+import { JoinUserNamespace, openUserNamespace, TRAMPOLINE, userNamespaceHandshake, UserNamespaceOptions } from './userns';
 
 export interface SpawnedInit {
   child: ChildProcess;
@@ -17,6 +19,11 @@ export interface SpawnedInit {
   control: NodeJS.ReadableStream & NodeJS.WritableStream;
   /** The fd numbers, in the child, of SpawnInitOptions.extraFds (in the same order). */
   extraFds: number[];
+  /**
+   * The init's pid. With a user namespace `child` is the waiter (tsrun-userns init), which
+   * exits with the init's status, and the pid is known once the handshake is done.
+   */
+  pid: Promise<number>;
 }
 
 export interface SpawnInitOptions {
@@ -28,14 +35,21 @@ export interface SpawnInitOptions {
   script?: string;
   /** Our fds to pass on after the control socket (e.g. a console socket). */
   extraFds?: number[];
+  /** A user namespace to create or join (create): spawned through `tsrun-userns init`. */
+  userns?: UserNamespaceOptions;
+  /** The running container's user namespace (exec): spawned through `tsrun-userns exec`. */
+  joinUserns?: JoinUserNamespace;
 }
 
 /** The bundled init lives next to the bundled CLI. */
 export const INIT_SCRIPT = path.join(__dirname, 'init.js');
 
 export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
-  const pidNs = opts.namespaces.find((ns) => ns.type === 'pid');
-  const timeNs = opts.namespaces.find((ns) => ns.type === 'time');
+  const { userns } = opts;
+  // With a user namespace, pid and time were made (or found) for us: see userns.ts.
+  const joinedOnly = (ns: LinuxNamespace | undefined) => (userns && !ns?.path ? undefined : ns);
+  const pidNs = joinedOnly(opts.namespaces.find((ns) => ns.type === 'pid'));
+  const timeNs = joinedOnly(opts.namespaces.find((ns) => ns.type === 'time'));
   const restore: Array<{ fd: number; flag: number }> = [];
   try {
     for (const [ns, flag, own] of [
@@ -62,15 +76,54 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
     });
     const env: Record<string, string> = { [CONTROL_FD_ENV]: String(controlFd) };
     if (opts.debug) env.DEBUG = 'tsrun:*';
+    const script = opts.script ?? INIT_SCRIPT;
+    let file = process.execPath;
+    let args = [script];
+    let syncFd = -1;
+    let joinFd = -1;
+    const { joinUserns } = opts;
+    if (userns) {
+      const opened = openUserNamespace(userns);
+      joinFd = opened.joinFd;
+      stdio.push('pipe');
+      syncFd = stdio.length - 1;
+      let childJoin = -1;
+      if (joinFd >= 0) {
+        stdio.push(joinFd);
+        childJoin = stdio.length - 1;
+      }
+      file = TRAMPOLINE;
+      args = ['init', String(syncFd), String(childJoin), String(opened.flags), process.execPath, 'tsrun-init', script];
+    } else if (joinUserns) {
+      // The trampoline closes these fds before it execs node.
+      stdio.push(joinUserns.user);
+      const userFd = stdio.length - 1;
+      let timeFd = -1;
+      if (joinUserns.time !== undefined) {
+        stdio.push(joinUserns.time);
+        timeFd = stdio.length - 1;
+      }
+      file = TRAMPOLINE;
+      args = ['exec', String(userFd), String(timeFd), process.execPath, 'tsrun-init', script];
+    }
     // Started from a private mount namespace where node and tsrun's files are read-only.
-    const child = withReadOnlyRuntime(() => spawn(process.execPath, [opts.script ?? INIT_SCRIPT], {
-      stdio,
-      env,
-      detached: true, // its own session, like runc's init; it must outlive us
-      argv0: 'tsrun-init',
-    }));
+    let child: ChildProcess;
+    try {
+      child = withReadOnlyRuntime(() => spawn(file, args, {
+        stdio,
+        env,
+        detached: true, // its own session, like runc's init; it must outlive us
+        argv0: 'tsrun-init',
+      }));
+    } finally {
+      if (joinFd >= 0) fs.closeSync(joinFd);
+    }
     const control = child.stdio[controlFd] as unknown as SpawnedInit['control'];
-    return { child, control, extraFds };
+    const pid = userns
+      ? userNamespaceHandshake(child, child.stdio[syncFd] as unknown as Duplex, userns)
+      : Promise.resolve(child.pid!);
+    pid.catch(() => {});
+    return { child, control, extraFds, pid };
   } finally {
     for (const { fd, flag } of restore) {
       libc().setns(fd, flag);

@@ -4,8 +4,12 @@ import { TsrunError } from '../errors';
 
 export function checkSupported(config: Spec, opts: { consoleSocket?: string; terminalRelay?: boolean }): void {
   const namespaces = config.linux?.namespaces ?? [];
-  if (namespaces.some((ns) => ns.type === 'user')) {
-    throw new TsrunError('linux.namespaces: user namespaces are not supported by tsrun yet');
+  const user = namespaces.find((ns) => ns.type === 'user');
+  if (user && !user.path && !(config.linux?.uidMappings?.length && config.linux?.gidMappings?.length)) {
+    throw new TsrunError('linux.uidMappings/gidMappings: a new user namespace (linux.namespaces "user") needs both mappings');
+  }
+  if (!user && (config.linux?.uidMappings?.length || config.linux?.gidMappings?.length)) {
+    throw new TsrunError('linux.uidMappings/gidMappings: mappings given without a user namespace (add {"type": "user"} to linux.namespaces)');
   }
   if (!namespaces.some((ns) => ns.type === 'mount')) {
     throw new TsrunError('linux.namespaces: tsrun needs a mount namespace to set up the rootfs (add {"type": "mount"})');

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { libc, O, PR } from '../../bindings';
 import { runHooks } from '../container/hooks';
-import { CONTROL_FD_ENV, HooksDone, SetupRequest } from '../container/init-protocol';
+import { CgroupJoined, CONTROL_FD_ENV, HooksDone, SetupRequest } from '../container/init-protocol';
 import { EXEC_FIFO } from '../container/paths';
 import { applyAttributes, applyBeforeExec, applyInitialAffinity, prepareAttributes } from './attributes';
 import { ParentChannel } from './channel';
@@ -39,7 +39,7 @@ function main(): void {
     const { config } = request;
     const proc = config.process!;
     // The fifo is reached through a directory fd: after pivot_root its path no longer exists.
-    const stateDirFd = fs.openSync(request.stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC);
+    const stateDirFd = request.stateDirFd ?? fs.openSync(request.stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC);
 
     // Built and checked before `ready` (bad profiles fail `create`), and before any
     // namespace change: it opens libseccomp.so.2 from the host. Loaded just before execve.
@@ -49,7 +49,8 @@ function main(): void {
     applyInitialAffinity(attributes);
     if (seccomp?.unknownSyscalls.length) debug(`seccomp: unknown syscalls skipped: ${seccomp.unknownSyscalls.join(' ')}`);
     // Joined late (Node has booted: its ~40 MB stay charged where they were, DESIGN.md 4).
-    enterNamespaces(config.linux?.namespaces ?? [], debug, joinCgroups(request.cgroupProcs ?? []));
+    const join = request.parentJoinsCgroup ? () => askParentToJoinCgroup(channel) : joinCgroups(request.cgroupProcs ?? []);
+    enterNamespaces(config.linux?.namespaces ?? [], debug, join);
     if (config.hostname !== undefined) sys.sethostname(config.hostname);
     if (config.domainname !== undefined) sys.setdomainname(config.domainname);
     writeSysctls(config.linux?.sysctl ?? {});
@@ -130,6 +131,18 @@ function startContainerHooks(request: SetupRequest, fifo: number): void {
     fs.writeSync(2, `tsrun: ${msg}\n`);
     process.exit(1);
   }
+}
+
+/** In a user namespace: the parent (host root, or the cgroup's owner) writes our pid. */
+function askParentToJoinCgroup(channel: ParentChannel): void {
+  channel.send({ type: 'join-cgroup' });
+  let answer: CgroupJoined | undefined;
+  try {
+    answer = channel.readMessage() as CgroupJoined;
+  } catch {
+    process.exit(1);
+  }
+  if (answer?.type !== 'cgroup-joined') throw new Error('unexpected answer from the runtime while it joined the cgroup');
 }
 
 /** Opened now, while paths are the host's; written (our own pid, "0") when called. */

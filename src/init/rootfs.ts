@@ -49,8 +49,9 @@ export function setupRootfs(opts: RootfsOptions): void {
   const root = new InRoot(rootfs);
   try {
     for (const m of config.mounts ?? []) mountOne(root, m, opts);
-    if (needsDevSetup(config.mounts ?? [])) setupDev(root, config);
-    else createDevices(root, config.linux?.devices ?? []);
+    const inUserns = (config.linux?.namespaces ?? []).some((ns) => ns.type === 'user');
+    if (needsDevSetup(config.mounts ?? [])) setupDev(root, config, inUserns);
+    else createDevices(root, config.linux?.devices ?? [], inUserns);
     for (const p of config.linux?.readonlyPaths ?? []) makeReadonly(root, p);
     for (const p of config.linux?.maskedPaths ?? []) mask(root, p);
   } finally {
@@ -60,7 +61,52 @@ export function setupRootfs(opts: RootfsOptions): void {
   if (opts.noPivot) moveRoot(rootfs);
   else pivotRoot(rootfs);
   if (propagation) sys.mount('', '/', '', ROOTFS_PROPAGATION[propagation], '');
-  if (config.root?.readonly) sys.mount('', '/', '', MS.REMOUNT | MS.BIND | MS.RDONLY, '');
+  if (config.root?.readonly) {
+    const rootFd = fs.openSync('/', O.PATH | O.DIRECTORY | O.CLOEXEC);
+    try {
+      remountBind(rootFd, MS.RDONLY);
+    } finally {
+      fs.closeSync(rootFd);
+    }
+  }
+}
+
+/** Per-mount flags in /proc/self/mountinfo (field 6) and the mount(2) flag each one is. */
+const MOUNTINFO_FLAGS: Record<string, number> = {
+  ro: MS.RDONLY, nosuid: MS.NOSUID, nodev: MS.NODEV, noexec: MS.NOEXEC, noatime: MS.NOATIME, nodiratime: MS.NODIRATIME, relatime: MS.RELATIME,
+};
+const ATIME_FLAGS = MS.NOATIME | MS.RELATIME | MS.STRICTATIME;
+
+/** The current flags of the mount fd is on (its mnt_id from fdinfo, looked up in mountinfo). */
+export function mountFlagsOf(fd: number): number {
+  const id = /^mnt_id:\s*(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+  const line = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[0] === id);
+  if (!line) return 0;
+  const options = line.split(' ')[5].split(',');
+  let flags = 0;
+  for (const o of options) flags |= MOUNTINFO_FLAGS[o] ?? 0;
+  if (!(flags & (MS.NOATIME | MS.RELATIME))) flags |= MS.STRICTATIME;
+  return flags;
+}
+
+/**
+ * A bind remount (MS_REMOUNT|MS_BIND|flags) of the mount under fd. In a user namespace
+ * the flags of a mount that came from a more privileged namespace are locked (nosuid,
+ * nodev, noexec, the atime mode, and ro): a remount that would clear them is EPERM, so on
+ * EPERM we keep them (as runc does) and try again.
+ */
+export function remountBind(fd: number, flags: number): void {
+  const sys = libc();
+  try {
+    sys.mount('', fdPath(fd), '', MS.REMOUNT | MS.BIND | flags, '');
+  } catch (err) {
+    if (!(err instanceof SysError && err.code === 'EPERM')) throw err;
+    const current = mountFlagsOf(fd);
+    let locked = current & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY | MS.NODIRATIME);
+    if (!(flags & ATIME_FLAGS)) locked |= current & ATIME_FLAGS;
+    if ((flags | locked) === flags) throw err;
+    sys.mount('', fdPath(fd), '', MS.REMOUNT | MS.BIND | flags | locked, '');
+  }
 }
 
 /** The mount point (from mountinfo) that holds path p. */
@@ -97,6 +143,12 @@ function mountOne(root: InRoot, m: Mount, opts: RootfsOptions): void {
     const privateNs = (opts.config.linux?.namespaces ?? []).some((ns) => ns.type === 'cgroup');
     return mountCgroup(root, m, options.flags, privateNs);
   }
+  const namespaces = opts.config.linux?.namespaces ?? [];
+  if (m.type === 'sysfs' && namespaces.some((ns) => ns.type === 'user') && !namespaces.some((ns) => ns.type === 'network' && !ns.path)) {
+    // sysfs belongs to the network namespace's owner: from a user namespace without a new
+    // network namespace it cannot be mounted, so the host's /sys is bound instead (as runc).
+    return mountOne(root, { ...m, type: 'bind', source: '/sys', options: ['rbind', ...(m.options ?? [])] }, opts);
+  }
   const target = root.ensure(m.destination, sourceIsDir ? 'dir' : 'file');
   const where = fdPath(target);
   opts.debug(`mount ${m.type ?? 'bind'} ${source} on ${m.destination}`);
@@ -108,7 +160,7 @@ function mountOne(root: InRoot, m: Mount, opts: RootfsOptions): void {
     if (mounted === undefined) throw new TsrunError('mount point vanished');
     try {
       const extra = options.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
-      if (bind && extra) sys.mount('', fdPath(mounted), '', MS.REMOUNT | MS.BIND | extra, '');
+      if (bind && extra) remountBind(mounted, extra);
       for (const p of options.propagation) sys.mount('', fdPath(mounted), '', p, '');
     } finally {
       fs.closeSync(mounted);
@@ -149,8 +201,11 @@ function mountCgroup(root: InRoot, m: Mount, flags: number, privateNs: boolean):
         sys.mount(path.posix.join(h.point, own), fdPath(dir), '', MS.BIND, '');
         const mounted = root.lookup(dest);
         if (mounted !== undefined) {
-          sys.mount('', fdPath(mounted), '', MS.REMOUNT | MS.BIND | mountFlags, '');
-          fs.closeSync(mounted);
+          try {
+            remountBind(mounted, mountFlags);
+          } finally {
+            fs.closeSync(mounted);
+          }
         }
       } else {
         const data = h.superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro').join(',');
@@ -170,8 +225,11 @@ function mountCgroup(root: InRoot, m: Mount, flags: number, privateNs: boolean):
   if (mountFlags & MS.RDONLY) {
     const again = root.lookup(m.destination);
     if (again !== undefined) {
-      sys.mount('', fdPath(again), '', MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, '');
-      fs.closeSync(again);
+      try {
+        remountBind(again, MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC);
+      } finally {
+        fs.closeSync(again);
+      }
     }
   }
 }
@@ -202,9 +260,9 @@ function needsDevSetup(mounts: Mount[]): boolean {
   return !mounts.some((m) => path.posix.normalize(m.destination) === '/dev' && isBind(m));
 }
 
-function setupDev(root: InRoot, config: Spec): void {
+function setupDev(root: InRoot, config: Spec, inUserns: boolean): void {
   const configured = new Set((config.linux?.devices ?? []).map((d) => path.posix.normalize(d.path)));
-  createDevices(root, [...DEFAULT_DEVICES.filter((d) => !configured.has(d.path)), ...(config.linux?.devices ?? [])]);
+  createDevices(root, [...DEFAULT_DEVICES.filter((d) => !configured.has(d.path)), ...(config.linux?.devices ?? [])], inUserns);
   const dev = root.mkdirAll('/dev');
   try {
     const links = [...DEV_SYMLINKS];
@@ -230,7 +288,9 @@ function symlinkIfMissing(target: string, link: string): void {
 
 const DEVICE_TYPE_BITS: Record<string, number> = { c: S_IFCHR, u: S_IFCHR, b: S_IFBLK, p: S_IFIFO };
 
-function createDevices(root: InRoot, devices: LinuxDevice[]): void {
+function createDevices(root: InRoot, devices: LinuxDevice[], inUserns: boolean): void {
+  // mknod is never allowed in a user namespace: bind the host's device instead (as runc).
+  if (inUserns) return bindDevices(root, devices);
   for (const d of devices) {
     const parent = root.mkdirAll(path.posix.dirname(d.path));
     const node = `${fdPath(parent)}/${path.posix.basename(d.path)}`;
@@ -252,6 +312,31 @@ function createDevices(root: InRoot, devices: LinuxDevice[]): void {
   }
 }
 
+function bindDevices(root: InRoot, devices: LinuxDevice[]): void {
+  for (const d of devices) {
+    const parent = root.mkdirAll(path.posix.dirname(d.path));
+    const node = `${fdPath(parent)}/${path.posix.basename(d.path)}`;
+    try {
+      if (!fs.existsSync(d.path)) throw new TsrunError('in a user namespace devices are bind-mounted from the host, and the host has no such device');
+      const st = fs.statSync(d.path);
+      const want = DEVICE_TYPE_BITS[d.type];
+      if ((st.mode & 0o170000) !== want || (want !== S_IFIFO && st.rdev !== Number(makedev(d.major ?? 0, d.minor ?? 0)))) {
+        throw new TsrunError(`in a user namespace devices are bind-mounted from the host, and the host's ${d.path} is another device`);
+      }
+      try {
+        fs.closeSync(fs.openSync(node, fs.constants.O_CREAT | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o644));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' && (err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
+      }
+      libc().mount(d.path, node, '', MS.BIND, '');
+    } catch (err) {
+      throw new TsrunError(`device ${d.path}: ${(err as Error).message}`);
+    } finally {
+      fs.closeSync(parent);
+    }
+  }
+}
+
 function makeReadonly(root: InRoot, p: string): void {
   const fd = root.lookup(p);
   if (fd === undefined) return;
@@ -259,9 +344,11 @@ function makeReadonly(root: InRoot, p: string): void {
     libc().mount(fdPath(fd), fdPath(fd), '', MS.BIND | MS.REC, '');
     const again = root.lookup(p);
     if (again === undefined) return;
-    const where = fdPath(again);
-    libc().mount('', where, '', MS.REMOUNT | MS.BIND | MS.RDONLY | MS.REC, '');
-    fs.closeSync(again);
+    try {
+      remountBind(again, MS.RDONLY | MS.REC);
+    } finally {
+      fs.closeSync(again);
+    }
   } catch (err) {
     throw new TsrunError(`readonly path ${p}: ${(err as Error).message}`);
   } finally {

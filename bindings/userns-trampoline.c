@@ -1,0 +1,138 @@
+/*
+ * tsrun-userns: the single-threaded step user namespaces need (a multithreaded process,
+ * such as Node, cannot unshare(CLONE_NEWUSER) or setns into a user namespace). It runs
+ * only tsrun's own code and then execs the host's node with tsrun's init script: nothing
+ * from a container's filesystem ever runs here.
+ *
+ *   tsrun-userns init SYNC_FD JOIN_FD CHILD_FLAGS PROGRAM ARGV0 ARGS...
+ *     Enter a user namespace (new: unshare; JOIN_FD >= 0: setns to it), write "U" on
+ *     SYNC_FD and wait for "G" (the parent writes uid_map, setgroups and gid_map in
+ *     between), unshare CHILD_FLAGS (CLONE_NEWPID, CLONE_NEWTIME: namespaces for our
+ *     children, owned by that user namespace), write "N" and wait for "G" (time offsets),
+ *     fork: the child becomes root of the user namespace and execs PROGRAM (pid 1 of the
+ *     new pid namespace); we write "P<pid>\n", close every other fd and wait for it,
+ *     then exit with its status (128+signal when killed), so the parent sees the init's
+ *     exit as ours. We die with the parent (PR_SET_PDEATHSIG): the init is then
+ *     reparented to the caller's subreaper, as without a user namespace.
+ *
+ *   tsrun-userns exec USERNS_FD TIMENS_FD PROGRAM ARGV0 ARGS...
+ *     (tsrun exec) setns to the user namespace (and the time namespace for children, if
+ *     >= 0), become root in it and execv PROGRAM (the parent already put us in the pid
+ *     namespace).
+ *
+ * Errors: one line on stderr, exit status 125.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+static void die(const char *what) {
+  fprintf(stderr, "tsrun-userns: %s: %s\n", what, strerror(errno));
+  exit(125);
+}
+
+static int num(const char *s) {
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (*s == '\0' || *end != '\0') {
+    fprintf(stderr, "tsrun-userns: bad number %s\n", s);
+    exit(125);
+  }
+  return (int)v;
+}
+
+static void write_byte(int fd, char c) {
+  while (write(fd, &c, 1) < 0)
+    if (errno != EINTR) die("write sync");
+}
+
+static int read_byte(int fd) {
+  char c;
+  for (;;) {
+    ssize_t n = read(fd, &c, 1);
+    if (n == 1) return c;
+    if (n == 0) return -1;
+    if (errno != EINTR) die("read sync");
+  }
+}
+
+static void become_root(void) {
+  /* Root of the namespace when 0 is mapped; otherwise we stay the overflow id. */
+  if (setresgid(0, 0, 0) < 0 && errno != EINVAL) die("setresgid(0)");
+  /* Host supplementary groups must not follow us in (impossible when setgroups is deny). */
+  if (setgroups(0, NULL) < 0 && errno != EPERM) die("setgroups");
+  if (setresuid(0, 0, 0) < 0 && errno != EINVAL) die("setresuid(0)");
+}
+
+static int init_mode(int argc, char **argv) {
+  if (argc < 7) return fprintf(stderr, "usage: tsrun-userns init SYNC_FD JOIN_FD CHILD_FLAGS PROGRAM ARGV0 ARGS...\n"), 125;
+  int sync = num(argv[2]), join = num(argv[3]), flags = num(argv[4]);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  prctl(PR_SET_DUMPABLE, 0);
+  if (join >= 0) {
+    if (setns(join, CLONE_NEWUSER) < 0) die("joining the user namespace");
+    close(join);
+  } else if (unshare(CLONE_NEWUSER) < 0) {
+    die("unshare(CLONE_NEWUSER)");
+  }
+  write_byte(sync, 'U');
+  /* The parent writes the id maps now; it closes instead of answering on failure. */
+  if (read_byte(sync) != 'G') return 125;
+  if (flags && unshare(flags) < 0) die("unshare (pid/time namespaces)");
+  write_byte(sync, 'N');
+  if (read_byte(sync) != 'G') return 125;
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    close(sync);
+    prctl(PR_SET_PDEATHSIG, 0);
+    become_root();
+    execv(argv[5], argv + 6);
+    die(argv[5]);
+  }
+  char msg[32];
+  int len = snprintf(msg, sizeof msg, "P%d\n", (int)pid);
+  if (write(sync, msg, len) != len) die("write sync");
+  /* Hold nothing of the container's: stdio, control socket, preserved fds. */
+  for (int fd = 3; fd < 1024; fd++) close(fd);
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) die("waitpid");
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+static int exec_mode(int argc, char **argv) {
+  if (argc < 6) return fprintf(stderr, "usage: tsrun-userns exec USERNS_FD TIMENS_FD PROGRAM ARGV0 ARGS...\n"), 125;
+  int userns = num(argv[2]), timens = num(argv[3]);
+  if (setns(userns, CLONE_NEWUSER) < 0) die("joining the container's user namespace");
+  close(userns);
+  if (timens >= 0) {
+    if (setns(timens, CLONE_NEWTIME) < 0) die("joining the container's time namespace");
+    close(timens);
+  }
+  become_root();
+  execv(argv[4], argv + 5);
+  die(argv[4]);
+  return 125;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "init") == 0) return init_mode(argc, argv);
+  if (argc > 1 && strcmp(argv[1], "exec") == 0) return exec_mode(argc, argv);
+  fprintf(stderr, "usage: tsrun-userns init|exec ...\n");
+  return 125;
+}
