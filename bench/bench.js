@@ -340,6 +340,7 @@ async function main() {
     process.stdout.write('\n');
   }
   const loadEnd = loadavg();
+  const build = buildInfo(active.find((r) => r.name === 'tsrun'));
 
   // summaries
   const summary = {};
@@ -379,6 +380,7 @@ async function main() {
   out.push(`### tsrun vs ${active.filter((r) => r.name !== 'tsrun').map((r) => r.name).join(', ')}: ${when.toISOString().slice(0, 16).replace('T', ' ')} UTC`);
   out.push('');
   out.push(`${os.cpus().length} CPUs (${os.cpus()[0] ? os.cpus()[0].model.trim() : '?'}), Linux ${os.release()}, node ${process.version}, ${active.map((r) => `${r.name} ${r.version.replace(/^.*version /, '')}`).join(', ')}; BENCH_N=${N}, RSS over ${rssTool ? RSS_N : 0} runs, ${PAR} parallel x ${PAR_ROUNDS}; load average ${loadStart} at start, ${loadEnd} at end. ms: median (min–max).`);
+  if (build) out.push(`tsrun: ${build}.`);
   for (const [name, why] of Object.entries(unavailable)) out.push(`Not benchmarked: ${name}: ${why}.`);
   for (const v of variants) {
     const sv = summary[v.key];
@@ -399,7 +401,7 @@ async function main() {
       rows.push(row);
     }
     out.push('');
-    out.push(`Environment ${v.name}:`);
+    out.push(`Environment ${v.name}${v.key === 'clean' ? '' : ' (tsrun − node: against `node -e 0` in this environment; tsrun\'s shebang drops the variable)'}:`);
     out.push('');
     out.push(L.markdownTable(rows));
   }
@@ -485,6 +487,7 @@ async function main() {
     parallel: { containers: PAR, rounds: PAR_ROUNDS },
     timeoutMs: TIMEOUT,
     floorCommand: floorCmd.join(' '),
+    tsrunBuild: build,
     runtimes: Object.fromEntries(runtimes.map((r) => [r.name, { command: r.cmd.join(' '), version: r.version }])),
     unavailable,
     summary,
@@ -505,6 +508,24 @@ async function main() {
   cleanup();
   const requiredMissing = names.some((n) => REQUIRED.has(n) && unavailable[n]);
   process.exitCode = requiredMissing || requiredFailed ? 1 : 0;
+}
+
+/** Which tsrun was measured: the build time of its file and the checkout's commit. */
+function buildInfo(rt) {
+  if (!rt) return null;
+  let file = rt.cmd[rt.cmd.length - 1];
+  if (!file.includes('/')) file = L.which(file) || file;
+  let built = '';
+  try {
+    built = `${path.relative(L.top, fs.realpathSync(file)) || file} built ${fs.statSync(file).mtime.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  } catch {
+    built = rt.cmd.join(' ');
+  }
+  const git = (args) => spawnSync('git', ['-C', L.top, ...args], { encoding: 'utf8' });
+  const head = git(['rev-parse', '--short', 'HEAD']);
+  if (head.status !== 0) return built;
+  const dirty = git(['status', '--porcelain', '--', 'src', 'bindings', 'scripts']).stdout.trim() !== '';
+  return `${built}, checkout at ${head.stdout.trim()}${dirty ? ' with uncommitted changes in src/bindings/scripts' : ''}`;
 }
 
 function summarizeFailures(f) {
