@@ -12,7 +12,8 @@
 //   cycle   create --pid-file F ID (/bin/true), state ID, start ID, wait for the pid of F
 //           to exit, delete ID          full cycle = create + start + wait + delete
 //   exec    create + start a container running `sleep 1000`, then
-//           exec ID /bin/true, kill ID KILL, wait, delete
+//           exec ID /bin/true, exec --process FILE ID (the same /bin/true, as engines
+//           pass it), kill ID KILL, wait, delete
 //   run     run --bundle B ID2 (/bin/true, in the foreground)
 // Then a shorter pass (BENCH_RSS_N iterations, default 5) runs the same commands under
 // GNU time (/usr/bin/time -f %M: ru_maxrss from wait4, i.e. the peak RSS of the command
@@ -50,7 +51,7 @@ const MAX_CONSECUTIVE_FAILURES = 3;
 const CA_DEFAULT = '/etc/ssl/certs/ca-certificates.crt';
 const REQUIRED = new Set(['tsrun', 'runc']);
 /** Timed steps, in table order; "total" is the full cycle. */
-const STEPS = ['create', 'start', 'state', 'kill', 'delete', 'total', 'run', 'exec'];
+const STEPS = ['create', 'start', 'state', 'kill', 'delete', 'total', 'run', 'exec', 'execp'];
 const LABEL = {
   create: 'create',
   start: 'start',
@@ -60,6 +61,7 @@ const LABEL = {
   total: 'full cycle (create+start+wait+delete)',
   run: 'run (foreground /bin/true)',
   exec: 'exec ID /bin/true',
+  execp: 'exec --process FILE ID (engines\' form)',
   init: 'container init after create (VmHWM)',
 };
 
@@ -71,7 +73,7 @@ function cycleTrue(rt, env, o) {
   const id = nextId(rt, '');
   const pidFile = path.join(rt.scratch, `${id}.pid`);
   const base = ['--root', rt.root];
-  const t = (args) => L.timed(rt.cmd, [...base, ...args], env, rt.scratch, TIMEOUT, o);
+  const t = (args) => pairedTimed(rt, [...base, ...args], env, o);
   const s = {};
   const rss = {};
   const fail = (step, r) => {
@@ -81,6 +83,7 @@ function cycleTrue(rt, env, o) {
   };
   const keep = (step, r) => {
     s[step] = r.ms;
+    if (r.floorMs !== undefined) s[`${step}@floor`] = r.floorMs;
     if (r.rssKB !== undefined) rss[step] = r.rssKB;
   };
 
@@ -125,7 +128,7 @@ function cycleExec(rt, env, o) {
   const id = nextId(rt, '-x');
   const pidFile = path.join(rt.scratch, `${id}.pid`);
   const base = ['--root', rt.root];
-  const t = (args, measured) => L.timed(rt.cmd, [...base, ...args], env, rt.scratch, TIMEOUT, measured ? o : {});
+  const t = (args, measured) => (measured ? pairedTimed(rt, [...base, ...args], env, o) : L.timed(rt.cmd, [...base, ...args], env, rt.scratch, TIMEOUT));
   const s = {};
   const rss = {};
   const fail = (step, r) => {
@@ -135,6 +138,7 @@ function cycleExec(rt, env, o) {
   };
   const keep = (step, r) => {
     s[step] = r.ms;
+    if (r.floorMs !== undefined) s[`${step}@floor`] = r.floorMs;
     if (r.rssKB !== undefined) rss[step] = r.rssKB;
   };
   let r = t(['create', '--bundle', rt.sleepBundle, '--pid-file', pidFile, id]);
@@ -146,6 +150,9 @@ function cycleExec(rt, env, o) {
   r = t(['exec', id, '/bin/true'], true);
   if (!r.ok) return fail('exec', r);
   keep('exec', r);
+  r = t(['exec', '--process', path.join(rt.sleepBundle, 'process.json'), id], true);
+  if (!r.ok) return fail('exec --process', r);
+  keep('execp', r);
   r = t(['kill', id, 'KILL'], true);
   if (!r.ok) return fail('kill', r);
   keep('kill', r);
@@ -160,12 +167,26 @@ function cycleExec(rt, env, o) {
 /** Foreground run of /bin/true. */
 function runOnce(rt, env, o) {
   const id = nextId(rt, '-run');
-  const r = L.timed(rt.cmd, ['--root', rt.root, 'run', '--bundle', rt.trueBundle, id], env, rt.scratch, TIMEOUT, o);
+  const r = pairedTimed(rt, ['--root', rt.root, 'run', '--bundle', rt.trueBundle, id], env, o);
   if (!r.ok) {
     L.timed(rt.cmd, ['--root', rt.root, 'delete', '--force', id], env, rt.scratch, TIMEOUT);
     return { ok: false, step: 'run', why: r.why, err: r.err || '', s: {}, rss: {} };
   }
-  return { ok: true, s: { run: r.ms }, rss: r.rssKB !== undefined ? { run: r.rssKB } : {} };
+  const s = { run: r.ms };
+  if (r.floorMs !== undefined) s['run@floor'] = r.floorMs;
+  return { ok: true, s, rss: r.rssKB !== undefined ? { run: r.rssKB } : {} };
+}
+
+/**
+ * One runtime command; with o.floor (timing pass, tsrun only), a `node -e 0` is timed just
+ * before it, so that "tsrun - node" can be taken per pair, both measured under the same
+ * load (floorMs).
+ */
+function pairedTimed(rt, args, env, o) {
+  const floorMs = o.floor ? o.floor(env) : undefined;
+  const r = L.timed(rt.cmd, args, env, rt.scratch, TIMEOUT, o);
+  if (floorMs !== undefined) r.floorMs = floorMs;
+  return r;
 }
 
 /** One iteration of everything for one runtime; merges samples, collects failures. */
@@ -188,6 +209,7 @@ function mkRuntimeDirs(work, name, cmd, trueConfig, sleepConfig) {
   for (const d of [rt.root, rt.scratch, rt.trueBundle, rt.sleepBundle]) fs.mkdirSync(d, { recursive: true });
   fs.writeFileSync(path.join(rt.trueBundle, 'config.json'), JSON.stringify(trueConfig, null, 2));
   fs.writeFileSync(path.join(rt.sleepBundle, 'config.json'), JSON.stringify(sleepConfig, null, 2));
+  fs.writeFileSync(path.join(rt.sleepBundle, 'process.json'), JSON.stringify({ ...sleepConfig.process, args: ['/bin/true'] }, null, 2));
   return rt;
 }
 
@@ -279,6 +301,13 @@ async function main() {
     process.exit(1);
   }
   L.timed(floorCmd, [], cleanEnv, floorScratch, TIMEOUT);
+  let floorSink = null;
+  const pairFloor = (env) => {
+    const f = L.timed(floorCmd, [], env, floorScratch, TIMEOUT);
+    if (!f.ok) return undefined;
+    if (floorSink) floorSink.push(f.ms);
+    return f.ms;
+  };
   console.log(`bench: ${N} iterations, ${RSS_N} RSS iterations, ${PAR}x${PAR_ROUNDS} parallel; ${active.map((r) => `${r.name} (${r.version})`).join(', ')}; node ${process.version}; load ${loadStart}`);
 
   // timed iterations
@@ -289,13 +318,14 @@ async function main() {
   }
   for (let i = 0; i < N; i++) {
     for (const v of variants) {
+      floorSink = res[v.key].floor;
       const f = L.timed(floorCmd, [], v.env, floorScratch, TIMEOUT);
       if (f.ok) res[v.key].floor.push(f.ms);
       for (let k = 0; k < active.length; k++) {
         const rt = active[(i + k) % active.length];
         const r = res[v.key].rt[rt.name];
         if (r.disabled) continue;
-        const it = iteration(rt, v.env, {});
+        const it = iteration(rt, v.env, rt.name === 'tsrun' ? { floor: pairFloor } : {});
         r.samples.push(it.s);
         for (const fl of it.failures) r.failures.push({ iteration: i + 1, ...fl });
         r.consecutive = it.failures.length ? r.consecutive + 1 : 0;
@@ -364,13 +394,26 @@ async function main() {
       sv[`ratio ${rt.name}/runc`] = ratio;
     }
     if (sv.floor && sv.runtimes.tsrun) {
-      sv['tsrun minus node floor (ms, medians)'] = Object.fromEntries(STEPS.filter((st) => sv.runtimes.tsrun.steps[st]).map((st) => [st, L.round(sv.runtimes.tsrun.steps[st].median - sv.floor.median)]));
+      // per step: the median of (command - the node -e 0 timed just before it); for the
+      // full cycle (no single pair), median minus median. Also min minus min.
+      const samples = res[v.key].rt.tsrun.samples;
+      const delta = {};
+      const minDelta = {};
+      for (const st of STEPS) {
+        const ts = sv.runtimes.tsrun.steps[st];
+        if (!ts) continue;
+        const pairs = L.stats(samples.filter((x) => x[st] !== undefined && x[`${st}@floor`] !== undefined).map((x) => x[st] - x[`${st}@floor`]));
+        delta[st] = pairs ? pairs.median : L.round(ts.median - sv.floor.median);
+        minDelta[st] = L.round(ts.min - sv.floor.min);
+      }
+      sv['tsrun minus node floor (ms, median of paired differences)'] = delta;
+      sv['tsrun minus node floor (ms, min minus min)'] = minDelta;
     }
     summary[v.key] = sv;
   }
   const rssSummary = { floor: L.stats(rss.floor), runtimes: {} };
   for (const rt of active) {
-    const keys = ['create', 'start', 'state', 'kill', 'delete', 'run', 'exec', 'init'];
+    const keys = ['create', 'start', 'state', 'kill', 'delete', 'run', 'exec', 'execp', 'init'];
     rssSummary.runtimes[rt.name] = { failed: rss.rt[rt.name].failures.length, kb: Object.fromEntries(keys.map((k) => [k, L.stats(rss.rt[rt.name].samples.map((x) => x[k]))])) };
   }
 
@@ -387,7 +430,7 @@ async function main() {
     const withRss = v.key === 'clean';
     const others = active.filter((r) => r.name !== 'runc' && sv.runtimes.runc);
     const header = ['command', ...active.map((r) => `${r.name} ms`), ...others.map((r) => `${r.name}/runc`)];
-    if (sv.runtimes.tsrun && sv.floor) header.push('tsrun − node');
+    if (sv.runtimes.tsrun && sv.floor) header.push('tsrun − node (paired)');
     if (withRss && rssTool) header.push(...active.map((r) => `${r.name} peak RSS MB`));
     const rows = [header];
     const floorRow = ['`node -e 0` (floor)', ...active.map((r) => (r.name === 'tsrun' ? fmt(sv.floor) : '')), ...others.map(() => '')];
@@ -396,7 +439,7 @@ async function main() {
     rows.push(floorRow);
     for (const st of [...STEPS, ...(withRss && rssTool ? ['init'] : [])]) {
       const row = [LABEL[st], ...active.map((r) => (st === 'init' ? '' : fmt(sv.runtimes[r.name].steps[st]))), ...others.map((r) => (st === 'init' ? '' : sv[`ratio ${r.name}/runc`][st] !== undefined ? `${sv[`ratio ${r.name}/runc`][st].toFixed(2)}x` : '-'))];
-      if (sv.runtimes.tsrun && sv.floor) row.push(st === 'init' || !sv.runtimes.tsrun.steps[st] ? '' : `${sv['tsrun minus node floor (ms, medians)'][st] >= 0 ? '+' : ''}${sv['tsrun minus node floor (ms, medians)'][st].toFixed(1)}`);
+      if (sv.runtimes.tsrun && sv.floor) row.push(st === 'init' || !sv.runtimes.tsrun.steps[st] ? '' : `${sv['tsrun minus node floor (ms, median of paired differences)'][st] >= 0 ? '+' : ''}${sv['tsrun minus node floor (ms, median of paired differences)'][st].toFixed(1)}`);
       if (withRss && rssTool) row.push(...active.map((r) => (st === 'total' ? '' : fmtRss(rssSummary.runtimes[r.name].kb[st]))));
       rows.push(row);
     }
@@ -427,8 +470,10 @@ async function main() {
   if (ts && sc.floor) {
     for (const st of ['start', 'state', 'kill', 'delete']) {
       if (!ts.steps[st]) continue;
-      const d = sc['tsrun minus node floor (ms, medians)'][st];
-      targets.push({ target: `${st} within 10 ms of node -e 0`, value: `${d >= 0 ? '+' : ''}${d.toFixed(1)} ms (${ts.steps[st].median.toFixed(1)} vs ${sc.floor.median.toFixed(1)} ms)`, holds: d <= 10 });
+      const d = sc['tsrun minus node floor (ms, median of paired differences)'][st];
+      const m = sc['tsrun minus node floor (ms, min minus min)'][st];
+      const sign = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
+      targets.push({ target: `${st} within 10 ms of node -e 0`, value: `${sign(d)} ms (median of paired differences; min ${ts.steps[st].min.toFixed(1)} vs ${sc.floor.min.toFixed(1)} ms: ${sign(m)})`, holds: d <= 10 });
     }
   }
   if (rssTool && rssSummary.runtimes.tsrun) {
