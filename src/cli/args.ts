@@ -28,7 +28,11 @@ export function normalizeArgs(args: string[]): string[] {
     const long = /^-[a-z][a-z0-9]+(-[a-z0-9]+)*(=.*)?$/.test(arg) ? `-${arg}` : arg;
     out.push(long);
     const name = long.replace(/^--?/, '').split('=')[0];
-    if (!long.includes('=') && VALUE_FLAGS.has(name) && i + 1 < args.length) {
+    // A flag's value never starts with a dash (but "-", standard input, and negative numbers):
+    // `spec --rootless --bundle B` is runc's boolean use of a flag that also takes a value.
+    const next = args[i + 1];
+    const isValue = next !== undefined && (!next.startsWith('-') || next === '-' || /^-\d+$/.test(next));
+    if (!long.includes('=') && VALUE_FLAGS.has(name) && isValue) {
       const value = args[++i];
       // yargs does not take "-" (standard input) as a flag's value: the shim's
       // `update --resources - ID` lost its "-" and left ID unknown. Hand it over as --name=-.

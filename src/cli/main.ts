@@ -58,7 +58,7 @@ export async function runCli(args: string[]): Promise<void> {
     .command(listCommand)
     .command(specCommand)
     .command(featuresCommand)
-    .demandCommand(1, 'a command is required: see tsrun --help')
+    .demandCommand(1, 'a command is required')
     .strict()
     .version(`tsrun version ${VERSION}\nspec: ${OCI_VERSION}\nnode: ${process.version}`)
     .alias('version', 'v')

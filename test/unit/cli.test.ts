@@ -116,7 +116,6 @@ function run(): void {
   // `spec --rootless=true` happens to work.
   for (const form of [['--rootless'], ['--rootless=true']]) {
     t.test(`spec ${form.join(' ')}`, async (t) => {
-      const todo = form[0] === '--rootless' ? 'bug: the global --rootless shadows spec --rootless' : undefined;
       const bundle = tempDir(t);
       const r = tsrun(['spec', ...form, '--bundle', bundle], { root: root(t) });
       t.equal(r.status, 0, r.stderr);
@@ -124,13 +123,13 @@ function run(): void {
       const spec = JSON.parse(fs.readFileSync(file, 'utf8'));
       t.doesNotThrow(() => validateSpec(spec, file), 'passes validateSpec');
       const types = spec.linux.namespaces.map((ns: { type: string }) => ns.type);
-      t.ok(types.includes('user'), 'a user namespace', { todo });
-      t.notOk(types.includes('network'), 'no network namespace', { todo });
-      t.same(spec.linux.uidMappings, [{ containerID: 0, hostID: process.getuid!(), size: 1 }], 'uid mapping', { todo });
-      t.same(spec.linux.gidMappings, [{ containerID: 0, hostID: process.getgid!(), size: 1 }], 'gid mapping', { todo });
-      t.equal(spec.linux.resources, undefined, 'no resources', { todo });
+      t.ok(types.includes('user'), 'a user namespace');
+      t.notOk(types.includes('network'), 'no network namespace');
+      t.same(spec.linux.uidMappings, [{ containerID: 0, hostID: process.getuid!(), size: 1 }], 'uid mapping');
+      t.same(spec.linux.gidMappings, [{ containerID: 0, hostID: process.getgid!(), size: 1 }], 'gid mapping');
+      t.equal(spec.linux.resources, undefined, 'no resources');
       const sys = spec.mounts.find((m: { destination: string }) => m.destination === '/sys');
-      t.match(sys, { type: 'none', source: '/sys', options: ['rbind'] }, '/sys is a bind mount', { todo });
+      t.match(sys, { type: 'none', source: '/sys', options: ['rbind'] }, '/sys is a bind mount');
     });
   }
 
@@ -228,18 +227,18 @@ function run(): void {
   // error reaches stderr but not --log (containerd then has nothing to show for create).
   t.test('--log: errors of the full CLI (create, usage) are logged too', async (t) => {
     const dir = tempDir(t);
-    const cases: [string, string[], string, string | undefined][] = [
-      ['usage error', ['frobnicate'], 'frobnicate', 'bug: errors on the full-CLI path are not written to --log'],
-      ['create error', ['create', '--bundle', path.join(dir, 'no-bundle'), 'c1'], '', undefined],
+    const cases: [string, string[], string][] = [
+      ['usage error', ['frobnicate'], 'frobnicate'],
+      ['create error', ['create', '--bundle', path.join(dir, 'no-bundle'), 'c1'], ''],
     ];
-    for (const [what, args, word, todo] of cases) {
+    for (const [what, args, word] of cases) {
       const log = path.join(dir, `${what.replace(' ', '-')}.json`);
       const r = tsrun(args, { root: root(t), globalArgs: ['--log', log, '--log-format', 'json'] });
       t.equal(r.status, 1, `${what}: exit 1`);
       t.match(errorLine(r.stderr), new RegExp(`^tsrun: .*${word}`), `${what}: on stderr`);
       const text = fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '';
       const last = text.trim().split('\n').pop() || '{}';
-      t.match(JSON.parse(last), { level: 'error', msg: word ? new RegExp(word) : /./ }, `${what}: in --log`, { todo });
+      t.match(JSON.parse(last), { level: 'error', msg: word ? new RegExp(word) : /./ }, `${what}: in --log`);
     }
   });
 
@@ -263,10 +262,9 @@ function run(): void {
     t.equal(entry.msg, 'container does not exist: nope');
 
     // After two flag values (R and L) normalizeArgs stops converting (see cli-args.test.ts).
-    const todo = 'bug: normalizeArgs counts flag values as positionals';
     const log2 = path.join(tempDir(t), 'log2.json');
     const r2 = tsrun(['-log', log2, '-log-format=json', 'state', 'nope'], { root: root(t) });
-    t.equal(errorLine(r2.stderr), 'tsrun: container does not exist: nope', '--root R -log L -log-format=json', { todo });
+    t.equal(errorLine(r2.stderr), 'tsrun: container does not exist: nope', '--root R -log L -log-format=json');
 
     const del = tsrun(['delete', '-force', 'nope'], { root: root(t) });
     t.equal(del.status, 0, `delete -force (${del.stderr.trim()})`);

@@ -18,14 +18,20 @@ export const specCommand: CommandModule<GlobalOptions, SpecArgs> = {
     const file = path.join(argv.bundle, 'config.json');
     if (fs.existsSync(file)) throw new TsrunError(`File ${file} exists. Remove it first`);
     try {
-      fs.writeFileSync(file, `${JSON.stringify(defaultSpec(wantsRootless(argv.rootless)), null, 2)}\n`, { flag: 'wx' });
+      fs.writeFileSync(file, `${JSON.stringify(defaultSpec(wantsRootless(process.argv.slice(2))), null, 2)}\n`, { flag: 'wx' });
     } catch (err) {
       throw new TsrunError(`${file}: ${(err as Error).message}`);
     }
   },
 };
 
-/** `spec --rootless` arrives through the global --rootless option, which takes a value. */
-function wantsRootless(value: unknown): boolean {
-  return value === '' || value === true || value === 'true';
+/**
+ * `spec --rootless` is runc's boolean form of a global flag that otherwise takes a value
+ * (true|false|auto); yargs cannot tell the two apart, so read the raw arguments.
+ */
+function wantsRootless(args: string[]): boolean {
+  const i = args.findIndex((a) => /^--?rootless(=|$)/.test(a));
+  if (i < 0) return false;
+  const value = args[i].includes('=') ? args[i].split('=')[1] : args[i + 1];
+  return value === undefined || value.startsWith('-') || value === 'true';
 }
