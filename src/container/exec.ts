@@ -16,6 +16,7 @@ import type { ExecRequest } from './exec-protocol';
 import { EXEC_INIT_SCRIPT_NAME } from './exec-protocol';
 import type { InitMessage } from './init-protocol';
 import { spawnInit, SpawnedInit } from './spawn-init';
+import { requireTrampoline } from './userns';
 import { ContainerRecord, loadContainer, statusOf } from './state';
 import { getWinsize } from '../../bindings/tty';
 import { ConsoleRelay, openConsole } from './console';
@@ -71,8 +72,12 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
 
   const term = terminal ? openConsole(opts.consoleSocket) : undefined;
   let init: SpawnedInit | undefined;
+  // A container with a user namespace: the exec-init joins it through tsrun-userns first
+  // (and then is not allowed to open cgroup files: we move it ourselves).
+  const userFd = ownUserNamespace(record);
   try {
     init = spawnInit({
+      joinUserns: userFd !== undefined ? { user: userFd } : undefined,
       namespaces: childNamespaces(record),
       preserveFds,
       debug: !!opts.debug,
@@ -82,6 +87,18 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   } catch (err) {
     term?.close();
     throw err;
+  } finally {
+    if (userFd !== undefined) fs.closeSync(userFd);
+  }
+  if (userFd !== undefined) {
+    for (const file of cgroupProcs) {
+      try {
+        fs.writeFileSync(file, String(init.child.pid));
+      } catch (err) {
+        init.child.kill('SIGKILL');
+        throw new TsrunError(`joining the container's cgroup: write ${file}: ${(err as Error).message}`);
+      }
+    }
   }
   // The child has its own copy of the console socket now.
   if (term) term.dropChildEnd();
@@ -92,7 +109,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     initPid: record.pid,
     initStartTime: record.initStartTime,
     seccomp: record.config.linux?.seccomp,
-    cgroupProcs,
+    cgroupProcs: userFd !== undefined ? [] : cgroupProcs,
     preserveFds,
     consoleFd: term ? init.extraFds[0] : undefined,
     debug: !!opts.debug,
@@ -227,6 +244,15 @@ function childNamespaces(record: ContainerRecord): LinuxNamespace[] {
     if (theirs !== fs.readlinkSync(`/proc/self/ns/${file}`)) out.push({ type, path: target });
   }
   return out;
+}
+
+/** An fd on the container's user namespace when it is not ours. */
+function ownUserNamespace(record: ContainerRecord): number | undefined {
+  if (!(record.config.linux?.namespaces ?? []).some((ns) => ns.type === 'user')) return undefined;
+  const target = `/proc/${record.pid}/ns/user`;
+  if (fs.readlinkSync(target) === fs.readlinkSync('/proc/self/ns/user')) return undefined;
+  requireTrampoline();
+  return fs.openSync(target, 'r');
 }
 
 /** --preserve-fds N, plus LISTEN_FDS when the socket-activation variables are for us. */

@@ -22,7 +22,7 @@ t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
 
 const HOST = 100000;
 const withUserns = (c: BundleConfig) => {
-  c.linux.namespaces.push({ type: 'user' });
+  c.linux.namespaces!.push({ type: 'user' });
   c.linux.uidMappings = [{ containerID: 0, hostID: HOST, size: 65536 }];
   c.linux.gidMappings = [{ containerID: 0, hostID: HOST, size: 65536 }];
 };
@@ -88,7 +88,7 @@ t.test('a user namespace joined by path', { skip }, async (t) => {
     root,
     args: sh('id -u; cat /proc/self/uid_map; echo pid $$; readlink /proc/self/ns/user'),
     mutate: (c) => {
-      c.linux.namespaces.push({ type: 'user', path: `/proc/${pid}/ns/user` });
+      c.linux.namespaces!.push({ type: 'user', path: `/proc/${pid}/ns/user` });
     },
   });
   t.equal(r.status, 0, `run: ${r.stderr.trim()}`);
@@ -114,7 +114,7 @@ t.test('no new network namespace: /sys is bound, locked flags kept on read-only 
     args: sh('grep -E " /sys | /ro-tmp " /proc/self/mountinfo; ls /sys/class >/dev/null && echo sys-ok; ls -l /dev/null'),
     mutate: (c) => {
       withUserns(c);
-      c.linux.namespaces = c.linux.namespaces.filter((ns) => ns.type !== 'network');
+      c.linux.namespaces = c.linux.namespaces!.filter((ns) => ns.type !== 'network');
       c.root.readonly = true;
       c.mounts.push({ destination: '/ro-tmp', type: 'bind', source: locked, options: ['rbind', 'ro'] });
     },
@@ -128,7 +128,7 @@ t.test('no new network namespace: /sys is bound, locked flags kept on read-only 
 });
 
 t.test('refused: a new user namespace without mappings', { skip }, async (t) => {
-  const r = runIn({ root, mutate: (c) => c.linux.namespaces.push({ type: 'user' }) });
+  const r = runIn({ root, mutate: (c) => c.linux.namespaces!.push({ type: 'user' }) });
   t.equal(r.status, 1);
   t.match(r.stderr, /uidMappings\/gidMappings/);
   t.same(r.residue, []);
