@@ -72,6 +72,8 @@ export interface Libseccomp {
   ruleAdd(ctx: SeccompCtx, action: number, syscall: number, args: ScmpArgCmp[], what: string): void;
   attrSet(ctx: SeccompCtx, attr: number, value: number): void;
   load(ctx: SeccompCtx): void;
+  /** seccomp_notify_fd: after load of a filter with SCMP_ACT_NOTIFY rules, its listener fd. */
+  notifyFd(ctx: SeccompCtx): number;
 }
 
 const errnoText = new Map<number, string>([
@@ -156,6 +158,9 @@ export function createLibseccomp(): Libseccomp {
     },
     load(ctx) {
       check('seccomp_load', 'filter', 'seccomp_load', [T.External], [ctx]);
+    },
+    notifyFd(ctx) {
+      return check('seccomp_notify_fd', 'filter', 'seccomp_notify_fd', [T.External], [ctx]);
     },
   };
 }

@@ -59,9 +59,12 @@ function messageBlock(block: ffi.JsExternal, dataLen: number): Buffer {
   return view;
 }
 
+/** Payload bytes one sendFd carries at most. */
+export const SEND_FD_MAX = DATA_MAX;
+
 /** Send `fd` over unix socket `sock` in one sendmsg: SCM_RIGHTS plus `name` as payload (runc's way). */
-export function sendFd(sock: number, fd: number, name: string): void {
-  const payload = Buffer.from(name.length > 0 ? name : '\0');
+export function sendFd(sock: number, fd: number, name: string | Buffer): void {
+  const payload = Buffer.isBuffer(name) ? name : Buffer.from(name.length > 0 ? name : '\0');
   if (payload.length > DATA_MAX) throw new Error('sendFd: name too long');
   const block = calloc(DATA_OFF + DATA_MAX);
   try {

@@ -3,6 +3,7 @@
 // warning lines; on success its copy of the socket closes at execve (close-on-exec), so
 // EOF without an error means the process runs.
 import type { LinuxSeccomp, Process } from '../spec/types';
+import type { ListenerState } from '../security/seccomp';
 
 export interface ExecRequest {
   process: Process;
@@ -12,6 +13,8 @@ export interface ExecRequest {
   initStartTime: string;
   /** The container's seccomp profile (exec'd processes get it too, as with runc). */
   seccomp?: LinuxSeccomp;
+  /** With seccomp.listenerPath: the container's state, sent to the listener with the notify fd. */
+  listenerState?: ListenerState;
   /** cgroup.procs files (host paths) the exec-init writes its pid to before joining namespaces. */
   cgroupProcs: string[];
   /** fds 3 .. 3+preserveFds-1 stay open in the process. */

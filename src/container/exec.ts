@@ -109,6 +109,10 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     initPid: record.pid,
     initStartTime: record.initStartTime,
     seccomp: record.config.linux?.seccomp,
+    listenerState: record.config.linux?.seccomp?.listenerPath ? {
+      ociVersion: record.ociVersion, id: record.id, status: 'running', pid: record.pid, bundle: record.bundle,
+      annotations: record.annotations ?? record.config.annotations ?? {},
+    } : undefined,
     cgroupProcs: userFd !== undefined ? [] : cgroupProcs,
     preserveFds,
     consoleFd: term ? init.extraFds[0] : undefined,

@@ -47,7 +47,7 @@ function main(): void {
   const warn = (msg: string) => send({ type: 'warning', msg });
   try {
     const proc = request.process;
-    const seccomp = buildSeccomp(request.seccomp);
+    const seccomp = buildSeccomp(request.seccomp, undefined, request.listenerState);
     // oomScoreAdj, scheduler, ioPriority, CPU affinity, LSM labels: checked on the host's /sys.
     const attributes = prepareAttributes(proc, undefined);
     applyInitialAffinity(attributes);

@@ -43,7 +43,8 @@ function main(): void {
 
     // Built and checked before `ready` (bad profiles fail `create`), and before any
     // namespace change: it opens libseccomp.so.2 from the host. Loaded just before execve.
-    const seccomp = buildSeccomp(config.linux?.seccomp);
+    // With NOTIFY rules it also connects to listenerPath (a host path) now.
+    const seccomp = buildSeccomp(config.linux?.seccomp, undefined, { ...hookState(request, 'creating'), pid: undefined });
     // Also before any namespace change: the LSM checks read the host's /sys.
     const attributes = prepareAttributes(proc, config.linux);
     applyInitialAffinity(attributes);

@@ -8,17 +8,33 @@
 //    its own rule (runc does the same: libseccomp cannot AND two tests of one argument).
 // The filter is built and checked in the init before `create` reports success; only
 // seccomp_load runs at the end, just before execve.
+//
+// SCMP_ACT_NOTIFY (seccomp user notification) needs linux.seccomp.listenerPath: the init
+// connects to it while building the filter (a host path: before any namespace change or
+// pivot_root), and right after seccomp_load sends the listener fd (SCM_RIGHTS) with the
+// container process state as JSON, closes both and goes on to execve. Everything the init
+// does between seccomp_load and that sendmsg runs under the filter with nobody to answer a
+// notification: a NOTIFY rule on those calls (sendmsg, and what Node and ffi-rs do in
+// between: mmap, brk, futex, ...) blocks the init on itself. runc has the same constraint
+// (it refuses NOTIFY on write); tsrun refuses it on sendmsg. Calls made after the fd is
+// sent (close, setresuid, execve, ...) reach the listener, which must answer them.
 import type { LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSyscall } from '../spec/types';
 import { libseccomp, Libseccomp, NR_SCMP_ERROR, ScmpArgCmp, SCMP_ACT, SCMP_CMP, SCMP_FLTATR, SeccompCtx } from '../../bindings/libseccomp';
 import { TsrunError } from '../errors';
+import * as fs from 'node:fs';
+import { connectUnix, SEND_FD_MAX, sendFd } from '../../bindings/tty';
+import { OCI_VERSION } from '../spec/default-config';
 
 const EPERM = 1;
 
-/** Actions tsrun implements (SCMP_ACT_NOTIFY needs a listener, which tsrun lacks yet). */
+/** Actions tsrun implements (SCMP_ACT_NOTIFY with linux.seccomp.listenerPath). */
 export const SECCOMP_ACTIONS = [
   'SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD',
-  'SCMP_ACT_LOG', 'SCMP_ACT_TRACE', 'SCMP_ACT_TRAP',
+  'SCMP_ACT_LOG', 'SCMP_ACT_NOTIFY', 'SCMP_ACT_TRACE', 'SCMP_ACT_TRAP',
 ];
+
+/** Syscalls a NOTIFY rule may not name: the init makes them before the listener has the fd. */
+const NOTIFY_REFUSED = ['sendmsg'];
 
 export const SECCOMP_OPERATORS = [
   'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_LE', 'SCMP_CMP_LT', 'SCMP_CMP_MASKED_EQ', 'SCMP_CMP_NE',
@@ -66,22 +82,32 @@ export interface SeccompPlan {
   /** [attribute, value] pairs for seccomp_attr_set. */
   attributes: Array<[number, number]>;
   rules: SeccompRule[];
+  /** Some rule is SCMP_ACT_NOTIFY: the listener gets the notify fd after load. */
+  notify: boolean;
 }
 
 function fail(where: string, detail: string): never {
   throw new TsrunError(`${where}: ${detail}`);
 }
 
-/** Refuse what tsrun cannot do yet, with a clear message (no FFI: usable from `create`). */
+/** Refuse what tsrun cannot do, with a clear message (no FFI: usable from `create`). */
 export function checkSeccompSupported(seccomp: LinuxSeccomp): void {
-  if (seccomp.listenerPath) {
-    fail('linux.seccomp.listenerPath', 'seccomp user notification (SCMP_ACT_NOTIFY with a listener) is not supported by tsrun yet');
+  if (seccomp.listenerMetadata !== undefined && !seccomp.listenerPath) {
+    fail('linux.seccomp.listenerMetadata', 'must not be set without listenerPath');
+  }
+  if (seccomp.listenerPath !== undefined && !seccomp.listenerPath.startsWith('/')) {
+    fail('linux.seccomp.listenerPath', `${JSON.stringify(seccomp.listenerPath)} is not an absolute path`);
   }
   if (seccomp.defaultAction === 'SCMP_ACT_NOTIFY') {
-    fail('linux.seccomp.defaultAction', 'SCMP_ACT_NOTIFY is not supported by tsrun yet');
+    // As runc: every syscall of the init after seccomp_load would wait for the listener.
+    fail('linux.seccomp.defaultAction', 'SCMP_ACT_NOTIFY cannot be the default action');
   }
   (seccomp.syscalls ?? []).forEach((sc, i) => {
-    if (sc.action === 'SCMP_ACT_NOTIFY') fail(`linux.seccomp.syscalls[${i}].action`, 'SCMP_ACT_NOTIFY is not supported by tsrun yet');
+    if (sc.action !== 'SCMP_ACT_NOTIFY') return;
+    const where = `linux.seccomp.syscalls[${i}].action`;
+    if (!seccomp.listenerPath) fail(where, 'SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath');
+    const refused = (sc.names ?? []).find((n) => NOTIFY_REFUSED.includes(n));
+    if (refused) fail(where, `SCMP_ACT_NOTIFY cannot be used for ${refused}: tsrun sends the notify fd with it`);
   });
   for (const flag of seccomp.flags ?? []) {
     if (!(flag in FLAG_ATTRS)) {
@@ -109,7 +135,7 @@ export function actionValue(action: LinuxSeccompAction | string, errnoRet: numbe
     case 'SCMP_ACT_LOG':
       return SCMP_ACT.LOG;
     case 'SCMP_ACT_NOTIFY':
-      return fail(where, 'SCMP_ACT_NOTIFY is not supported by tsrun yet');
+      return SCMP_ACT.NOTIFY;
     default:
       return fail(where, `unknown seccomp action ${JSON.stringify(action)} (allowed: ${SECCOMP_ACTIONS.join(', ')})`);
   }
@@ -149,17 +175,64 @@ export function planSeccomp(seccomp: LinuxSeccomp): SeccompPlan {
   const attributes: Array<[number, number]> = [[SCMP_FLTATR.CTL_NNP, 0]];
   for (const flag of seccomp.flags ?? []) attributes.push([FLAG_ATTRS[flag], 1]);
   const rules: SeccompRule[] = [];
+  let notify = false;
   (seccomp.syscalls ?? []).forEach((sc, i) => {
     const where = `linux.seccomp.syscalls[${i}]`;
     const action = actionValue(sc.action, sc.errnoRet, `${where}.action`);
     if (!Array.isArray(sc.names) || sc.names.length === 0) fail(`${where}.names`, 'needs at least one syscall name');
     const groups = argGroups(sc, where);
     if (action === defaultAction) return; // libseccomp refuses a rule that repeats the default
+    if (action === SCMP_ACT.NOTIFY) notify = true;
     for (const name of sc.names) {
       for (const args of groups) rules.push({ name, action, args, where });
     }
   });
-  return { defaultAction, architectures, attributes, rules };
+  return { defaultAction, architectures, attributes, rules, notify };
+}
+
+/** runtime-spec state of the container, as sent to the seccomp listener. */
+export interface ListenerState {
+  ociVersion: string;
+  id: string;
+  status: string;
+  /** Host pid of the container's init; the init itself leaves it out (its own pid is used). */
+  pid?: number;
+  bundle: string;
+  annotations?: Record<string, string>;
+}
+
+/** A connection to listenerPath and what to send over it after seccomp_load. */
+interface Listener {
+  fd: number;
+  metadata?: string;
+  state: ListenerState;
+  /** Host pid of the process that loads the filter. */
+  pid: number;
+}
+
+/**
+ * Our pid as the runtime sees it: the first NSpid field of /proc/self/status, read while
+ * /proc is still the host's (the init may already be pid 1 of the container's pid ns).
+ */
+export function hostPid(status = fs.readFileSync('/proc/self/status', 'utf8')): number {
+  const line = status.split('\n').find((l) => l.startsWith('NSpid:'));
+  const pid = Number(line?.slice(6).trim().split(/\s+/)[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : process.pid;
+}
+
+/** The container process state (runtime-spec config-linux.md), as one JSON message. */
+export function containerProcessState(listener: Omit<Listener, 'fd'>, ociVersion: string): string {
+  const state = { ...listener.state, pid: listener.state.pid ?? listener.pid, annotations: listener.state.annotations ?? {} };
+  return JSON.stringify({
+    ociVersion,
+    fds: ['seccompFd'],
+    pid: listener.pid,
+    ...(listener.metadata !== undefined ? { metadata: listener.metadata } : {}),
+    state: {
+      ociVersion: state.ociVersion, id: state.id, status: state.status, pid: state.pid,
+      bundle: state.bundle, annotations: state.annotations,
+    },
+  });
 }
 
 /** A filter built and checked by libseccomp, waiting to be loaded. */
@@ -169,30 +242,55 @@ export class SeccompFilter {
     private readonly ctx: SeccompCtx,
     /** Syscall names the profile lists that this libseccomp does not know (skipped). */
     readonly unknownSyscalls: string[],
+    private readonly listener?: Listener,
   ) {}
 
-  /** seccomp_load: from here on the calling thread (and with TSYNC all threads) is filtered. */
+  /**
+   * seccomp_load: from here on the calling thread (and with TSYNC all threads) is filtered.
+   * With NOTIFY rules, the listener fd goes to listenerPath at once (see the top of the file).
+   */
   load(): void {
     try {
       this.lib.load(this.ctx);
     } catch (err) {
       throw new TsrunError(`linux.seccomp: loading the filter: ${(err as Error).message}`);
     }
+    if (this.listener) this.sendToListener(this.listener);
+  }
+
+  private sendToListener(listener: Listener): void {
+    let notifyFd = -1;
+    try {
+      notifyFd = this.lib.notifyFd(this.ctx);
+      const payload = Buffer.from(containerProcessState(listener, OCI_VERSION));
+      // The fd goes with the first sendmsg only; a longer state follows as plain bytes.
+      sendFd(listener.fd, notifyFd, payload.subarray(0, SEND_FD_MAX));
+      for (let off = SEND_FD_MAX; off < payload.length;) off += fs.writeSync(listener.fd, payload, off);
+    } catch (err) {
+      throw new TsrunError(`linux.seccomp.listenerPath: sending the seccomp fd: ${(err as Error).message}`);
+    } finally {
+      if (notifyFd >= 0) fs.closeSync(notifyFd);
+      fs.closeSync(listener.fd);
+    }
   }
 
   release(): void {
     this.lib.release(this.ctx);
+    if (this.listener) fs.closeSync(this.listener.fd);
   }
 }
 
 /**
  * Build the filter for linux.seccomp (undefined when there is none). Must run before
- * pivot_root: it opens libseccomp.so.2 from the host.
+ * pivot_root and any namespace change: it opens libseccomp.so.2 from the host and, with
+ * NOTIFY rules, connects to listenerPath (a host path) and reads our host pid; `state` is
+ * what the listener is told about the container.
  */
-export function buildSeccomp(seccomp: LinuxSeccomp | undefined, lib: Libseccomp = libseccomp()): SeccompFilter | undefined {
+export function buildSeccomp(seccomp: LinuxSeccomp | undefined, lib: Libseccomp = libseccomp(), state?: ListenerState): SeccompFilter | undefined {
   if (!seccomp) return undefined;
   const plan = planSeccomp(seccomp);
   const ctx = lib.init(plan.defaultAction);
+  let listener: Listener | undefined;
   const unknown: string[] = [];
   try {
     const native = lib.archNative();
@@ -226,10 +324,25 @@ export function buildSeccomp(seccomp: LinuxSeccomp | undefined, lib: Libseccomp 
         fail(rule.where, `syscall ${JSON.stringify(rule.name)}: ${(err as Error).message}`);
       }
     }
+    if (plan.notify) {
+      let fd: number;
+      try {
+        fd = connectUnix(seccomp.listenerPath!);
+      } catch (err) {
+        fail('linux.seccomp.listenerPath', `connecting to ${seccomp.listenerPath}: ${(err as Error).message}`);
+      }
+      listener = {
+        fd,
+        metadata: seccomp.listenerMetadata,
+        state: state ?? { ociVersion: OCI_VERSION, id: '', status: 'creating', bundle: '' },
+        pid: hostPid(),
+      };
+    }
   } catch (err) {
     lib.release(ctx);
+    if (listener) fs.closeSync(listener.fd);
     if (err instanceof TsrunError) throw err;
     throw new TsrunError(`linux.seccomp: ${(err as Error).message}`);
   }
-  return new SeccompFilter(lib, ctx, [...new Set(unknown)]);
+  return new SeccompFilter(lib, ctx, [...new Set(unknown)], listener);
 }

@@ -4,6 +4,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import type { BundleConfig } from '../helpers/bundle';
 import { makeBundle } from '../helpers/bundle';
 import { forceDelete, freshRoot, residue, tsrun, TsrunResult, tsrunBuilt, uniqueId } from '../helpers/tsrun';
@@ -182,8 +183,110 @@ function createFails(t: T, seccomp: unknown, msg: RegExp): void {
 t.test('create refuses bad profiles', async (t) => {
   createFails(t, { defaultAction: 'SCMP_ACT_BOGUS' }, /seccomp|SCMP_ACT_BOGUS/);
   createFails(t, { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_NOPE' }] }, /SCMP_ACT_NOPE|action/);
-  createFails(t, { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/seccomp.sock' }, /not supported by tsrun yet/);
-  createFails(t, { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }, /SCMP_ACT_NOTIFY is not supported by tsrun yet/);
+  createFails(t, { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }, /SCMP_ACT_NOTIFY needs linux\.seccomp\.listenerPath/);
+  createFails(t, { defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/seccomp.sock' }, /SCMP_ACT_NOTIFY cannot be the default action/);
+  createFails(t, { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/no-such-tsrun-listener.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] },
+    /linux\.seccomp\.listenerPath: connecting to \/run\/no-such-tsrun-listener\.sock/);
+  createFails(t, { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/l.sock', syscalls: [{ names: ['sendmsg'], action: 'SCMP_ACT_NOTIFY' }] }, /cannot be used for sendmsg/);
   createFails(t, { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_VAX'] }, /SCMP_ARCH_VAX is not an architecture libseccomp knows/);
   createFails(t, { defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] }, /SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV/);
+});
+
+// ---------------------------------------------------------------- SCMP_ACT_NOTIFY
+const LISTENER = path.join(__dirname, '..', 'fixtures', 'seccomp-listener.py');
+const EXDEV = 18;
+
+interface ListenerRecord {
+  fds: number;
+  state: { ociVersion: string; fds: string[]; pid: number; metadata?: string; state: Record<string, unknown> };
+  proc: string;
+  notifications: number[];
+}
+
+/** Start the python agent (COUNT connections, answers EXDEV); resolves once it listens. */
+async function startListener(count: number): Promise<{ sock: string; done: () => Promise<ListenerRecord[]> }> {
+  const dir = fs.mkdtempSync(path.join(root, 'listener-'));
+  const sock = path.join(dir, 'agent.sock');
+  const out = path.join(dir, 'out.jsonl');
+  const child = spawn('python3', [LISTENER, sock, out, String(count), String(EXDEV)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`listener exited with ${code}`)));
+  });
+  return {
+    sock,
+    done: async () => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      if (code !== 0) throw new Error(`listener exited with ${code}`);
+      return fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ListenerRecord);
+    },
+  };
+}
+
+const notifyProfile = (sock: string): LinuxSeccomp => ({
+  defaultAction: 'SCMP_ACT_ALLOW',
+  listenerPath: sock,
+  listenerMetadata: 'MKNOD=/dev/null;test',
+  syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }],
+});
+const MKDIR_NRS = process.arch === 'x64' ? [83, 258] : [34];
+
+t.test('SCMP_ACT_NOTIFY: the listener gets the fd and the state, and answers mkdir', async (t) => {
+  for (const noNewPrivileges of [true, false]) {
+    const listener = await startListener(1);
+    const r = run(t, 'mkdir /tmp/x; echo "status $?"; ls -d /tmp/x 2>&1; true', notifyProfile(listener.sock), (c) => {
+      c.process.noNewPrivileges = noNewPrivileges;
+      c.annotations = { 'org.tsrun.test': 'notify' };
+    });
+    const [rec] = await listener.done();
+    t.match(r.stdout + r.stderr, /Invalid cross-device link/, `nnp=${noNewPrivileges}: mkdir got the listener's EXDEV`);
+    t.match(r.stdout, /status 1/);
+    t.match(r.stdout, /No such file or directory/, 'nothing was made');
+    t.equal(rec.fds, 1, 'one fd (SCM_RIGHTS)');
+    t.same(rec.state.fds, ['seccompFd']);
+    t.equal(rec.state.metadata, 'MKNOD=/dev/null;test');
+    t.equal(rec.state.ociVersion, '1.2.0');
+    t.match(rec.state.state, { status: 'creating', annotations: { 'org.tsrun.test': 'notify' } });
+    t.match(String(rec.state.state.id), /^scmp-/);
+    t.equal(rec.state.state.pid, rec.state.pid, 'state.pid: the init');
+    t.ok(path.isAbsolute(String(rec.state.state.bundle)) && fs.existsSync(path.join(String(rec.state.state.bundle), 'config.json')) === false,
+      'bundle: an absolute path (removed by now)');
+    t.match(rec.proc, /^NSpid:\s+\d+\s+1$/m, 'pid is the host pid of the container\'s pid 1');
+    t.match(rec.proc, /^Seccomp:\s+2$/m, 'its filter was on when the listener got the fd');
+    t.ok(rec.notifications.length >= 1 && rec.notifications.every((nr) => MKDIR_NRS.includes(nr)), `notified: ${rec.notifications}`);
+  }
+});
+
+t.test('SCMP_ACT_NOTIFY: exec sends its own fd and the running state', async (t) => {
+  const listener = await startListener(2);
+  const id = uniqueId('scmp');
+  const bundle = makeBundle({ args: ['sleep', '1000'], mutate: (c) => { withTmp(c); c.linux.seccomp = notifyProfile(listener.sock); } });
+  try {
+    const r = tsrun(['run', '-d', '--bundle', bundle.dir, id], { root });
+    t.equal(r.status, 0, `run -d: ${r.stderr.trim()}`);
+    const e = tsrun(['exec', id, 'sh', '-c', 'mkdir /tmp/y; echo "status $?"'], { root });
+    t.equal(e.status, 0, `exec: ${e.stderr.trim()}`);
+    t.match(e.stdout + e.stderr, /Invalid cross-device link/);
+    t.match(e.stdout, /status 1/);
+    tsrun(['kill', id, 'KILL'], { root });
+  } finally {
+    forceDelete(id, root);
+    bundle.cleanup();
+  }
+  const recs = await listener.done();
+  const init = recs.find((x) => x.state.state.status === 'creating');
+  const exec = recs.find((x) => x.state.state.status === 'running');
+  t.ok(init && exec, `one connection each from the init and the exec: ${recs.map((x) => x.state.state.status)}`);
+  t.equal(exec!.state.state.pid, init!.state.pid, 'exec: state.pid is the init');
+  t.not(exec!.state.pid, init!.state.pid, 'exec: pid is the exec\'d process');
+  t.equal(exec!.state.state.id, id);
+  t.ok(exec!.notifications.length >= 1, 'the exec\'d mkdir was answered');
+  t.same(init!.notifications, [], 'sleep made no mkdir');
+});
+
+t.test('listenerPath without a NOTIFY rule is ignored', async (t) => {
+  run(t, 'true', { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/no-such-tsrun-listener.sock' });
 });

@@ -4,7 +4,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createLibseccomp, Libseccomp, packArgs, SCMP_ACT, SCMP_CMP, SCMP_FLTATR, SeccompCtx } from '../../bindings/libseccomp';
-import { buildSeccomp, planSeccomp } from '../../src/security/seccomp';
+import { buildSeccomp, containerProcessState, hostPid, planSeccomp } from '../../src/security/seccomp';
 import type { LinuxSeccomp } from '../../src/spec/types';
 
 const fixtures = path.join(__dirname, '..', 'fixtures', 'engine-configs');
@@ -115,12 +115,36 @@ t.test('flags, architectures', async (t) => {
     /linux\.seccomp\.flags: "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" is not supported by tsrun/);
 });
 
-t.test('refused: notify, listenerPath, unknown actions and operators', async (t) => {
-  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/l.sock' }),
-    /linux\.seccomp\.listenerPath: .*not supported by tsrun yet/);
-  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_NOTIFY' }), /defaultAction: SCMP_ACT_NOTIFY is not supported by tsrun yet/);
+t.test('notify: rules need listenerPath; default NOTIFY, sendmsg and stray metadata refused', async (t) => {
+  const plan = planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/l.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] });
+  t.equal(plan.notify, true);
+  t.equal(plan.rules[0].action, SCMP_ACT.NOTIFY);
+  t.equal(planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/l.sock' }).notify, false, 'listenerPath alone: ignored');
+  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/l.sock' }), /defaultAction: SCMP_ACT_NOTIFY cannot be the default action/);
   t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_NOTIFY' }] }),
-    /syscalls\[0\]\.action: SCMP_ACT_NOTIFY is not supported/);
+    /syscalls\[0\]\.action: SCMP_ACT_NOTIFY needs linux\.seccomp\.listenerPath/);
+  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/l', syscalls: [{ names: ['sendmsg'], action: 'SCMP_ACT_NOTIFY' }] }),
+    /cannot be used for sendmsg/);
+  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerMetadata: 'x' }), /listenerMetadata: must not be set without listenerPath/);
+  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: 'rel.sock' }), /listenerPath: "rel\.sock" is not an absolute path/);
+});
+
+t.test('notify: the container process state and the host pid', async (t) => {
+  t.equal(hostPid('Name:\tsh\nNSpid:\t4422\t1\nSeccomp:\t0\n'), 4422, 'first NSpid field');
+  t.equal(hostPid('Name:\tsh\n'), process.pid, 'no NSpid: our pid');
+  const state = { ociVersion: '1.0.2', id: 'c1', status: 'creating', bundle: '/b', annotations: { k: 'v' } };
+  t.same(JSON.parse(containerProcessState({ pid: 4422, metadata: 'M', state }, '1.2.0')), {
+    ociVersion: '1.2.0', fds: ['seccompFd'], pid: 4422, metadata: 'M',
+    state: { ociVersion: '1.0.2', id: 'c1', status: 'creating', pid: 4422, bundle: '/b', annotations: { k: 'v' } },
+  });
+  const exec = JSON.parse(containerProcessState({ pid: 5000, state: { ...state, status: 'running', pid: 4422, annotations: undefined } }, '1.2.0'));
+  t.equal(exec.pid, 5000);
+  t.equal(exec.state.pid, 4422);
+  t.same(exec.state.annotations, {});
+  t.notOk('metadata' in exec);
+});
+
+t.test('refused: unknown actions and operators', async (t) => {
   t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_NOPE' as 'SCMP_ACT_ALLOW' }), /unknown seccomp action "SCMP_ACT_NOPE"/);
   t.throws(() => planSeccomp({
     defaultAction: 'SCMP_ACT_ALLOW',
