@@ -3,8 +3,8 @@
 #
 #   sudo bash scripts/install.sh
 #
-# 1. apt: busybox-static (test and example root filesystems), runc (the benchmark's
-#    reference), and Node.js >= 20 with npm if `node` is missing or older.
+# 1. apt: busybox-static (test and example root filesystems), runc (the benchmark's reference), gcc +
+#    libc6-dev (the user-namespace trampoline), uidmap, python3 (test helpers), and Node.js >= 20 with npm if `node` is missing or older.
 #    Debian 12 ships Node 18, so Node 20 then comes from NodeSource's apt repository
 #    (https://deb.nodesource.com/node_20.x); set TSRUN_NO_NODESOURCE=1 to refuse that.
 # 2. npm ci, npm run build, npm install -g .   -> `tsrun` on PATH and /usr/local/bin/tsrun
@@ -89,9 +89,9 @@ ensure_node() {
   command -v npm >/dev/null || die "npm not found after installing it"
 }
 
-step "Installing system packages: busybox-static runc"
+step "Installing system packages: busybox-static runc gcc libc6-dev uidmap python3"
 apt-get update -q </dev/null
-apt-get install -y -q busybox-static runc </dev/null
+apt-get install -y -q busybox-static runc gcc libc6-dev uidmap python3 </dev/null
 ensure_node
 
 if [ "$deps_only" = 1 ]; then
