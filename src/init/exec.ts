@@ -9,15 +9,14 @@
 // container file run is the final execve.
 import * as fs from 'node:fs';
 import { CLONE, libc, O, PR } from '../../bindings';
-import { CONTROL_FD_ENV } from '../container/init-protocol';
 import type { ExecRequest } from '../container/exec-protocol';
 import type { InitMessage } from '../container/init-protocol';
 import { TsrunError } from '../errors';
 import { buildSeccomp } from '../security/seccomp';
 import { applyAttributes, applyBeforeExec, applyInitialAffinity, prepareAttributes } from './attributes';
 import { applyRlimits, keepFds, prepareProcess, setNoNewPrivileges, switchUserAndExec } from './process';
-import { ParentChannel } from './channel';
 import { setupTerminal } from './terminal';
+import { bootInit } from './boot';
 
 /** Joined in this order; mount last, since it changes how every path resolves (even /proc). */
 const JOINS: Array<[string, number]> = [
@@ -30,19 +29,9 @@ const JOINS: Array<[string, number]> = [
 
 function main(): void {
   const sys = libc();
-  // Our other threads keep the host's root: nothing in the container may ptrace or open us.
-  sys.prctl(PR.SET_DUMPABLE, 0);
-  sys.prctl(PR.SET_PDEATHSIG, 9);
-  process.umask(0);
-  const channel = new ParentChannel(Number(process.env[CONTROL_FD_ENV]));
+  // The channel speaks line-delimited JSON; the exec-init's request is an ExecRequest.
+  const { channel, request } = bootInit<ExecRequest>();
   const send = (message: InitMessage) => channel.send(message);
-  let request: ExecRequest;
-  try {
-    // The channel speaks line-delimited JSON; the exec-init's request is an ExecRequest.
-    request = channel.readRequest() as unknown as ExecRequest;
-  } catch {
-    process.exit(1);
-  }
   const debug = request.debug ? (msg: string) => send({ type: 'debug', msg }) : () => {};
   const warn = (msg: string) => send({ type: 'warning', msg });
   try {

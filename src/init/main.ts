@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { libc, O, PR } from '../../bindings';
 import { runHooks } from '../container/hooks';
-import { CgroupJoined, CONTROL_FD_ENV, HooksDone, SetupRequest } from '../container/init-protocol';
+import { CgroupJoined, HooksDone, SetupRequest } from '../container/init-protocol';
 import { EXEC_FIFO } from '../container/paths';
 import { applyAttributes, applyBeforeExec, applyInitialAffinity, prepareAttributes } from './attributes';
 import { ParentChannel } from './channel';
@@ -16,23 +16,12 @@ import { enterNamespaces } from './namespaces';
 import { applyRlimits, keepFds, prepareProcess, setNoNewPrivileges, switchUserAndExec } from './process';
 import { setupRootfs } from './rootfs';
 import { setupTerminal } from './terminal';
+import { bootInit } from './boot';
 import { buildSeccomp } from '../security/seccomp';
 
 function main(): void {
   const sys = libc();
-  // Our other threads keep the host's root: nothing in the container may ptrace or open us.
-  sys.prctl(PR.SET_DUMPABLE, 0);
-  // Die with the parent while setting up; cleared once the parent has what it needs.
-  sys.prctl(PR.SET_PDEATHSIG, 9);
-  process.umask(0);
-
-  const channel = new ParentChannel(Number(process.env[CONTROL_FD_ENV]));
-  let request;
-  try {
-    request = channel.readRequest();
-  } catch {
-    process.exit(1);
-  }
+  const { channel, request } = bootInit<SetupRequest>();
   const debug = request.debug ? (msg: string) => channel.send({ type: 'debug', msg }) : () => {};
   const warn = (msg: string) => channel.send({ type: 'warning', msg });
   try {
