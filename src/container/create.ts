@@ -275,4 +275,3 @@ function writePidFile(file: string, pid: number): void {
   fs.renameSync(tmp, target);
 }
 
-export type { Spec };

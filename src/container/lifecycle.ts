@@ -112,4 +112,3 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
   fs.rmSync(container.dir, { recursive: true, force: true });
 }
 
-export { sleepMs };
