@@ -95,6 +95,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       stateDirFd: userns ? init.extraFds[init.extraFds.length - 1] : undefined,
       // Inside a user namespace the init cannot open the cgroup files: it asks us to move it.
       cgroupProcs: userns ? [] : cgroup.procsFiles(),
+      cgroupDirs: cgroup.procsFiles().map((file) => path.dirname(file)),
       parentJoinsCgroup: userns ? true : undefined,
       hookState: { ociVersion: config.ociVersion, id: opts.id, bundle, annotations: config.annotations ?? {} },
       syncHooks: !!(config.hooks?.prestart?.length || config.hooks?.createRuntime?.length),

@@ -19,6 +19,8 @@ export interface SetupRequest {
    * memory limit is not charged for it), before it unshares the cgroup namespace.
    */
   cgroupProcs?: string[];
+  /** The container's cgroup directories (host paths): a cgroup mount binds them. */
+  cgroupDirs?: string[];
   /** What createContainer/startContainer hooks get on stdin (the init fills in pid and status). */
   hookState?: { ociVersion: string; id: string; bundle: string; annotations?: Record<string, string> };
   /** Pause before pivot_root for the parent's prestart/createRuntime hooks ("hooks", then "hooks-done"). */

@@ -12,7 +12,7 @@ import { CgroupJoined, HooksDone, SetupRequest } from '../container/init-protoco
 import { EXEC_FIFO } from '../container/paths';
 import { applyAttributes, applyBeforeExec, applyInitialAffinity, prepareAttributes } from './attributes';
 import { ParentChannel } from './channel';
-import { enterNamespaces } from './namespaces';
+import { enterCgroup, enterNamespaces } from './namespaces';
 import { applyRlimits, keepFds, prepareProcess, setNoNewPrivileges, switchUserAndExec } from './process';
 import { setupRootfs } from './rootfs';
 import { setupTerminal } from './terminal';
@@ -38,20 +38,22 @@ function main(): void {
     const attributes = prepareAttributes(proc, config.linux);
     applyInitialAffinity(attributes);
     if (seccomp?.unknownSyscalls.length) debug(`seccomp: unknown syscalls skipped: ${seccomp.unknownSyscalls.join(' ')}`);
-    // Joined late (Node has booted: its ~40 MB stay charged where they were, DESIGN.md 4).
+    // The cgroup.procs files are opened now (host paths), written at the very end.
     const join = request.parentJoinsCgroup ? () => askParentToJoinCgroup(channel) : joinCgroups(request.cgroupProcs ?? []);
     enterNamespaces(config.linux?.namespaces ?? [], debug, join);
     if (config.hostname !== undefined) sys.sethostname(config.hostname);
     if (config.domainname !== undefined) sys.setdomainname(config.domainname);
     writeSysctls(config.linux?.sysctl ?? {});
     const beforePivot = () => containerHooks(channel, request);
-    setupRootfs({ config, rootfs: request.rootfs, bundle: request.bundle, noPivot: request.noPivot, debug, beforePivot });
+    setupRootfs({ config, rootfs: request.rootfs, bundle: request.bundle, noPivot: request.noPivot, debug, beforePivot, cgroupDirs: request.cgroupDirs });
     if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug);
     const prepared = prepareProcess(proc, warn);
     applyRlimits(proc);
     applyAttributes(proc, attributes);
     setNoNewPrivileges(proc);
     keepFds(request.preserveFds);
+    // Joined last (Node's ~40 MB and the set-up work stay charged where they were).
+    enterCgroup(config.linux?.namespaces ?? [], debug, join);
 
     sys.prctl(PR.SET_PDEATHSIG, 0);
     channel.send({ type: 'ready' });

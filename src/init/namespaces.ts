@@ -20,10 +20,9 @@ export const NAMESPACE_FLAGS: Record<LinuxNamespaceType, number> = {
 const JOIN_ORDER: LinuxNamespaceType[] = ['ipc', 'uts', 'network', 'cgroup', 'mount'];
 
 /**
- * `joinCgroups` puts us in the container's cgroups: after the other namespaces exist (their
- * kernel memory is not the container's either) and before a new cgroup namespace is made,
- * so that its root is the container's cgroup. With a cgroup namespace joined by path it runs
- * before any join.
+ * Joins and makes every namespace but a new cgroup namespace (see enterCgroup). With a
+ * cgroup namespace joined by path, `joinCgroups` (our move into the container's cgroups)
+ * runs first, since after that join the host's cgroup paths no longer resolve.
  */
 export function enterNamespaces(namespaces: LinuxNamespace[], debug: (msg: string) => void, joinCgroups: () => void = () => {}): void {
   const sys = libc();
@@ -56,11 +55,21 @@ export function enterNamespaces(namespaces: LinuxNamespace[], debug: (msg: strin
     debug(`unshare 0x${flags.toString(16)}`);
     sys.unshare(flags);
   }
-  if (!cgroupJoined) joinCgroups();
-  const cgroupNs = byType.get('cgroup');
-  if (cgroupNs && !cgroupNs.path) {
+}
+
+/**
+ * The init's last step before `ready`: move into the container's cgroups, then make its
+ * cgroup namespace (rooted there). As late as possible, so that what the Node init touches
+ * while it sets the container up is not charged to the container (DESIGN.md 4): a 1 MiB
+ * limit must leave room for the user's process.
+ */
+export function enterCgroup(namespaces: LinuxNamespace[], debug: (msg: string) => void, joinCgroups: () => void): void {
+  const cgroupNs = namespaces.find((ns) => ns.type === 'cgroup');
+  if (cgroupNs?.path) return; // joined with the namespaces, before everything else
+  joinCgroups();
+  if (cgroupNs) {
     debug('unshare cgroup namespace');
-    sys.unshare(CLONE.NEWCGROUP);
+    libc().unshare(CLONE.NEWCGROUP);
   }
 }
 

@@ -17,6 +17,8 @@ export interface RootfsOptions {
   debug: (msg: string) => void;
   /** Called when every mount is in place, before pivot_root (createRuntime/createContainer hooks). */
   beforePivot?: () => void;
+  /** The container's cgroup directories (host paths), which a cgroup mount binds. */
+  cgroupDirs?: string[];
 }
 
 /** The devices every container gets (runc's list), unless the config names them. */
@@ -141,7 +143,7 @@ function mountOne(root: InRoot, m: Mount, opts: RootfsOptions): void {
   const sourceIsDir = !bind || fs.statSync(source).isDirectory();
   if (m.type === 'cgroup') {
     const privateNs = (opts.config.linux?.namespaces ?? []).some((ns) => ns.type === 'cgroup');
-    return mountCgroup(root, m, options.flags, privateNs);
+    return mountCgroup(root, m, options.flags, privateNs, opts.cgroupDirs ?? []);
   }
   const namespaces = opts.config.linux?.namespaces ?? [];
   if (m.type === 'sysfs' && namespaces.some((ns) => ns.type === 'user') && !namespaces.some((ns) => ns.type === 'network' && !ns.path)) {
@@ -173,12 +175,14 @@ function mountOne(root: InRoot, m: Mount, opts: RootfsOptions): void {
 }
 
 /**
- * A "cgroup" mount: the host's hierarchies as the container sees them. With a cgroup
- * namespace a fresh cgroup mount is rooted at the container's cgroup; without one (Docker's
- * default on v1 hosts) we bind the container's own cgroup directories, as runc does, so the
- * container never sees the host's tree.
+ * A "cgroup" mount: the host's hierarchies as the container sees them. The init joins its
+ * cgroups only at the end of set-up, so we bind the container's own cgroup directories (as
+ * runc does without a cgroup namespace): the container never sees the host's tree, and with
+ * a cgroup namespace (made when the init joins) the view is the same as a fresh mount's.
+ * Without cgroup directories from the parent: a fresh mount with a cgroup namespace, or the
+ * directories of our own cgroups.
  */
-function mountCgroup(root: InRoot, m: Mount, flags: number, privateNs: boolean): void {
+function mountCgroup(root: InRoot, m: Mount, flags: number, privateNs: boolean, cgroupDirs: string[]): void {
   const sys = libc();
   const hostMounts = fs
     .readFileSync('/proc/self/mountinfo', 'utf8')
@@ -192,13 +196,20 @@ function mountCgroup(root: InRoot, m: Mount, flags: number, privateNs: boolean):
     .filter((x): x is { point: string; fstype: string; superOptions: string } => !!x)
     .filter((x) => (x.fstype === 'cgroup' || x.fstype === 'cgroup2') && x.point.startsWith('/sys/fs/cgroup'));
   const mountFlags = flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
-  const ownPaths = privateNs ? undefined : ownCgroupPaths();
+  const ownPaths = cgroupDirs.length > 0 || privateNs ? undefined : ownCgroupPaths();
+  const sourceOf = (h: (typeof hostMounts)[number]): string | undefined => {
+    if (cgroupDirs.length > 0) return cgroupDirs.find((d) => d === h.point || d.startsWith(`${h.point}/`));
+    if (ownPaths) return path.posix.join(h.point, ownPaths.find((p) => p.matches(h.fstype, h.superOptions))?.path ?? '/');
+    return undefined;
+  };
   const mountHierarchy = (h: (typeof hostMounts)[number], dest: string) => {
+    const source = sourceOf(h);
+    // A hierarchy the container has no cgroup in is not shown at all.
+    if (cgroupDirs.length > 0 && !source) return;
     const dir = root.ensure(dest, 'dir');
     try {
-      if (ownPaths) {
-        const own = ownPaths.find((p) => p.matches(h.fstype, h.superOptions))?.path ?? '/';
-        sys.mount(path.posix.join(h.point, own), fdPath(dir), '', MS.BIND, '');
+      if (source) {
+        sys.mount(source, fdPath(dir), '', MS.BIND, '');
         const mounted = root.lookup(dest);
         if (mounted !== undefined) {
           try {

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { CLONE, useLibc } from '../../bindings';
 import { FakeLibc } from '../../bindings/fake';
 import { TsrunError } from '../../src/errors';
-import { enterNamespaces, NAMESPACE_FLAGS } from '../../src/init/namespaces';
+import { enterCgroup, enterNamespaces, NAMESPACE_FLAGS } from '../../src/init/namespaces';
 import type { LinuxNamespace } from '../../src/spec/types';
 
 /** FakeLibc that also notes which file each setns fd refers to, while it is open. */
@@ -27,22 +27,33 @@ function setup(t: { teardown(fn: () => void): void }): { fake: NsFake; debug: st
 const nsLink = (name: string): string => fs.readlinkSync(`/proc/self/ns/${name}`);
 const openFds = (): string[] => fs.readdirSync('/proc/self/fd').sort();
 
-t.test('new namespaces: one unshare, then the cgroups are joined, then the cgroup namespace', async (t) => {
+t.test('new namespaces: one unshare; the cgroups are joined later, then the cgroup namespace', async (t) => {
   const { fake, debug } = setup(t);
   const namespaces: LinuxNamespace[] = [
     { type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' },
   ];
+  let joined = 0;
+  enterNamespaces(namespaces, (m) => debug.push(m), () => joined++);
+  t.same(fake.calls, [{ call: 'unshare', args: [CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS] }]);
+  t.equal(joined, 0, 'enterNamespaces leaves the cgroups (and the cgroup namespace) for the end of set-up');
+  t.notOk(fake.argsOf('unshare')[0][0] & CLONE.NEWPID, 'pid is the parent\'s job');
   let callsAtJoin = -1;
-  enterNamespaces(namespaces, (m) => debug.push(m), () => {
+  enterCgroup(namespaces, (m) => debug.push(m), () => {
     callsAtJoin = fake.calls.length;
   });
-  t.same(fake.calls, [
-    { call: 'unshare', args: [CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS] },
-    { call: 'unshare', args: [CLONE.NEWCGROUP] },
-  ]);
-  t.equal(callsAtJoin, 1, 'cgroups joined after the other namespaces, before the cgroup namespace');
-  t.notOk(fake.argsOf('unshare')[0][0] & CLONE.NEWPID, 'pid is the parent\'s job');
+  t.same(fake.calls.slice(1), [{ call: 'unshare', args: [CLONE.NEWCGROUP] }]);
+  t.equal(callsAtJoin, 1, 'cgroups joined before the cgroup namespace is made');
   t.same(debug, [`unshare 0x${(CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS).toString(16)}`, 'unshare cgroup namespace']);
+});
+
+t.test('enterCgroup without a cgroup namespace only joins; with one joined by path, nothing', async (t) => {
+  const { fake } = setup(t);
+  let joined = 0;
+  enterCgroup([{ type: 'mount' }], () => {}, () => joined++);
+  t.equal(joined, 1);
+  t.same(fake.calls, []);
+  enterCgroup([{ type: 'cgroup', path: '/proc/self/ns/cgroup' }], () => {}, () => joined++);
+  t.equal(joined, 1, 'already joined by enterNamespaces');
 });
 
 t.test('a cgroup namespace joined by path: the cgroups are joined before any setns', async (t) => {
@@ -59,6 +70,7 @@ t.test('each type maps to its own flag', async (t) => {
   for (const type of ['network', 'ipc', 'uts', 'mount', 'cgroup'] as const) {
     const { fake } = setup(t);
     enterNamespaces([{ type }], () => {});
+    enterCgroup([{ type }], () => {}, () => {});
     t.same(fake.calls, [{ call: 'unshare', args: [NAMESPACE_FLAGS[type]] }], type);
   }
   t.equal(NAMESPACE_FLAGS.network, CLONE.NEWNET);
