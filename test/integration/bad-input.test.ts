@@ -98,7 +98,7 @@ const cases: Case[] = [
   { name: 'hostname without a uts namespace', config: (c) => withoutNs(c, 'uts'), expect: [`${CFG}/hostname`, 'UTS namespace'] },
   { name: 'relative hook path', config: (c) => (c.hooks = { prestart: [{ path: 'bin/true' }] }), expect: [`${CFG}/hooks/prestart/0/path`, 'absolute'] },
   // --- not supported (yet): refused, never ignored
-  { name: 'user namespace', config: (c) => c.linux.namespaces!.push({ type: 'user' }), expect: ['user namespace', 'not supported'] },
+  { name: 'user namespace without mappings', config: (c) => c.linux.namespaces!.push({ type: 'user' }), expect: ['uidMappings', 'user namespace needs both mappings'] },
   { name: 'terminal true without --console-socket', config: (c) => (c.process.terminal = true), expect: ['process.terminal', 'console socket'] },
   { name: '--systemd-cgroup on create', global: ['--systemd-cgroup'], expect: ['--systemd-cgroup', 'not supported'] },
   { name: 'no mount namespace', config: (c) => withoutNs(c, 'mount'), expect: ['mount namespace'] },

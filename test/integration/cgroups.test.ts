@@ -325,3 +325,20 @@ t.test('the cgroup mount shows the container its own cgroup, with and without a 
     clean(tt, c);
   }
 });
+
+t.test('a 1 MiB limit with runc spec\'s mounts (cgroup mount, sysfs, mqueue, devpts) still runs echo hi', async (tt) => {
+  const c = newCtr(
+    tt,
+    withResources(['echo', 'hi'], { memory: { limit: 1048576 } }, (config) => {
+      config.mounts.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] });
+    }),
+  );
+  create(tt, c);
+  const usage = Number(readCg(c.id, 'memory', 'memory.max_usage_in_bytes', 'memory.peak'));
+  tt.ok(usage < 512 * 1024, `peak usage after create: ${usage} bytes`);
+  ok(tt, ['start', c.id]);
+  tt.ok(waitFor(() => state(c.id, root).status === 'stopped'), 'exits');
+  tt.equal(fs.readFileSync(c.out, 'utf8'), 'hi\n');
+  ok(tt, ['delete', c.id]);
+  clean(tt, c);
+});
