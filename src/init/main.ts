@@ -48,12 +48,14 @@ function main(): void {
     setupRootfs({ config, rootfs: request.rootfs, bundle: request.bundle, noPivot: request.noPivot, debug, beforePivot, cgroupDirs: request.cgroupDirs });
     if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug);
     const prepared = prepareProcess(proc, warn);
+    // Joined this late: Node's ~40 MB and the set-up work stay charged where they were. The
+    // scheduler and other attributes come after, so the cgroup's limits (cpu.rt_runtime_us)
+    // judge them.
+    enterCgroup(config.linux?.namespaces ?? [], debug, join);
     applyRlimits(proc);
     applyAttributes(proc, attributes);
     setNoNewPrivileges(proc);
     keepFds(request.preserveFds);
-    // Joined last (Node's ~40 MB and the set-up work stay charged where they were).
-    enterCgroup(config.linux?.namespaces ?? [], debug, join);
 
     sys.prctl(PR.SET_PDEATHSIG, 0);
     channel.send({ type: 'ready' });

@@ -5,8 +5,9 @@ import { ChildProcess, spawn, StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import tap from 'tap';
 import { Bundle, BundleOptions, makeBundle } from './bundle';
-import { cleanEnv, defaultRoot, forceDelete, residue, tsrun, TsrunOptions, TsrunResult, tsrunJs, uniqueId } from './tsrun';
+import { cleanEnv, defaultRoot, forceDelete, freshRoot, residue, tsrun, TsrunOptions, TsrunResult, tsrunBuilt, tsrunJs, uniqueId } from './tsrun';
 
 export interface AsyncTsrunOptions extends TsrunOptions {
   /**
@@ -193,4 +194,20 @@ export function stopTapSpawnHooks(): void {
   const key = Symbol.for('process-on-spawn@*:singletonId');
   const state = (globalThis as Record<symbol, { listeners?: unknown[] } | undefined>)[key];
   if (state?.listeners) state.listeners.length = 0;
+}
+
+/**
+ * The preamble of a root integration test file: tap's spawn hooks off, the file skipped
+ * (planned empty) without root, a built dist/ required, and a fresh --root removed at the end.
+ */
+export function rootSuite(): string {
+  stopTapSpawnHooks();
+  if (process.getuid?.() !== 0) {
+    tap.plan(0, 'needs root');
+    process.exit(0);
+  }
+  if (!tsrunBuilt()) throw new Error('dist/tsrun.js is missing: run `npm run build` first');
+  const root = freshRoot();
+  tap.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+  return root;
 }

@@ -7,22 +7,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { O } from '../../bindings/constants';
 import { makeBundle } from '../helpers/bundle';
-import { runIn, stopTapSpawnHooks, tempDir } from '../helpers/container';
-import { cleanEnv, forceDelete, freshRoot, residue, tsrun, tsrunBuilt, tsrunJs, uniqueId, waitFor } from '../helpers/tsrun';
+import { rootSuite, runIn, tempDir } from '../helpers/container';
+import { cleanEnv, forceDelete, residue, tsrun, tsrunJs, uniqueId, waitFor } from '../helpers/tsrun';
 
-stopTapSpawnHooks();
-if (process.getuid?.() !== 0) {
-  t.plan(0, 'needs root');
-  process.exit(0);
-}
-if (!tsrunBuilt()) throw new Error('dist/tsrun.js is missing: run `npm run build` first');
-
-const root = freshRoot();
+const root = rootSuite();
 const work = tempDir('tsrun-escapes-');
-t.teardown(() => {
-  fs.rmSync(root, { recursive: true, force: true });
-  work.remove();
-});
+t.teardown(() => work.remove());
 
 /** Run tsrun with another node binary (and optionally under setpriv), output to files. */
 function tsrunWith(node: string, args: string[], prefix: string[] = []): { status: number | null; stdout: string; stderr: string } {

@@ -7,23 +7,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BundleConfig } from '../helpers/bundle';
 import { makeBundle } from '../helpers/bundle';
-import { readOr, runIn, stopTapSpawnHooks, tempDir } from '../helpers/container';
-import { forceDelete, freshRoot, residue, tsrun, tsrunBuilt, uniqueId } from '../helpers/tsrun';
+import { readOr, rootSuite, runIn, tempDir } from '../helpers/container';
+import { forceDelete, residue, tsrun, uniqueId } from '../helpers/tsrun';
 import type { Hook } from '../../src/spec/types';
 
-stopTapSpawnHooks();
-if (process.getuid?.() !== 0) {
-  t.plan(0, 'needs root');
-  process.exit(0);
-}
-if (!tsrunBuilt()) throw new Error('dist/tsrun.js is missing: run `npm run build` first');
-
-const root = freshRoot();
+const root = rootSuite();
 const work = tempDir('tsrun-hooks-');
-t.teardown(() => {
-  fs.rmSync(root, { recursive: true, force: true });
-  work.remove();
-});
+t.teardown(() => work.remove());
 
 /** Host-side hook: appends "<name> <hostname> <mount marker> <state JSON>" to the log. */
 const hostHook = path.join(work.dir, 'hook.sh');

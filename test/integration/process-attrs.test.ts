@@ -2,22 +2,12 @@
 // personality, scheduler, ioPriority, execCPUAffinity, rlimits errors, and the LSM fields on
 // a host without AppArmor/SELinux. Build first (`npm run build`).
 import t from 'tap';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { BundleConfig } from '../helpers/bundle';
-import { runIn, stopTapSpawnHooks } from '../helpers/container';
-import { freshRoot, tsrunBuilt } from '../helpers/tsrun';
+import { rootSuite, runIn } from '../helpers/container';
 import { apparmorEnabled, selinuxEnabled } from '../../src/init/attributes';
 
-stopTapSpawnHooks();
-if (process.getuid?.() !== 0) {
-  t.plan(0, 'needs root');
-  process.exit(0);
-}
-if (!tsrunBuilt()) throw new Error('dist/tsrun.js is missing: run `npm run build` first');
-
-const root = freshRoot();
-t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+const root = rootSuite();
 const sh = (script: string): string[] => ['sh', '-c', script];
 
 function run(t: T, script: string, mutate: (c: BundleConfig) => void) {

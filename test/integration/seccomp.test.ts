@@ -7,24 +7,11 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { BundleConfig } from '../helpers/bundle';
 import { makeBundle } from '../helpers/bundle';
-import { forceDelete, freshRoot, residue, tsrun, TsrunResult, tsrunBuilt, uniqueId } from '../helpers/tsrun';
+import { forceDelete, residue, tsrun, TsrunResult, uniqueId } from '../helpers/tsrun';
+import { rootSuite } from '../helpers/container';
 import type { LinuxSeccomp } from '../../src/spec/types';
 
-// tap's processinfo plugin puts its loader back into every child's environment: drop its
-// spawn hooks so tsrun and the init run as engines run them.
-{
-  const key = Symbol.for('process-on-spawn@*:singletonId');
-  const hooks = (globalThis as Record<symbol, { listeners?: unknown[] } | undefined>)[key];
-  if (hooks?.listeners) hooks.listeners.length = 0;
-}
-if (process.getuid?.() !== 0) {
-  t.plan(0, 'needs root');
-  process.exit(0);
-}
-if (!tsrunBuilt()) throw new Error('dist/tsrun.js is missing: run `npm run build` first');
-
-const root = freshRoot();
-t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+const root = rootSuite();
 
 type T = tap.Test;
 const sh = (script: string): string[] => ['sh', '-c', script];
