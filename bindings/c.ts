@@ -1,10 +1,13 @@
 // The C-calling helpers every bindings module shares: one handle on libc, errno -> SysError,
 // C memory (calloc/free) and pointer addresses. Only bindings/ imports ffi-rs.
-import * as ffi from 'ffi-rs';
+import type * as FFI from 'ffi-rs';
+import { loadFfi } from './load-ffi';
 import { SysError } from './types';
 
+const ffi = loadFfi();
+
 export const T = ffi.DataType;
-export type Param = ffi.DataType | ffi.ArrayConstructorOptions;
+export type Param = FFI.DataType | FFI.ArrayConstructorOptions;
 
 export interface CResult<V = number> {
   value: V;
@@ -15,7 +18,7 @@ export interface CResult<V = number> {
 let libcOpened = false;
 
 /** Call a libc function; the result carries errno. Runs on the calling (main) thread. */
-export function libcCall<V = number>(funcName: string, retType: ffi.DataType, paramsType: Param[], values: unknown[]): CResult<V> {
+export function libcCall<V = number>(funcName: string, retType: FFI.DataType, paramsType: Param[], values: unknown[]): CResult<V> {
   if (!libcOpened) {
     ffi.open({ library: 'libc', path: 'libc.so.6' });
     libcOpened = true;
@@ -39,21 +42,21 @@ export function checked(name: string, arg: string, funcName: string, paramsType:
   return r.value;
 }
 
-export function calloc(size: number): ffi.JsExternal {
-  return libcCall<ffi.JsExternal>('calloc', T.External, [T.U64, T.U64], [1, size]).value;
+export function calloc(size: number): FFI.JsExternal {
+  return libcCall<FFI.JsExternal>('calloc', T.External, [T.U64, T.U64], [1, size]).value;
 }
 
-export function free(ptr: ffi.JsExternal): void {
+export function free(ptr: FFI.JsExternal): void {
   libcCall('free', T.Void, [T.External], [ptr]);
 }
 
 /** The numeric address of a C pointer: strncpy(p, p, 0) returns p unchanged. */
-export function addressOf(ptr: ffi.JsExternal): bigint {
+export function addressOf(ptr: FFI.JsExternal): bigint {
   return BigInt.asUintN(64, BigInt(libcCall('strncpy', T.I64, [T.External, T.External, T.U64], [ptr, ptr, 0]).value));
 }
 
 /** A Buffer passed by pointer (a struct the kernel only reads). */
-export const u8 = (length: number): ffi.ArrayConstructorOptions => ffi.arrayConstructor({ type: T.U8Array, length });
+export const u8 = (length: number): FFI.ArrayConstructorOptions => ffi.arrayConstructor({ type: T.U8Array, length });
 
 /** View C memory as a Buffer without copying. */
-export const view = (ptr: ffi.JsExternal, length: number): Buffer => ffi.createExternalBuffer(ptr, length);
+export const view = (ptr: FFI.JsExternal, length: number): Buffer => ffi.createExternalBuffer(ptr, length);

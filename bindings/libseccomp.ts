@@ -7,13 +7,14 @@
 // it would look for libseccomp.so.2 inside the container.
 import type * as FFI from 'ffi-rs';
 import { constants } from 'node:os';
+import { loadFfi } from './load-ffi';
 import { SysError } from './types';
 
 const LIB = 'libseccomp';
 let ffiModule: typeof FFI | undefined;
 function ffiRs(): typeof FFI {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  ffiModule ??= require('ffi-rs') as typeof FFI;
+  ffiModule ??= loadFfi();
   return ffiModule;
 }
 

@@ -44,6 +44,7 @@ export interface CreatedContainer {
 }
 
 export async function createContainer(opts: CreateOptions): Promise<CreatedContainer> {
+  debug(`create ${opts.id} (node up ${Math.round(process.uptime() * 1000)} ms)`);
   const dir = containerDir(opts.root, opts.id);
   fs.mkdirSync(opts.root, { recursive: true, mode: 0o700 });
   try {
@@ -75,6 +76,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     term?.dropChildEnd();
     if (stateDirFd !== undefined) fs.closeSync(stateDirFd);
     stateDirFd = undefined;
+    debug(`init spawned: pid ${init.child.pid}`);
     const exited = exitPromise(init.child);
     // With a user namespace: the maps are written, the init is on its way.
     const pid = await Promise.race([init.pid, exited]);
@@ -84,8 +86,10 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     const rootfs = path.resolve(bundle, config.root!.path);
     if (!fs.existsSync(rootfs)) throw new TsrunError(`${configFile}: /root/path: rootfs ${rootfs}: no such file or directory`);
 
+    debug('config validated');
     // Made and limited before the init joins it (late, once Node has booted: DESIGN.md 4).
     cgroup = setupCgroup(opts.id, config);
+    debug('cgroups ready');
     libc().mkfifo(path.join(dir, EXEC_FIFO), 0o622);
     // 0622 whatever our umask (as runc): an init in a user namespace is not its owner.
     fs.chmodSync(path.join(dir, EXEC_FIFO), 0o622);
@@ -101,6 +105,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       syncHooks: !!(config.hooks?.prestart?.length || config.hooks?.createRuntime?.length),
     };
     init.control.write(`${JSON.stringify(request)}\n`);
+    debug('setup request sent');
     // prestart and createRuntime run when the init has its mounts and has not pivoted yet
     // (it waits for our answer), in our namespaces, with the state "creating".
     const procsFiles = cgroup.procsFiles();

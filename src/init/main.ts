@@ -24,6 +24,7 @@ function main(): void {
   const { channel, request } = bootInit<SetupRequest>();
   const debug = request.debug ? (msg: string) => channel.send({ type: 'debug', msg }) : () => {};
   const warn = (msg: string) => channel.send({ type: 'warning', msg });
+  debug('setup request received');
   try {
     const { config } = request;
     const proc = config.process!;
@@ -48,6 +49,7 @@ function main(): void {
     setupRootfs({ config, rootfs: request.rootfs, bundle: request.bundle, noPivot: request.noPivot, debug, beforePivot, cgroupDirs: request.cgroupDirs });
     if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug);
     const prepared = prepareProcess(proc, warn);
+    debug('process prepared');
     // Joined this late: Node's ~40 MB and the set-up work stay charged where they were. The
     // scheduler and other attributes come after, so the cgroup's limits (cpu.rt_runtime_us)
     // judge them.

@@ -51,17 +51,21 @@ export function setupRootfs(opts: RootfsOptions): void {
   const root = new InRoot(rootfs);
   try {
     for (const m of config.mounts ?? []) mountOne(root, m, opts);
+    opts.debug('config mounts done');
     const inUserns = (config.linux?.namespaces ?? []).some((ns) => ns.type === 'user');
     if (needsDevSetup(config.mounts ?? [])) setupDev(root, config, inUserns);
     else createDevices(root, config.linux?.devices ?? [], inUserns);
     for (const p of config.linux?.readonlyPaths ?? []) makeReadonly(root, p);
+    opts.debug('/dev and read-only paths done');
     for (const p of config.linux?.maskedPaths ?? []) mask(root, p);
+    opts.debug('masked and read-only paths done');
   } finally {
     root.close();
   }
   opts.beforePivot?.();
   if (opts.noPivot) moveRoot(rootfs);
   else pivotRoot(rootfs);
+  opts.debug('pivoted');
   if (propagation) sys.mount('', '/', '', ROOTFS_PROPAGATION[propagation], '');
   if (config.root?.readonly) {
     const rootFd = fs.openSync('/', O.PATH | O.DIRECTORY | O.CLOEXEC);
