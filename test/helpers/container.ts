@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import tap from 'tap';
 import { Bundle, BundleOptions, makeBundle } from './bundle';
-import { cleanEnv, defaultRoot, forceDelete, freshRoot, residue, tsrun, TsrunOptions, TsrunResult, tsrunBuilt, tsrunJs, uniqueId } from './tsrun';
+import { cleanEnv, forceDelete, freshRoot, prepareCall, residue, tsrun, TsrunOptions, TsrunResult, tsrunBuilt, uniqueId } from './tsrun';
 
 export interface AsyncTsrunOptions extends TsrunOptions {
   /**
@@ -29,19 +29,10 @@ export interface AsyncTsrun {
  * stdout/stderr go to files as with tsrun() (a container inheriting them never blocks us).
  */
 export function tsrunAsync(args: string[], opts: AsyncTsrunOptions = {}): AsyncTsrun {
-  const root = opts.root ?? defaultRoot();
-  const argv = [tsrunJs, '--root', root, ...(opts.globalArgs ?? []), ...args];
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-out-'));
-  const outPath = opts.stdoutFile ?? path.join(tmp, 'stdout');
-  const errPath = opts.stderrFile ?? path.join(tmp, 'stderr');
-  const outFd = fs.openSync(outPath, 'a');
-  const errFd = fs.openSync(errPath, 'a');
-  const outStart = fs.fstatSync(outFd).size;
-  const errStart = fs.fstatSync(errFd).size;
-  const stdio: StdioOptions = [opts.input === undefined ? 'ignore' : 'pipe', outFd, errFd, ...(opts.extraStdio ?? [])];
-  const child = spawn(process.execPath, argv, { cwd: opts.cwd, env: opts.env ?? cleanEnv(), stdio });
-  fs.closeSync(outFd);
-  fs.closeSync(errFd);
+  const call = prepareCall(args, opts);
+  const stdio: StdioOptions = [opts.input === undefined ? 'ignore' : 'pipe', call.outFd, call.errFd, ...(opts.extraStdio ?? [])];
+  const child = spawn(process.execPath, call.argv, { cwd: opts.cwd, env: opts.env ?? cleanEnv(), stdio });
+  call.closeFds();
   if (opts.input !== undefined) child.stdin!.end(opts.input);
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeout ?? 60_000);
   const done = new Promise<TsrunResult>((resolve) => {
@@ -51,22 +42,8 @@ export function tsrunAsync(args: string[], opts: AsyncTsrunOptions = {}): AsyncT
     });
     child.once('close', (status, signal) => {
       clearTimeout(timer);
-      const read = (p: string, from: number): string => {
-        try {
-          return fs.readFileSync(p).subarray(from).toString('utf8');
-        } catch {
-          return '';
-        }
-      };
-      const res: TsrunResult = {
-        status,
-        signal,
-        stdout: read(outPath, outStart),
-        stderr: read(errPath, errStart),
-        argv: [process.execPath, ...argv],
-      };
-      if (spawnError) res.error = spawnError;
-      fs.rmSync(tmp, { recursive: true, force: true });
+      const res = call.result(status, signal, spawnError);
+      call.removeTemp();
       resolve(res);
     });
   });

@@ -104,8 +104,21 @@ export function uniqueId(prefix = 'tt'): string {
   return `${prefix}-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
 
-/** Run `node dist/tsrun.js --root ROOT [globalArgs] ...args` synchronously. */
-export function tsrun(args: string[], opts: TsrunOptions = {}): TsrunResult {
+/**
+ * The argv of `node dist/tsrun.js --root ROOT [globalArgs] ...args` and its stdout/stderr
+ * as files (a container inheriting them never blocks us); `result` reads back only what
+ * this call appended, `close` releases the fds and the temp dir.
+ */
+export interface TsrunCall {
+  argv: string[];
+  outFd: number;
+  errFd: number;
+  result(status: number | null, signal: NodeJS.Signals | null, error?: Error): TsrunResult;
+  closeFds(): void;
+  removeTemp(): void;
+}
+
+export function prepareCall(args: string[], opts: Pick<TsrunOptions, 'root' | 'globalArgs' | 'stdoutFile' | 'stderrFile'>): TsrunCall {
   const root = opts.root ?? defaultRoot();
   const argv = [tsrunJs, '--root', root, ...(opts.globalArgs ?? []), ...args];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-out-'));
@@ -115,6 +128,42 @@ export function tsrun(args: string[], opts: TsrunOptions = {}): TsrunResult {
   const errFd = fs.openSync(errPath, 'a');
   const outStart = fs.fstatSync(outFd).size;
   const errStart = fs.fstatSync(errFd).size;
+  const read = (p: string, from: number): string => {
+    try {
+      return fs.readFileSync(p).subarray(from).toString('utf8');
+    } catch {
+      return '';
+    }
+  };
+  return {
+    argv,
+    outFd,
+    errFd,
+    result(status, signal, error) {
+      const res: TsrunResult = {
+        status,
+        signal,
+        stdout: read(outPath, outStart),
+        stderr: read(errPath, errStart),
+        argv: [process.execPath, ...argv],
+      };
+      if (error) res.error = error;
+      return res;
+    },
+    closeFds() {
+      fs.closeSync(outFd);
+      fs.closeSync(errFd);
+    },
+    removeTemp() {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Run `node dist/tsrun.js --root ROOT [globalArgs] ...args` synchronously. */
+export function tsrun(args: string[], opts: TsrunOptions = {}): TsrunResult {
+  const call = prepareCall(args, opts);
+  const { argv, outFd, errFd } = call;
   try {
     const r = spawnSync(process.execPath, argv, {
       cwd: opts.cwd,
@@ -124,26 +173,10 @@ export function tsrun(args: string[], opts: TsrunOptions = {}): TsrunResult {
       timeout: opts.timeout ?? 60_000,
       killSignal: 'SIGKILL',
     });
-    const read = (p: string, from: number): string => {
-      try {
-        return fs.readFileSync(p).subarray(from).toString('utf8');
-      } catch {
-        return '';
-      }
-    };
-    const res: TsrunResult = {
-      status: r.status,
-      signal: r.signal,
-      stdout: read(outPath, outStart),
-      stderr: read(errPath, errStart),
-      argv: [process.execPath, ...argv],
-    };
-    if (r.error) res.error = r.error;
-    return res;
+    return call.result(r.status, r.signal, r.error);
   } finally {
-    fs.closeSync(outFd);
-    fs.closeSync(errFd);
-    fs.rmSync(tmp, { recursive: true, force: true });
+    call.closeFds();
+    call.removeTemp();
   }
 }
 
