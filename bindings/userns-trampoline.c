@@ -20,6 +20,13 @@
  *     >= 0), become root in it and execv PROGRAM (the parent already put us in the pid
  *     namespace).
  *
+ *   tsrun-userns join SYNC_FD USERNS_FD PIDNS_FD TIMENS_FD PROGRAM ARGV0 ARGS...
+ *     (tsrun exec, rootless: an unprivileged parent cannot setns into the container's pid
+ *     namespace) setns to the user namespace first, then the pid and time namespaces
+ *     (TIMENS_FD may be -1), fork: the child becomes root and execs PROGRAM; as in init
+ *     mode we write "P<pid>\n" on SYNC_FD, close the other fds, wait and exit with its
+ *     status, dying with the parent (PR_SET_PDEATHSIG).
+ *
  * Errors: one line on stderr, exit status 125.
  */
 #define _GNU_SOURCE
@@ -77,6 +84,39 @@ static void become_root(void) {
   if (setresuid(0, 0, 0) < 0 && errno != EINVAL) die("setresuid(0)");
 }
 
+/*
+ * Fork: the child becomes root of the user namespace and execs PROG (PROG[0] the file,
+ * then argv). We write "P<pid>\n" on SYNC, hold no fd of the container's (stdio, control
+ * socket, preserved fds), wait for the child and exit as it did (128+signal if killed).
+ */
+static int spawn_and_wait(int sync, char **prog) {
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    close(sync);
+    prctl(PR_SET_PDEATHSIG, 0);
+    become_root();
+    execv(prog[0], prog + 1);
+    die(prog[0]);
+  }
+  char msg[32];
+  int len = snprintf(msg, sizeof msg, "P%d\n", (int)pid);
+  if (write(sync, msg, len) != len) die("write sync");
+  for (int fd = 3; fd < 1024; fd++) close(fd);
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) die("waitpid");
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+/* The container's time namespace for our children, when TIMENS >= 0. */
+static void join_time(int timens) {
+  if (timens < 0) return;
+  if (setns(timens, CLONE_NEWTIME) < 0) die("joining the container's time namespace");
+  close(timens);
+}
+
 static int init_mode(int argc, char **argv) {
   if (argc < 7) return fprintf(stderr, "usage: tsrun-userns init SYNC_FD JOIN_FD CHILD_FLAGS PROGRAM ARGV0 ARGS...\n"), 125;
   int sync = num(argv[2]), join = num(argv[3]), flags = num(argv[4]);
@@ -88,31 +128,33 @@ static int init_mode(int argc, char **argv) {
   } else if (unshare(CLONE_NEWUSER) < 0) {
     die("unshare(CLONE_NEWUSER)");
   }
+  /*
+   * Dumpable while the parent writes our /proc files (as runc's nsexec): a non-dumpable
+   * process's /proc/<pid> belongs to root, which only a root parent can open, and
+   * newuidmap/newgidmap refuse a target that is not owned by their caller.
+   */
+  prctl(PR_SET_DUMPABLE, 1);
   write_byte(sync, 'U');
   /* The parent writes the id maps now; it closes instead of answering on failure. */
   if (read_byte(sync) != 'G') return 125;
   if (flags && unshare(flags) < 0) die("unshare (pid/time namespaces)");
   write_byte(sync, 'N');
   if (read_byte(sync) != 'G') return 125;
-  pid_t pid = fork();
-  if (pid < 0) die("fork");
-  if (pid == 0) {
-    close(sync);
-    prctl(PR_SET_PDEATHSIG, 0);
-    become_root();
-    execv(argv[5], argv + 6);
-    die(argv[5]);
-  }
-  char msg[32];
-  int len = snprintf(msg, sizeof msg, "P%d\n", (int)pid);
-  if (write(sync, msg, len) != len) die("write sync");
-  /* Hold nothing of the container's: stdio, control socket, preserved fds. */
-  for (int fd = 3; fd < 1024; fd++) close(fd);
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) die("waitpid");
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return WEXITSTATUS(status);
+  prctl(PR_SET_DUMPABLE, 0);
+  return spawn_and_wait(sync, argv + 5);
+}
+
+static int join_mode(int argc, char **argv) {
+  if (argc < 8) return fprintf(stderr, "usage: tsrun-userns join SYNC_FD USERNS_FD PIDNS_FD TIMENS_FD PROGRAM ARGV0 ARGS...\n"), 125;
+  int sync = num(argv[2]), userns = num(argv[3]), pidns = num(argv[4]), timens = num(argv[5]);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  prctl(PR_SET_DUMPABLE, 0);
+  if (setns(userns, CLONE_NEWUSER) < 0) die("joining the container's user namespace");
+  close(userns);
+  if (setns(pidns, CLONE_NEWPID) < 0) die("joining the container's pid namespace");
+  close(pidns);
+  join_time(timens);
+  return spawn_and_wait(sync, argv + 6);
 }
 
 static int exec_mode(int argc, char **argv) {
@@ -120,10 +162,7 @@ static int exec_mode(int argc, char **argv) {
   int userns = num(argv[2]), timens = num(argv[3]);
   if (setns(userns, CLONE_NEWUSER) < 0) die("joining the container's user namespace");
   close(userns);
-  if (timens >= 0) {
-    if (setns(timens, CLONE_NEWTIME) < 0) die("joining the container's time namespace");
-    close(timens);
-  }
+  join_time(timens);
   become_root();
   execv(argv[4], argv + 5);
   die(argv[4]);
@@ -133,6 +172,7 @@ static int exec_mode(int argc, char **argv) {
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "init") == 0) return init_mode(argc, argv);
   if (argc > 1 && strcmp(argv[1], "exec") == 0) return exec_mode(argc, argv);
-  fprintf(stderr, "usage: tsrun-userns init|exec ...\n");
+  if (argc > 1 && strcmp(argv[1], "join") == 0) return join_mode(argc, argv);
+  fprintf(stderr, "usage: tsrun-userns init|exec|join ...\n");
   return 125;
 }

@@ -54,6 +54,8 @@ export interface ApplyOptions {
   update?: boolean;
   /** linux.devices, whose nodes get an allow rule (create only). */
   devices?: import('../spec/types').LinuxDevice[];
+  /** Rootless: no device cgroup (the program or devices.deny needs host privileges). */
+  skipDevices?: boolean;
 }
 
 /** One container's cgroups, whichever the version. */

@@ -51,7 +51,7 @@ export class CgroupV1 implements Cgroup {
 
   apply(r: LinuxResources, opts: ApplyOptions = {}): void {
     const base = 'linux.resources';
-    if (!opts.update) this.applyDevices(r, opts);
+    if (!opts.update && !opts.skipDevices) this.applyDevices(r, opts);
     if (r.memory) this.applyMemory(r, opts);
     const cpu = r.cpu;
     if (cpu) {

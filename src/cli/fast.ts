@@ -2,13 +2,13 @@
 // parser that needs neither yargs nor the validators. Anything it does not recognise
 // (help, unknown flags, odd forms) goes to the full yargs CLI, which gives proper errors.
 import { deleteContainer, killContainer, startContainer } from '../container/lifecycle';
-import { DEFAULT_ROOT } from '../container/paths';
+import { defaultRoot } from '../container/paths';
 import { parseSignal } from '../container/signal';
 import { loadContainer, ociState } from '../container/state';
 import * as path from 'node:path';
 import { configureLog, LogOptions, writeFd } from '../logging';
 import type { CreateOptions } from '../container/create';
-import { refuseUnsupportedGlobals } from './context';
+import { resolveGlobals } from './context';
 
 const GLOBAL_VALUE_FLAGS = new Set(['root', 'log', 'log-format', 'rootless']);
 const GLOBAL_BOOLEAN_FLAGS = new Set(['debug', 'systemd-cgroup']);
@@ -97,12 +97,12 @@ export async function runFast(cmd: FastCommand): Promise<void> {
   const g = cmd.globals;
   const log: LogOptions = { file: g.log as string | undefined, format: g['log-format'] === 'json' ? 'json' : 'text', debug: !!g.debug };
   configureLog(log);
-  const root = (g.root as string | undefined) ?? DEFAULT_ROOT;
+  const root = (g.root as string | undefined) ?? defaultRoot();
   const [id, signal] = cmd.positionals;
   switch (cmd.command) {
     case 'create':
     case 'run': {
-      refuseUnsupportedGlobals({ 'systemd-cgroup': !!g['systemd-cgroup'], rootless: (g.rootless as string) ?? 'auto' });
+      const { rootless } = resolveGlobals({ 'systemd-cgroup': !!g['systemd-cgroup'], rootless: g.rootless as string | undefined });
       // Loaded here only: create pulls in child_process and the spawn machinery.
       const { createContainer, setCreateDebug, runContainer } = spawning(log);
       setCreateDebug(!!g.debug);
@@ -114,13 +114,14 @@ export async function runFast(cmd: FastCommand): Promise<void> {
         consoleSocket: cmd.values['console-socket'],
         noPivot: cmd.flags.has('no-pivot'),
         preserveFds: Number(cmd.values['preserve-fds'] ?? 0),
+        rootless,
       };
       if (cmd.command === 'create') await createContainer(opts);
       else await runContainer(opts, { detach: cmd.flags.has('detach'), keep: cmd.flags.has('keep') });
       break;
     }
     case 'exec': {
-      refuseUnsupportedGlobals({ 'systemd-cgroup': !!g['systemd-cgroup'], rootless: (g.rootless as string) ?? 'auto' });
+      const { rootless } = resolveGlobals({ 'systemd-cgroup': !!g['systemd-cgroup'], rootless: g.rootless as string | undefined });
       const { execInContainer } = spawning(log);
       process.exitCode = await execInContainer({
         root,
@@ -138,6 +139,7 @@ export async function runFast(cmd: FastCommand): Promise<void> {
         pidFile: cmd.values['pid-file'],
         ignorePaused: cmd.flags.has('ignore-paused'),
         debug: !!g.debug,
+        rootless,
       });
       break;
     }

@@ -18,7 +18,7 @@ import { runCommand } from './commands/run';
 import { specCommand } from './commands/spec';
 import { startCommand } from './commands/start';
 import { stateCommand } from './commands/state';
-import { DEFAULT_ROOT } from '../container/paths';
+import { defaultRoot } from '../container/paths';
 import { OCI_VERSION } from '../spec/default-config';
 import type { GlobalOptions } from './context';
 
@@ -32,12 +32,12 @@ export async function runCli(args: string[]): Promise<void> {
     .parserConfiguration({ 'boolean-negation': false })
     .scriptName('tsrun')
     .usage('tsrun [global options] <command> [options]\n\nAn OCI container runtime in TypeScript, driven like runc.')
-    .option('root', { type: 'string', default: DEFAULT_ROOT, describe: 'directory for container state', global: true })
+    .option('root', { type: 'string', default: defaultRoot(), describe: 'directory for container state (rootless: $XDG_RUNTIME_DIR/tsrun)', global: true })
     .option('log', { type: 'string', describe: 'append errors and debug lines to this file', global: true })
     .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'format of --log', global: true })
     .option('debug', { type: 'boolean', default: false, describe: 'debug output (namespaces tsrun:*)', global: true })
     .option('systemd-cgroup', { type: 'boolean', default: false, describe: 'use the systemd cgroup driver (not supported)', global: true })
-    .option('rootless', { type: 'string', default: 'auto', describe: 'true|false|auto (rootless is not supported yet)', global: true })
+    .option('rootless', { type: 'string', default: 'auto', describe: 'true|false|auto: ignore cgroup permission errors when no limits are set (auto: when not real root)', global: true })
     .middleware((argv) => {
       const g = argv as unknown as GlobalOptions;
       configureLog({ file: g.log, format: g['log-format'], debug: g.debug });

@@ -1,13 +1,26 @@
 // The container's cgroups as the container commands use them: made and limited by create,
 // read back from the record by pause/resume/ps/events/update/kill/delete.
 import { Cgroup, detectLayout, openCgroup, resolveCgroup } from '../cgroups';
-import type { Spec } from '../spec/types';
+import type { LinuxResources, Spec } from '../spec/types';
 import { TsrunError } from '../errors';
-import { logWarning } from '../logging';
+import { debugLog, logWarning } from '../logging';
+
+const debug = debugLog('cgroup');
 import type { ContainerRecord } from './state';
 
-/** Make the container's cgroups and apply linux.resources; on failure nothing is left. */
-export function setupCgroup(id: string, config: Spec): Cgroup {
+export interface CgroupSetupOptions {
+  /** --rootless (resolved): permission errors leave the container without a cgroup when it sets no limits. */
+  rootless?: boolean;
+}
+
+/**
+ * Make the container's cgroups and apply linux.resources; on failure nothing is left.
+ * Rootless (as runc's cgroupfs managers): when the cgroup cannot be made for lack of
+ * permission and linux.cgroupsPath is not set, the container goes without a cgroup if
+ * linux.resources asks for no limits (device rules do not count: a user namespace cannot
+ * make device nodes anyway) and create fails naming linux.resources if it does.
+ */
+export function setupCgroup(id: string, config: Spec, opts: CgroupSetupOptions = {}): Cgroup | undefined {
   const record = resolveCgroup(id, config.linux?.cgroupsPath, detectLayout());
   const cg = openCgroup(record);
   // A cgroup that already holds processes belongs to someone else (runc refuses it too).
@@ -15,14 +28,55 @@ export function setupCgroup(id: string, config: Spec): Cgroup {
   if (busy.length > 0) {
     throw new TsrunError(`linux.cgroupsPath: the container's cgroup ${Object.values(record.dirs)[0]} is not empty: ${busy.length} process(es) found`);
   }
+  const resources = config.linux?.resources ?? {};
+  const euid = process.geteuid?.() ?? 0;
   try {
     cg.create();
-    cg.apply(config.linux?.resources ?? {}, { devices: config.linux?.devices });
+  } catch (err) {
+    destroyCgroup(cg);
+    if (!isPermissionError(err)) throw err;
+    if (!opts.rootless) {
+      if (euid === 0) throw err;
+      throw new TsrunError(`${(err as Error).message} (running as uid ${euid} with --rootless=false: cgroup errors are fatal; use --rootless=auto)`);
+    }
+    if (config.linux?.cgroupsPath) throw new TsrunError(`rootless container: linux.cgroupsPath ${config.linux.cgroupsPath}: ${(err as Error).message}`);
+    const limits = limitsSet(resources);
+    if (limits.length > 0) {
+      throw new TsrunError(
+        `rootless container: ${limits.map((l) => `linux.resources.${l}`).join(', ')} set, but uid ${euid} cannot create a cgroup (${(err as Error).message}); ` +
+          'remove linux.resources (tsrun spec --rootless writes none) or set linux.cgroupsPath to a cgroup delegated to this user',
+      );
+    }
+    debug(`rootless: no cgroup (${(err as Error).message})`);
+    return undefined;
+  }
+  try {
+    // A device cgroup program needs CAP_SYS_ADMIN on the host: rootless goes without (as runc).
+    if (euid !== 0 && opts.rootless) cg.apply(resources, { skipDevices: true });
+    else cg.apply(resources, { devices: config.linux?.devices });
   } catch (err) {
     destroyCgroup(cg);
     throw err;
   }
   return cg;
+}
+
+/** The linux.resources sections that need a cgroup (all but device rules), by name. */
+export function limitsSet(resources: LinuxResources): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(resources)) {
+    if (key === 'devices' || value === undefined || value === null) continue;
+    if (typeof value === 'object' && Object.values(value as object).every((v) => v === undefined || v === null)) continue;
+    if (Array.isArray(value) && value.length === 0) continue;
+    out.push(key);
+  }
+  return out;
+}
+
+function isPermissionError(err: unknown): boolean {
+  const text = (err as Error).message ?? '';
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || /\b(EACCES|EPERM|EROFS)\b/.test(text);
 }
 
 /** destroy() that never throws (undo paths): a failure is a warning. */
@@ -37,6 +91,10 @@ export function destroyCgroup(cg: Cgroup | undefined): void {
 
 /** The container's cgroups; a clear error for containers created without them. */
 export function cgroupOf(record: ContainerRecord): Cgroup {
-  if (!record.cgroup) throw new TsrunError(`container ${record.id} has no cgroup (created by an older tsrun)`);
+  if (!record.cgroup) {
+    throw new TsrunError(record.rootless
+      ? `container ${record.id} has no cgroup: it was created rootless without a writable cgroup (set linux.cgroupsPath to a cgroup delegated to this user)`
+      : `container ${record.id} has no cgroup (created by an older tsrun)`);
+  }
   return openCgroup(record.cgroup);
 }

@@ -12,7 +12,7 @@ import { TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
 import { runHooks, runHooksWarnOnly } from './hooks';
 import type { HooksRequest, InitMessage, JoinCgroupRequest, SetupRequest } from './init-protocol';
-import { containerDir, EXEC_FIFO } from './paths';
+import { containerDir, DEFAULT_ROOT, defaultRoot, EXEC_FIFO, stateRootRefused } from './paths';
 import { spawnInit, SpawnedInit } from './spawn-init';
 import { ContainerRecord, processStartTime, saveRecord } from './state';
 import { checkSupported } from './supported';
@@ -33,6 +33,8 @@ export interface CreateOptions {
   preserveFds?: number;
   /** Foreground run: with process.terminal and no console socket, relay the pty ourselves. */
   terminalRelay?: boolean;
+  /** --rootless (resolved): cgroup permission errors are not fatal without limits (see cgroup.ts). */
+  rootless?: boolean;
 }
 
 export interface CreatedContainer {
@@ -46,12 +48,12 @@ export interface CreatedContainer {
 export async function createContainer(opts: CreateOptions): Promise<CreatedContainer> {
   debug(`create ${opts.id} (node up ${Math.round(process.uptime() * 1000)} ms)`);
   const dir = containerDir(opts.root, opts.id);
-  fs.mkdirSync(opts.root, { recursive: true, mode: 0o700 });
+  makeStateRoot(opts.root);
   try {
     fs.mkdirSync(dir, { mode: 0o711 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new TsrunError(`container with id ${opts.id} already exists`);
-    throw err;
+    throw stateRootRefused(opts.root, err) ?? err;
   }
   let init: SpawnedInit | undefined;
   let term: Console | undefined;
@@ -65,6 +67,11 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     const timeOffsets = (raw as { linux?: { timeOffsets?: Record<string, LinuxTimeOffset> } })?.linux?.timeOffsets;
     const namespaces = namespacesOf(raw);
     const userns = userNamespaceFor(raw, namespaces, timeOffsets);
+    // As runc (rootlessEUIDCheck): without host privileges only a user namespace gives the
+    // container a root of its own.
+    if (!userns && process.geteuid?.() !== 0) {
+      throw new TsrunError(`${configFile}: /linux/namespaces: running as uid ${process.geteuid?.()}, a rootless container needs a user namespace ({"type":"user"} with uidMappings/gidMappings of your ids; see tsrun spec --rootless)`);
+    }
     term = consoleForCreate(raw, opts.consoleSocket, !!opts.terminalRelay);
     // With a user namespace the init is not host root: it reaches the state dir (0700
     // above it) through an fd of ours.
@@ -88,7 +95,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
 
     debug('config validated');
     // Made and limited before the init joins it (late, once Node has booted: DESIGN.md 4).
-    cgroup = setupCgroup(opts.id, config);
+    cgroup = setupCgroup(opts.id, config, { rootless: opts.rootless });
     debug('cgroups ready');
     libc().mkfifo(path.join(dir, EXEC_FIFO), 0o622);
     // 0622 whatever our umask (as runc): an init in a user namespace is not its owner.
@@ -98,8 +105,8 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       consoleFd: term ? init.extraFds[0] : undefined,
       stateDirFd: userns ? init.extraFds[init.extraFds.length - 1] : undefined,
       // Inside a user namespace the init cannot open the cgroup files: it asks us to move it.
-      cgroupProcs: userns ? [] : cgroup.procsFiles(),
-      cgroupDirs: cgroup.procsFiles().map((file) => path.dirname(file)),
+      cgroupProcs: userns ? [] : cgroup?.procsFiles() ?? [],
+      cgroupDirs: (cgroup?.procsFiles() ?? []).map((file) => path.dirname(file)),
       parentJoinsCgroup: userns ? true : undefined,
       hookState: { ociVersion: config.ociVersion, id: opts.id, bundle, annotations: config.annotations ?? {} },
       syncHooks: !!(config.hooks?.prestart?.length || config.hooks?.createRuntime?.length),
@@ -108,7 +115,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     debug('setup request sent');
     // prestart and createRuntime run when the init has its mounts and has not pivoted yet
     // (it waits for our answer), in our namespaces, with the state "creating".
-    const procsFiles = cgroup.procsFiles();
+    const procsFiles = cgroup?.procsFiles() ?? [];
     const joinCgroup = () => {
       for (const file of procsFiles) {
         try {
@@ -141,7 +148,8 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       annotations: config.annotations,
       initStartTime: processStartTime(pid) ?? '',
       config,
-      cgroup: cgroup.record,
+      cgroup: cgroup?.record,
+      rootless: opts.rootless || undefined,
     };
     saveRecord(dir, record);
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
@@ -159,6 +167,26 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     if (validated) runHooksWarnOnly(validated, 'poststop', { ociVersion: validated.ociVersion, id: opts.id, status: 'stopped', pid: 0, bundle: path.resolve(opts.bundle), annotations: validated.annotations ?? {} });
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/**
+ * <root>, 0700. As runc: the default root under $XDG_RUNTIME_DIR gets the sticky bit too
+ * (the XDG spec's way of keeping it from being pruned); a user who may not write the root
+ * is told how to choose another.
+ */
+function makeStateRoot(root: string): void {
+  try {
+    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw stateRootRefused(root, err) ?? err;
+  }
+  if (root === defaultRoot() && root !== DEFAULT_ROOT) {
+    try {
+      fs.chmodSync(root, 0o1700);
+    } catch (err) {
+      throw new TsrunError(`state root ${root}: ${(err as Error).message}: check the permissions of $XDG_RUNTIME_DIR`);
+    }
   }
 }
 

@@ -47,6 +47,23 @@ export interface ExecOptions {
   ignorePaused: boolean;
   cgroup?: string;
   debug?: boolean;
+  /** --rootless (resolved): a cgroup we may not write to is skipped, as runc does. */
+  rootless?: boolean;
+}
+
+/**
+ * The cgroup.procs files the exec'd process joins. A container created rootless without a
+ * writable cgroup has none: its processes stay in the cgroup of whoever started them.
+ */
+function execCgroupsOf(record: ContainerRecord, sub: string | undefined): string[] {
+  if (record.cgroup || record.rootless !== true) return execCgroupProcs(record.pid, sub);
+  if (sub) throw new TsrunError(`--cgroup ${sub}: container ${record.id} has no cgroup (created rootless without a writable cgroup)`);
+  return [];
+}
+
+function isPermissionError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
 }
 
 /** Run the exec; in the foreground, resolves with the exit status tsrun should exit with. */
@@ -68,17 +85,22 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   // Relayed to our own terminal: start with its size (resizes follow through SIGWINCH).
   if (terminal && !opts.consoleSocket) proc.consoleSize ??= ownTerminalSize();
   const preserveFds = preserveFdCount(opts.preserveFds);
-  const cgroupProcs = execCgroupProcs(record.pid, opts.cgroup);
+  const cgroupProcs = execCgroupsOf(record, opts.cgroup);
 
   const term = terminal ? openConsole(opts.consoleSocket) : undefined;
   let init: SpawnedInit | undefined;
   // A container with a user namespace: the exec-init joins it through tsrun-userns first
   // (and then is not allowed to open cgroup files: we move it ourselves).
   const userFd = ownUserNamespace(record);
+  const namespaces = childNamespaces(record);
+  // Rootless: we may not setns into the pid (or time) namespace the container's user
+  // namespace owns; tsrun-userns joins them after the user namespace and forks.
+  const nsFds = userFd !== undefined && process.geteuid?.() !== 0 ? namespaces.map((ns) => ({ type: ns.type, fd: fs.openSync(ns.path!, 'r') })) : [];
+  const nsFd = (type: string) => nsFds.find((n) => n.type === type)?.fd;
   try {
     init = spawnInit({
-      joinUserns: userFd !== undefined ? { user: userFd } : undefined,
-      namespaces: childNamespaces(record),
+      joinUserns: userFd !== undefined ? { user: userFd, pid: nsFd('pid'), time: nsFd('time') } : undefined,
+      namespaces,
       preserveFds,
       debug: !!opts.debug,
       script: path.join(__dirname, EXEC_INIT_SCRIPT_NAME),
@@ -89,12 +111,29 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     throw err;
   } finally {
     if (userFd !== undefined) fs.closeSync(userFd);
+    for (const { fd } of nsFds) fs.closeSync(fd);
+  }
+  const { child } = init;
+  const exited = exitPromise(child);
+  // The exec'd process: the child itself, or (rootless) the one tsrun-userns forked.
+  let pid: number;
+  try {
+    pid = await init.pid;
+  } catch (err) {
+    term?.close();
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw err;
   }
   if (userFd !== undefined) {
     for (const file of cgroupProcs) {
       try {
-        fs.writeFileSync(file, String(init.child.pid));
+        fs.writeFileSync(file, String(pid));
       } catch (err) {
+        // As runc (setnsProcess): a rootless exec that may not move into a cgroup stays where it is.
+        if (opts.rootless && isPermissionError(err)) {
+          debug(`rootless: not joining ${file}: ${(err as Error).message}`);
+          continue;
+        }
         init.child.kill('SIGKILL');
         throw new TsrunError(`joining the container's cgroup: write ${file}: ${(err as Error).message}`);
       }
@@ -102,8 +141,6 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   }
   // The child has its own copy of the console socket now.
   if (term) term.dropChildEnd();
-  const { child } = init;
-  const exited = exitPromise(child);
   const request: ExecRequest = {
     process: proc,
     initPid: record.pid,
@@ -127,7 +164,6 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     await exited.catch(() => {});
     throw err;
   }
-  const pid = child.pid!;
   debug(`exec'd pid ${pid} in ${opts.id}`);
   if (opts.pidFile) writePidFile(opts.pidFile, pid);
   if (opts.detach) {
@@ -139,7 +175,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   // Foreground: relay the terminal if we hold the master, forward signals, wait.
   let relay: ConsoleRelay | undefined;
   if (term?.local) relay = term.startRelay();
-  const forwarded = forwardSignals(child);
+  const forwarded = forwardSignals(pid);
   const result = await exited;
   await relay?.finish();
   forwarded();
@@ -158,11 +194,11 @@ export function ownTerminalSize(): { height: number; width: number } | undefined
 /** Signals a foreground exec passes on to the process, as runc does. */
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGCONT'];
 
-function forwardSignals(child: ChildProcess): () => void {
+function forwardSignals(pid: number): () => void {
   const handlers = FORWARDED.map((sig) => {
     const handler = () => {
       try {
-        child.kill(sig);
+        process.kill(pid, sig);
       } catch {
         // gone
       }

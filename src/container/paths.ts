@@ -1,4 +1,5 @@
 // Where a container's state lives, and which ids are acceptable (runc's rules).
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TsrunError } from '../errors';
 
@@ -18,4 +19,51 @@ export function checkId(id: unknown): string {
 
 export function containerDir(root: string, id: string): string {
   return path.join(root, checkId(id));
+}
+
+/**
+ * The state root when --root is not given, for every command (fast path and yargs CLI).
+ * As runc (main.go, shouldHonorXDGRuntimeDir): $XDG_RUNTIME_DIR/tsrun when XDG_RUNTIME_DIR
+ * is set and we are not real root (euid != 0, or euid 0 in a user namespace with $USER
+ * unset or not "root"); otherwise /run/tsrun, also for a user without XDG_RUNTIME_DIR
+ * (create then fails with a message naming XDG_RUNTIME_DIR and --root).
+ */
+export function defaultRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_RUNTIME_DIR;
+  if (!xdg || !honorsXdgRuntimeDir(env)) return DEFAULT_ROOT;
+  return path.join(xdg, 'tsrun');
+}
+
+function honorsXdgRuntimeDir(env: NodeJS.ProcessEnv): boolean {
+  if (process.geteuid?.() !== 0) return true;
+  if (!runningInUserNamespace()) return false;
+  return env.USER === undefined || env.USER !== 'root';
+}
+
+/** As moby/sys/userns: anything but the initial namespace's full "0 0 4294967295" map. */
+export function runningInUserNamespace(uidMap?: string): boolean {
+  let text = uidMap;
+  if (text === undefined) {
+    try {
+      text = fs.readFileSync('/proc/self/uid_map', 'utf8');
+    } catch {
+      return false;
+    }
+  }
+  const lines = text.trim().split('\n');
+  if (lines.length !== 1) return true;
+  const [inside, outside, size] = lines[0].trim().split(/\s+/).map(Number);
+  return !(inside === 0 && outside === 0 && size === 4294967295);
+}
+
+/**
+ * A state root an unprivileged user may not use (runc's default /run/runc behaves the same
+ * for a user without XDG_RUNTIME_DIR): say how to choose another. Undefined for other errors.
+ */
+export function stateRootRefused(root: string, err: unknown): Error | undefined {
+  const code = (err as NodeJS.ErrnoException).code;
+  const euid = process.geteuid?.();
+  if ((code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') || euid === 0) return undefined;
+  const how = process.env.XDG_RUNTIME_DIR ? 'pass --root DIR' : 'set XDG_RUNTIME_DIR (tsrun then uses $XDG_RUNTIME_DIR/tsrun) or pass --root DIR';
+  return new TsrunError(`state root ${root}: permission denied (${code}) for uid ${euid}: ${how}`);
 }

@@ -20,8 +20,9 @@ export interface SpawnedInit {
   /** The fd numbers, in the child, of SpawnInitOptions.extraFds (in the same order). */
   extraFds: number[];
   /**
-   * The init's pid. With a user namespace `child` is the waiter (tsrun-userns init), which
-   * exits with the init's status, and the pid is known once the handshake is done.
+   * The init's pid. With a user namespace `child` is the waiter (tsrun-userns init, or
+   * join for a rootless exec), which exits with the init's status, and the pid is known
+   * once the handshake is done.
    */
   pid: Promise<number>;
 }
@@ -48,8 +49,10 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
   const { userns } = opts;
   // With a user namespace, pid and time were made (or found) for us: see userns.ts.
   const joinedOnly = (ns: LinuxNamespace | undefined) => (userns && !ns?.path ? undefined : ns);
-  const pidNs = joinedOnly(opts.namespaces.find((ns) => ns.type === 'pid'));
-  const timeNs = joinedOnly(opts.namespaces.find((ns) => ns.type === 'time'));
+  // Rootless exec: the trampoline joins pid and time after the user namespace (we may not).
+  const byTrampoline = opts.joinUserns?.pid !== undefined;
+  const pidNs = byTrampoline ? undefined : joinedOnly(opts.namespaces.find((ns) => ns.type === 'pid'));
+  const timeNs = byTrampoline ? undefined : joinedOnly(opts.namespaces.find((ns) => ns.type === 'time'));
   const restore: Array<{ fd: number; flag: number }> = [];
   try {
     for (const [ns, flag, own] of [
@@ -96,15 +99,22 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
       args = ['init', String(syncFd), String(childJoin), String(opened.flags), process.execPath, 'tsrun-init', script];
     } else if (joinUserns) {
       // The trampoline closes these fds before it execs node.
-      stdio.push(joinUserns.user);
-      const userFd = stdio.length - 1;
-      let timeFd = -1;
-      if (joinUserns.time !== undefined) {
-        stdio.push(joinUserns.time);
-        timeFd = stdio.length - 1;
-      }
+      const pass = (fd: number | undefined) => {
+        if (fd === undefined) return -1;
+        stdio.push(fd);
+        return stdio.length - 1;
+      };
+      const userFd = pass(joinUserns.user);
+      const timeFd = pass(joinUserns.time);
       file = TRAMPOLINE;
-      args = ['exec', String(userFd), String(timeFd), process.execPath, 'tsrun-init', script];
+      if (joinUserns.pid !== undefined) {
+        const pidFd = pass(joinUserns.pid);
+        stdio.push('pipe');
+        syncFd = stdio.length - 1;
+        args = ['join', String(syncFd), String(userFd), String(pidFd), String(timeFd), process.execPath, 'tsrun-init', script];
+      } else {
+        args = ['exec', String(userFd), String(timeFd), process.execPath, 'tsrun-init', script];
+      }
     }
     // Started from a private mount namespace where node and tsrun's files are read-only.
     let child: ChildProcess;
@@ -119,7 +129,7 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
       if (joinFd >= 0) fs.closeSync(joinFd);
     }
     const control = child.stdio[controlFd] as unknown as SpawnedInit['control'];
-    const pid = userns
+    const pid = syncFd >= 0
       ? userNamespaceHandshake(child, child.stdio[syncFd] as unknown as Duplex, userns)
       : Promise.resolve(child.pid!);
     pid.catch(() => {});

@@ -5,7 +5,7 @@ import type { ContainerStatus, Spec, State } from '../spec/types';
 import { TsrunError } from '../errors';
 import { recordFrozen } from '../cgroups';
 import type { CgroupRecord } from '../cgroups/common';
-import { containerDir, EXEC_FIFO, STATE_FILE } from './paths';
+import { containerDir, EXEC_FIFO, STATE_FILE, stateRootRefused } from './paths';
 
 /** What tsrun keeps about a container: the OCI state fields plus what later commands need. */
 export interface ContainerRecord {
@@ -22,6 +22,8 @@ export interface ContainerRecord {
   config: Spec;
   /** The container's cgroup directories (absolute), for pause/ps/events/update/delete. */
   cgroup?: CgroupRecord;
+  /** Created with --rootless (resolved true): cgroup permission errors were not fatal. */
+  rootless?: boolean;
 }
 
 /** A container as a command sees it: where it lives and what its record says. */
@@ -44,7 +46,7 @@ export function loadContainer(root: string, id: string): Container {
   try {
     text = fs.readFileSync(path.join(dir, STATE_FILE), 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw stateRootRefused(root, err) ?? err;
     if (fs.existsSync(dir)) return { id, dir };
     throw new NoSuchContainer(id);
   }

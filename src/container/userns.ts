@@ -42,6 +42,8 @@ export interface UserNamespaceOptions {
 export interface JoinUserNamespace {
   user: number;
   time?: number;
+  /** Rootless: the pid namespace too, joined by the trampoline after the user namespace, then it forks. */
+  pid?: number;
 }
 
 export function trampolineAvailable(): boolean {
@@ -74,9 +76,10 @@ export function openUserNamespace(opts: UserNamespaceOptions): { joinFd: number;
 
 /**
  * Our side of the handshake with `tsrun-userns init` (spawned as `waiter`, `sync` our end
- * of its sync socket): resolves with the init's pid.
+ * of its sync socket): resolves with the init's pid. `tsrun-userns join` (opts undefined)
+ * only sends "P<pid>".
  */
-export function userNamespaceHandshake(waiter: ChildProcess, sync: Duplex, opts: UserNamespaceOptions): Promise<number> {
+export function userNamespaceHandshake(waiter: ChildProcess, sync: Duplex, opts: UserNamespaceOptions | undefined): Promise<number> {
   let stderr = '';
   waiter.stderr?.setEncoding('utf8');
   waiter.stderr?.on('data', (d: string) => (stderr += d));
@@ -98,10 +101,10 @@ export function userNamespaceHandshake(waiter: ChildProcess, sync: Duplex, opts:
       try {
         while (buffered.length && !done) {
           const c = buffered[0];
-          if (c === 'U') {
+          if (c === 'U' && opts) {
             if (!opts.user.path) writeIdMaps(waiter.pid!, opts.uidMappings, opts.gidMappings);
             sync.write('G');
-          } else if (c === 'N') {
+          } else if (c === 'N' && opts) {
             if (opts.newTime) writeTimeOffsets(waiter.pid!, opts.timeOffsets ?? {});
             sync.write('G');
           } else if (c === 'P') {
@@ -128,10 +131,10 @@ function mapText(maps: LinuxIDMapping[]): string {
 }
 
 /**
- * As runc: root writes the maps itself (setgroups stays "allow"); an unprivileged user
- * uses newuidmap/newgidmap (shadow's setuid helpers, Debian's "uidmap", checked against
- * /etc/subuid and /etc/subgid) when it maps more than its own id, and otherwise writes
- * its single id itself after writing "deny" to setgroups, which the kernel requires.
+ * As runc: root writes the maps itself (setgroups stays "allow"). An unprivileged user
+ * writes a map that is exactly its own id (a gid map after writing "deny" to setgroups,
+ * which the kernel requires); anything else goes through newuidmap/newgidmap (shadow's
+ * setuid helpers, Debian's "uidmap", checked against /etc/subuid and /etc/subgid).
  */
 export function writeIdMaps(pid: number, uids: LinuxIDMapping[], gids: LinuxIDMapping[]): void {
   const euid = process.geteuid!();
@@ -148,15 +151,19 @@ export function writeIdMaps(pid: number, uids: LinuxIDMapping[], gids: LinuxIDMa
     write('gid_map', mapText(gids), 'linux.gidMappings');
     return;
   }
-  const own = (maps: LinuxIDMapping[], id: number) => maps.length === 1 && maps[0].size === 1 && maps[0].hostID === id;
-  if (own(uids, euid)) write('uid_map', mapText(uids), 'linux.uidMappings');
+  if (ownIdOnly(uids, euid)) write('uid_map', mapText(uids), 'linux.uidMappings');
   else helper('newuidmap', pid, uids, 'linux.uidMappings');
-  if (own(gids, egid) && !helperExists('newgidmap')) {
+  if (ownIdOnly(gids, egid)) {
     write('setgroups', 'deny', 'linux.gidMappings');
     write('gid_map', mapText(gids), 'linux.gidMappings');
   } else {
     helper('newgidmap', pid, gids, 'linux.gidMappings');
   }
+}
+
+/** A single mapping of one's own id, which the kernel lets an unprivileged user write. */
+export function ownIdOnly(maps: LinuxIDMapping[], id: number): boolean {
+  return maps.length === 1 && maps[0].size === 1 && maps[0].hostID === id;
 }
 
 function helperExists(name: string): boolean {

@@ -164,6 +164,27 @@ export function setNoNewPrivileges(proc: Process): void {
   if (proc.noNewPrivileges) libc().prctl(PR.SET_NO_NEW_PRIVS, 1);
 }
 
+/**
+ * setgroups(2), unless the user namespace denies it (a rootless container mapping only its
+ * user's own gid): then there are no groups to drop, and asking for some is an error (as
+ * runc: "cannot set any additional groups in a rootless container").
+ */
+function setSupplementaryGroups(gids: number[]): void {
+  let policy = 'allow';
+  try {
+    policy = fs.readFileSync('/proc/self/setgroups', 'utf8').trim();
+  } catch {
+    // no such file (old kernel) or no /proc: setgroups decides
+  }
+  if (policy === 'deny') {
+    if (gids.length > 0) {
+      throw new Error(`process.user.additionalGids ${gids.join(',')}: cannot set additional groups: setgroups is denied in this user namespace (a rootless container mapping only its user's gid; map a range through /etc/subgid instead)`);
+    }
+    return;
+  }
+  libc().setgroups(gids);
+}
+
 /** The last steps, after `start`: become the configured user and exec. */
 export function switchUserAndExec(proc: Process, prepared: PreparedProcess, seccomp?: SeccompFilter, beforeExec?: () => void): never {
   const sys = libc();
@@ -175,7 +196,7 @@ export function switchUserAndExec(proc: Process, prepared: PreparedProcess, secc
   // Bounding set and keepcaps while still root; capset after the uid change (which clears
   // the effective set). Both act on this thread, the one that execs.
   if (caps) capabilitiesBeforeUserChange(caps, sys);
-  sys.setgroups(user.additionalGids ?? []);
+  setSupplementaryGroups(user.additionalGids ?? []);
   sys.setresgid(user.gid);
   sys.setresuid(user.uid);
   if (caps) capabilitiesAfterUserChange(caps, sys);

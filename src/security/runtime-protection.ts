@@ -42,8 +42,19 @@ export function runtimePaths(): string[] {
   return cached;
 }
 
-/** Run `spawn` (which must start a child from this thread) with the runtime read-only. */
+/**
+ * Run `spawn` (which must start a child from this thread) with the runtime read-only.
+ *
+ * Rootless (euid != 0) skips it: making a mount namespace and bind mounts needs
+ * CAP_SYS_ADMIN on the host, which an unprivileged user does not have (and Node cannot
+ * enter a user namespace of its own to get it, DESIGN.md 1). Nor is it needed: the
+ * container's root is the user's own uid (or subordinate ids) on the host, so it can
+ * write to node, dist/ and node_modules/ only if that user already can. Installed as
+ * usual they belong to host root; a copy the user owns gives the container nothing the
+ * user could not do to it directly, and is never used by root.
+ */
 export function withReadOnlyRuntime<T>(spawn: () => T): T {
+  if (process.geteuid?.() !== 0) return spawn();
   const sys = libc();
   const own = fs.openSync('/proc/thread-self/ns/mnt', 'r');
   try {

@@ -39,16 +39,26 @@ export function defaultSpec(rootless: boolean): Spec {
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },
   };
-  if (rootless) {
-    const linux = spec.linux!;
-    linux.namespaces = linux.namespaces!.filter((ns) => ns.type !== 'network');
-    linux.namespaces.push({ type: 'user' });
-    linux.uidMappings = [{ containerID: 0, hostID: process.getuid?.() ?? 1000, size: 1 }];
-    linux.gidMappings = [{ containerID: 0, hostID: process.getgid?.() ?? 1000, size: 1 }];
-    delete linux.resources;
-    spec.mounts = spec.mounts!.filter((m) => m.destination !== '/sys' && m.destination !== '/sys/fs/cgroup');
-    spec.mounts.push({ destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
-    for (const m of spec.mounts) if (m.type === 'devpts') m.options = m.options!.filter((o) => o !== 'gid=5');
-  }
+  if (rootless) toRootless(spec);
   return spec;
+}
+
+/**
+ * runc's specconv.ToRootless: a user namespace mapping root to the caller's own ids (no
+ * subordinate ids needed), no network namespace (an unprivileged user could not give it an
+ * interface), /sys bound from the host (sysfs cannot be mounted without a network namespace
+ * of our own), no uid=/gid= mount options (ids the namespace does not map) and no
+ * linux.resources (no cgroup is writable by an unprivileged user on most hosts). tsrun
+ * also drops the /sys/fs/cgroup mount: the /sys bind brings the host's cgroup tree.
+ */
+function toRootless(spec: Spec): void {
+  const linux = spec.linux!;
+  linux.namespaces = linux.namespaces!.filter((ns) => ns.type !== 'network' && ns.type !== 'user');
+  linux.namespaces.push({ type: 'user' });
+  linux.uidMappings = [{ containerID: 0, hostID: process.geteuid?.() ?? 1000, size: 1 }];
+  linux.gidMappings = [{ containerID: 0, hostID: process.getegid?.() ?? 1000, size: 1 }];
+  delete linux.resources;
+  spec.mounts = spec.mounts!.filter((m) => m.destination !== '/sys' && m.destination !== '/sys/fs/cgroup');
+  spec.mounts.push({ destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
+  for (const m of spec.mounts) if (m.options) m.options = m.options.filter((o) => !o.startsWith('uid=') && !o.startsWith('gid='));
 }

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { createContainer } from '../../container/create';
 import { TsrunError } from '../../errors';
-import { containerId, GlobalOptions, refuseUnsupportedGlobals } from '../context';
+import { containerId, GlobalOptions, resolveGlobals } from '../context';
 
 export interface CreateArgs extends GlobalOptions {
   id: string;
@@ -26,7 +26,7 @@ export function createFlags<T>(y: Argv<T>) {
 }
 
 export function createOptions(argv: CreateArgs) {
-  refuseUnsupportedGlobals(argv);
+  const { rootless } = resolveGlobals(argv);
   const preserveFds = String(argv['preserve-fds']);
   if (!/^\d+$/.test(preserveFds)) {
     throw new TsrunError(`--preserve-fds: expected a number of fds (0 or more), found ${JSON.stringify(preserveFds)}`);
@@ -39,6 +39,7 @@ export function createOptions(argv: CreateArgs) {
     consoleSocket: argv['console-socket'],
     noPivot: argv['no-pivot'],
     preserveFds: Number(preserveFds),
+    rootless,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { execInContainer } from '../../container/exec';
 import { TsrunError } from '../../errors';
-import { containerId, GlobalOptions, refuseUnsupportedGlobals } from '../context';
+import { containerId, GlobalOptions, resolveGlobals } from '../context';
 
 export interface ExecArgs extends GlobalOptions {
   id: string;
@@ -48,7 +48,7 @@ export const execCommand: CommandModule<GlobalOptions, ExecArgs> = {
       .option('ignore-paused', { type: 'boolean', default: false, describe: 'exec even if the container is paused' })
       .option('cgroup', { type: 'string', describe: 'sub-cgroup to join: PATH or CONTROLLER[,CONTROLLER]:PATH' }) as unknown as Argv<ExecArgs>,
   handler: async (argv) => {
-    refuseUnsupportedGlobals(argv);
+    const { rootless } = resolveGlobals(argv);
     const preserveFds = String(argv['preserve-fds']);
     if (!/^\d+$/.test(preserveFds)) {
       throw new TsrunError(`--preserve-fds: expected a number of fds (0 or more), found ${JSON.stringify(preserveFds)}`);
@@ -87,6 +87,7 @@ export const execCommand: CommandModule<GlobalOptions, ExecArgs> = {
       ignorePaused: argv['ignore-paused'],
       cgroup: argv.cgroup,
       debug: argv.debug,
+      rootless,
     });
   },
 };
