@@ -40,6 +40,16 @@ export const MS = {
 
 export const MNT_DETACH = 0x2;
 
+/** open_tree(2), mount_setattr(2) and move_mount(2) flags (linux/mount.h, fcntl.h). */
+export const OPEN_TREE_CLONE = 0x1;
+export const AT_EMPTY_PATH = 0x1000;
+export const AT_RECURSIVE = 0x8000;
+export const MOUNT_ATTR_IDMAP = 0x00100000;
+export const MOVE_MOUNT = {
+  F_EMPTY_PATH: 0x04,
+  T_EMPTY_PATH: 0x40,
+} as const;
+
 export const O = {
   RDONLY: 0o0,
   WRONLY: 0o1,

@@ -47,6 +47,9 @@ const DESCRIBE: { [K in CallName]: (...args: ArgsOf<K>) => [string, string] } = 
   mount: (source, target, fstype, flags) =>
     ['mount', `${fstype ? `${fstype} ${source}` : source} on ${target} (flags 0x${flags.toString(16)})`],
   umount2: (target) => ['umount2', target],
+  openTree: (dirfd, path) => ['open_tree', path || `fd ${dirfd}`],
+  mountSetattr: (dirfd, path) => ['mount_setattr', path || `fd ${dirfd}`],
+  moveMount: (fromDirfd, fromPath, toDirfd, toPath) => ['move_mount', `${fromPath || `fd ${fromDirfd}`} to ${toPath || `fd ${toDirfd}`}`],
   pivotRoot: (newRoot) => ['pivot_root', newRoot],
   chroot: (path) => ['chroot', path],
   chdir: (path) => ['chdir', path],
@@ -159,6 +162,9 @@ export class FakeLibc implements Libc {
   setns(...a: ArgsOf<'setns'>) { this.record('setns', a); }
   mount(...a: ArgsOf<'mount'>) { this.record('mount', a); }
   umount2(...a: ArgsOf<'umount2'>) { this.record('umount2', a); }
+  openTree(...a: ArgsOf<'openTree'>) { this.record('openTree', a); return this.fd(); }
+  mountSetattr(...a: ArgsOf<'mountSetattr'>) { this.record('mountSetattr', a); }
+  moveMount(...a: ArgsOf<'moveMount'>) { this.record('moveMount', a); }
   pivotRoot(...a: ArgsOf<'pivotRoot'>) { this.record('pivotRoot', a); }
   chroot(...a: ArgsOf<'chroot'>) { this.record('chroot', a); }
   chdir(...a: ArgsOf<'chdir'>) { this.record('chdir', a); }

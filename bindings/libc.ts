@@ -6,8 +6,8 @@ import { Libc } from './types';
 
 /** Syscall numbers for calls glibc 2.36 has no wrapper for. */
 const SYSCALLS: Record<string, Record<string, number>> = {
-  x64: { pivot_root: 155, ioprio_set: 251, sched_setattr: 314, pidfd_send_signal: 424, pidfd_open: 434, close_range: 436, openat2: 437 },
-  arm64: { pivot_root: 41, ioprio_set: 30, sched_setattr: 274, pidfd_send_signal: 424, pidfd_open: 434, close_range: 436, openat2: 437 },
+  x64: { pivot_root: 155, ioprio_set: 251, sched_setattr: 314, pidfd_send_signal: 424, open_tree: 428, move_mount: 429, pidfd_open: 434, close_range: 436, openat2: 437, mount_setattr: 442 },
+  arm64: { pivot_root: 41, ioprio_set: 30, sched_setattr: 274, pidfd_send_signal: 424, open_tree: 428, move_mount: 429, pidfd_open: 434, close_range: 436, openat2: 437, mount_setattr: 442 },
 };
 
 function syscallNumber(name: string): number {
@@ -55,6 +55,19 @@ export function createLibc(): Libc {
         [T.String, T.String, T.String, T.U64, T.String], [source, target, fstype, flags, data]);
     },
     umount2: (target, flags) => void check('umount2', target, 'umount2', [T.String, T.I32], [target, flags]),
+    openTree: (dirfd, path, flags) =>
+      check('open_tree', path || `fd ${dirfd}`, 'syscall', [T.I64, T.I32, T.String, T.U32], [syscallNumber('open_tree'), dirfd, path, flags]),
+    mountSetattr(dirfd, path, flags, attr) {
+      // struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd } (MOUNT_ATTR_SIZE_VER0)
+      const buf = Buffer.alloc(32);
+      [attr.attrSet, attr.attrClr ?? 0, attr.propagation ?? 0, attr.usernsFd ?? 0].forEach((v, i) => buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), i * 8));
+      check('mount_setattr', path || `fd ${dirfd}`, 'syscall', [T.I64, T.I32, T.String, T.U32, u8(32), T.U64],
+        [syscallNumber('mount_setattr'), dirfd, path, flags, buf, 32]);
+    },
+    moveMount(fromDirfd, fromPath, toDirfd, toPath, flags) {
+      check('move_mount', `${fromPath || `fd ${fromDirfd}`} to ${toPath || `fd ${toDirfd}`}`, 'syscall',
+        [T.I64, T.I32, T.String, T.I32, T.String, T.U32], [syscallNumber('move_mount'), fromDirfd, fromPath, toDirfd, toPath, flags]);
+    },
     pivotRoot(newRoot, putOld) {
       check('pivot_root', newRoot, 'syscall', [T.I64, T.String, T.String], [syscallNumber('pivot_root'), newRoot, putOld]);
     },

@@ -44,11 +44,25 @@ export interface SchedAttr {
   period: bigint;
 }
 
+/** struct mount_attr (mount_setattr(2)): attributes to set and clear, a user namespace fd for MOUNT_ATTR_IDMAP. */
+export interface MountAttr {
+  attrSet: number;
+  attrClr?: number;
+  propagation?: number;
+  usernsFd?: number;
+}
+
 export interface Libc {
   unshare(flags: number): void;
   setns(fd: number, nstype: number): void;
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   umount2(target: string, flags: number): void;
+  /** open_tree(2): an fd of the mount at path, or (OPEN_TREE_CLONE) of a detached copy of it. */
+  openTree(dirfd: number, path: string, flags: number): number;
+  /** mount_setattr(2) on the mount at dirfd/path (AT_EMPTY_PATH: dirfd itself). */
+  mountSetattr(dirfd: number, path: string, flags: number, attr: MountAttr): void;
+  /** move_mount(2): attach or move a mount (MOVE_MOUNT_F/T_EMPTY_PATH: the fds themselves). */
+  moveMount(fromDirfd: number, fromPath: string, toDirfd: number, toPath: string, flags: number): void;
   pivotRoot(newRoot: string, putOld: string): void;
   chroot(path: string): void;
   chdir(path: string): void;

@@ -1,7 +1,7 @@
 // bindings/fake: records calls, fails on demand with the SysError libc.ts would throw.
 import t from 'tap';
 import { constants } from 'node:os';
-import { AT_FDCWD, CLONE, libc, Libc, MS, SysError, useLibc } from '../../bindings';
+import { AT_EMPTY_PATH, AT_FDCWD, CLONE, libc, Libc, MOUNT_ATTR_IDMAP, MOVE_MOUNT, MS, OPEN_TREE_CLONE, SysError, useLibc } from '../../bindings';
 import { CallName, ExecveCalled, FakeLibc } from '../../bindings/fake';
 
 const E = constants.errno;
@@ -123,6 +123,9 @@ t.test('the same SysError as the real libc', async (t) => {
     ['mount', (l) => l.mount('none', '/nonexistent/tsrun-unit', 'tmpfs', MS.NOSUID, 'size=1k')],
     ['openat2', (l) => l.openat2(AT_FDCWD, '/nonexistent/tsrun-unit', 0, 0, 0)],
     ['pidfdOpen', (l) => l.pidfdOpen(0x3fffffff)],
+    ['openTree', (l) => l.openTree(AT_FDCWD, '/nonexistent/tsrun-unit', OPEN_TREE_CLONE)],
+    ['mountSetattr', (l) => l.mountSetattr(-1, '', AT_EMPTY_PATH, { attrSet: MOUNT_ATTR_IDMAP, usernsFd: -1 })],
+    ['moveMount', (l) => l.moveMount(-1, '', -1, '', MOVE_MOUNT.F_EMPTY_PATH | MOVE_MOUNT.T_EMPTY_PATH)],
   ];
   for (const [name, run] of cases) {
     const realErr = t.throws(() => run(real), SysError, `real ${name} fails`) as SysError;
