@@ -5,7 +5,9 @@
  * from a container's filesystem ever runs here.
  *
  *   tsrun-userns init SYNC_FD JOIN_FD CHILD_FLAGS PROGRAM ARGV0 ARGS...
- *     Enter a user namespace (new: unshare; JOIN_FD >= 0: setns to it), write "U" on
+ *     Enter a user namespace (new: unshare; JOIN_FD >= 0: setns to it; -2: none, only
+ *     the pid/time namespaces are made, for tsrun as root of a user namespace that does
+ *     not own its own pid namespace), write "U" on
  *     SYNC_FD and wait for "G" (the parent writes uid_map, setgroups and gid_map in
  *     between), unshare CHILD_FLAGS (CLONE_NEWPID, CLONE_NEWTIME: namespaces for our
  *     children, owned by that user namespace), write "N" and wait for "G" (time offsets),
@@ -22,10 +24,15 @@
  *
  *   tsrun-userns join SYNC_FD USERNS_FD PIDNS_FD TIMENS_FD PROGRAM ARGV0 ARGS...
  *     (tsrun exec, rootless: an unprivileged parent cannot setns into the container's pid
- *     namespace) setns to the user namespace first, then the pid and time namespaces
- *     (TIMENS_FD may be -1), fork: the child becomes root and execs PROGRAM; as in init
+ *     namespace) setns to the user namespace first (USERNS_FD -1: none, as for init -2),
+ *     then the pid and time namespaces (TIMENS_FD may be -1), fork: the child becomes root and execs PROGRAM; as in init
  *     mode we write "P<pid>\n" on SYNC_FD, close the other fds, wait and exit with its
  *     status, dying with the parent (PR_SET_PDEATHSIG).
+ *
+ *   tsrun-userns hold
+ *     (idmapped mounts) unshare(CLONE_NEWUSER), write "U" on stdout and wait for EOF on
+ *     stdin: meanwhile the parent writes our uid_map/gid_map and opens /proc/<pid>/ns/user,
+ *     the user namespace mount_setattr(MOUNT_ATTR_IDMAP) takes. Runs nothing else.
  *
  * Errors: one line on stderr, exit status 125.
  */
@@ -125,7 +132,7 @@ static int init_mode(int argc, char **argv) {
   if (join >= 0) {
     if (setns(join, CLONE_NEWUSER) < 0) die("joining the user namespace");
     close(join);
-  } else if (unshare(CLONE_NEWUSER) < 0) {
+  } else if (join == -1 && unshare(CLONE_NEWUSER) < 0) {
     die("unshare(CLONE_NEWUSER)");
   }
   /*
@@ -149,8 +156,10 @@ static int join_mode(int argc, char **argv) {
   int sync = num(argv[2]), userns = num(argv[3]), pidns = num(argv[4]), timens = num(argv[5]);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   prctl(PR_SET_DUMPABLE, 0);
-  if (setns(userns, CLONE_NEWUSER) < 0) die("joining the container's user namespace");
-  close(userns);
+  if (userns >= 0) {
+    if (setns(userns, CLONE_NEWUSER) < 0) die("joining the container's user namespace");
+    close(userns);
+  }
   if (setns(pidns, CLONE_NEWPID) < 0) die("joining the container's pid namespace");
   close(pidns);
   join_time(timens);
@@ -169,10 +178,20 @@ static int exec_mode(int argc, char **argv) {
   return 125;
 }
 
+static int hold_mode(void) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (unshare(CLONE_NEWUSER) < 0) die("unshare(CLONE_NEWUSER)");
+  write_byte(1, 'U');
+  while (read_byte(0) >= 0) {
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "init") == 0) return init_mode(argc, argv);
   if (argc > 1 && strcmp(argv[1], "exec") == 0) return exec_mode(argc, argv);
   if (argc > 1 && strcmp(argv[1], "join") == 0) return join_mode(argc, argv);
-  fprintf(stderr, "usage: tsrun-userns init|exec|join ...\n");
+  if (argc > 1 && strcmp(argv[1], "hold") == 0) return hold_mode();
+  fprintf(stderr, "usage: tsrun-userns init|exec|join|hold ...\n");
   return 125;
 }

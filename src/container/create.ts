@@ -20,6 +20,8 @@ import { Console, consoleForCreate } from './console';
 import { destroyCgroup, setupCgroup } from './cgroup';
 import type { Cgroup } from '../cgroups';
 import type { UserNamespaceOptions } from './userns';
+import { mayHaveIdmappedMounts, sendIdmappedMounts } from './idmap';
+import { socketpair } from '../../bindings/tty';
 
 const debug = debugLog('create');
 
@@ -60,6 +62,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   let cgroup: Cgroup | undefined;
   let validated: Spec | undefined;
   let stateDirFd: number | undefined;
+  // Our end and the init's end of the idmapped-mounts socket (-1 once closed).
+  let mountFds: [number, number] | undefined;
+  let mountFdsSent = false;
   try {
     const bundle = path.resolve(opts.bundle);
     const configFile = path.join(bundle, 'config.json');
@@ -76,13 +81,19 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     // With a user namespace the init is not host root: it reaches the state dir (0700
     // above it) through an fd of ours.
     if (userns) stateDirFd = fs.openSync(dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
-    const extraFds = [...(term ? [term.childEnd] : []), ...(stateDirFd !== undefined ? [stateDirFd] : [])];
+    // Idmapped mounts are made by us and sent to the init on a socket of their own.
+    if (mayHaveIdmappedMounts(raw)) mountFds = socketpair();
+    const extraFds = [...(term ? [term.childEnd] : []), ...(mountFds ? [mountFds[1]] : []), ...(stateDirFd !== undefined ? [stateDirFd] : [])];
     init = spawnInit({
       namespaces, timeOffsets, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(), extraFds, userns,
     });
     term?.dropChildEnd();
     if (stateDirFd !== undefined) fs.closeSync(stateDirFd);
     stateDirFd = undefined;
+    if (mountFds) {
+      fs.closeSync(mountFds[1]);
+      mountFds[1] = -1;
+    }
     debug(`init spawned: pid ${init.child.pid}`);
     const exited = exitPromise(init.child);
     // With a user namespace: the maps are written, the init is on its way.
@@ -97,12 +108,22 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     // Made and limited before the init joins it (late, once Node has booted: DESIGN.md 4).
     cgroup = setupCgroup(opts.id, config, { rootless: opts.rootless });
     debug('cgroups ready');
+    if (mountFds) {
+      // Made now that the container's user namespace exists; queued before the request.
+      const containerUserns = userns ? (userns.user.path ?? `/proc/${pid}/ns/user`) : undefined;
+      await sendIdmappedMounts({ config, configFile, bundle, socket: mountFds[0], containerUserns });
+      fs.closeSync(mountFds[0]);
+      mountFds = undefined;
+      mountFdsSent = true;
+      debug('idmapped mounts sent');
+    }
     libc().mkfifo(path.join(dir, EXEC_FIFO), 0o622);
     // 0622 whatever our umask (as runc): an init in a user namespace is not its owner.
     fs.chmodSync(path.join(dir, EXEC_FIFO), 0o622);
     const request: SetupRequest = {
       config, rootfs, bundle, stateDir: dir, noPivot: !!opts.noPivot, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(),
       consoleFd: term ? init.extraFds[0] : undefined,
+      mountFdSocket: mountFds || mountFdsSent ? init.extraFds[term ? 1 : 0] : undefined,
       stateDirFd: userns ? init.extraFds[init.extraFds.length - 1] : undefined,
       // Inside a user namespace the init cannot open the cgroup files: it asks us to move it.
       cgroupProcs: userns ? [] : cgroup?.procsFiles() ?? [],
@@ -160,6 +181,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     return { record, dir, child: init.child, console: term };
   } catch (err) {
     if (stateDirFd !== undefined) fs.closeSync(stateDirFd);
+    for (const fd of mountFds ?? []) if (fd >= 0) fs.closeSync(fd);
     term?.close();
     await destroyInit(init);
     destroyCgroup(cgroup);

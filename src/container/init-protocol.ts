@@ -34,6 +34,12 @@ export interface SetupRequest {
   stateDirFd?: number;
   /** process.terminal: the init's fd of a connected unix socket that receives the pty master. */
   consoleFd?: number;
+  /**
+   * Idmapped mounts: the init's fd of a unix socket on which the parent has sent one
+   * detached, idmapped mount (open_tree fd, SCM_RIGHTS) per idmapped entry of
+   * config.mounts, in order, each named by its index in config.mounts.
+   */
+  mountFdSocket?: number;
 }
 
 export type InitMessage =

@@ -31,6 +31,8 @@ export const TRAMPOLINE = path.join(__dirname, 'tsrun-userns');
 
 export interface UserNamespaceOptions {
   user: LinuxNamespace;
+  /** No user namespace at all: tsrun-userns only makes the pid (and time) namespace (JOIN_FD -2). */
+  none?: boolean;
   uidMappings: LinuxIDMapping[];
   gidMappings: LinuxIDMapping[];
   newPid: boolean;
@@ -62,7 +64,9 @@ export function requireTrampoline(): void {
 export function openUserNamespace(opts: UserNamespaceOptions): { joinFd: number; flags: number } {
   requireTrampoline();
   let joinFd = -1;
-  if (opts.user.path) {
+  if (opts.none) {
+    joinFd = -2;
+  } else if (opts.user.path) {
     try {
       joinFd = fs.openSync(opts.user.path, 'r');
     } catch (err) {
@@ -102,7 +106,7 @@ export function userNamespaceHandshake(waiter: ChildProcess, sync: Duplex, opts:
         while (buffered.length && !done) {
           const c = buffered[0];
           if (c === 'U' && opts) {
-            if (!opts.user.path) writeIdMaps(waiter.pid!, opts.uidMappings, opts.gidMappings);
+            if (!opts.user.path && !opts.none) writeIdMaps(waiter.pid!, opts.uidMappings, opts.gidMappings);
             sync.write('G');
           } else if (c === 'N' && opts) {
             if (opts.newTime) writeTimeOffsets(waiter.pid!, opts.timeOffsets ?? {});
@@ -126,7 +130,7 @@ export function userNamespaceHandshake(waiter: ChildProcess, sync: Duplex, opts:
   });
 }
 
-function mapText(maps: LinuxIDMapping[]): string {
+export function mapText(maps: LinuxIDMapping[]): string {
   return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
 }
 

@@ -46,7 +46,9 @@ function main(): void {
     if (config.domainname !== undefined) sys.setdomainname(config.domainname);
     writeSysctls(config.linux?.sysctl ?? {});
     const beforePivot = () => containerHooks(channel, request);
-    setupRootfs({ config, rootfs: request.rootfs, bundle: request.bundle, noPivot: request.noPivot, debug, beforePivot, cgroupDirs: request.cgroupDirs });
+    setupRootfs({
+      config, rootfs: request.rootfs, bundle: request.bundle, noPivot: request.noPivot, debug, beforePivot, cgroupDirs: request.cgroupDirs, mountFdSocket: request.mountFdSocket,
+    });
     if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug);
     const prepared = prepareProcess(proc, warn);
     debug('process prepared');

@@ -1,6 +1,7 @@
 // config.json mount options -> mount(2) flags, propagation flags and the data string.
 import { MS } from '../../bindings/constants';
 import { TsrunError } from '../errors';
+import type { Mount } from '../spec/types';
 
 /** Options that set (or, with clear=true, clear) a mount flag. */
 const FLAG_OPTIONS: Record<string, { flag: number; clear?: true }> = {
@@ -48,9 +49,15 @@ const PROPAGATION_OPTIONS: Record<string, number> = {
   runbindable: MS.UNBINDABLE | MS.REC,
 };
 
+/**
+ * Idmapped mounts (mount_setattr MOUNT_ATTR_IDMAP, made by the runtime: see
+ * src/container/idmap.ts); "ridmap" maps the submounts of an rbind too. Never passed to mount(2).
+ */
+const IDMAP_OPTIONS: Record<string, 'idmap' | 'ridmap'> = { idmap: 'idmap', ridmap: 'ridmap' };
+
 /** Options runc knows that tsrun does not implement yet: refused rather than ignored. */
 const UNSUPPORTED = new Set([
-  'idmap', 'ridmap', 'tmpcopyup',
+  'tmpcopyup',
   // Recursive flags (mount_setattr with AT_RECURSIVE).
   'rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rnoatime', 'ratime',
   'rnodiratime', 'rdiratime', 'rrelatime', 'rnorelatime', 'rstrictatime', 'rnostrictatime',
@@ -61,27 +68,45 @@ export interface ParsedMountOptions {
   flags: number;
   propagation: number[];
   data: string;
+  /** "idmap" or "ridmap" when the options ask for an idmapped mount (the last one wins). */
+  idmap?: 'idmap' | 'ridmap';
 }
 
 export function parseMountOptions(options: string[] = []): ParsedMountOptions {
   let flags = 0;
   const propagation: number[] = [];
   const data: string[] = [];
+  let idmap: ParsedMountOptions['idmap'];
   for (const option of options) {
     const known = FLAG_OPTIONS[option];
     if (known) {
       flags = known.clear ? flags & ~known.flag : flags | known.flag;
     } else if (option in PROPAGATION_OPTIONS) {
       propagation.push(PROPAGATION_OPTIONS[option]);
+    } else if (option in IDMAP_OPTIONS) {
+      idmap = IDMAP_OPTIONS[option];
     } else if (UNSUPPORTED.has(option)) {
       throw new TsrunError(`mount option "${option}" is not supported by tsrun yet`);
     } else {
       data.push(option);
     }
   }
-  return { flags, propagation, data: data.join(',') };
+  return { flags, propagation, data: data.join(','), ...(idmap ? { idmap } : {}) };
 }
 
 export const ROOTFS_PROPAGATION: Record<string, number> = PROPAGATION_OPTIONS;
 
-export const KNOWN_MOUNT_OPTIONS = [...Object.keys(FLAG_OPTIONS), ...Object.keys(PROPAGATION_OPTIONS)];
+export const KNOWN_MOUNT_OPTIONS = [...Object.keys(FLAG_OPTIONS), ...Object.keys(PROPAGATION_OPTIONS), ...Object.keys(IDMAP_OPTIONS)];
+
+/** A bind mount: type "bind", or a "bind"/"rbind" option. */
+export function isBindMount(m: Mount): boolean {
+  return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+}
+
+/**
+ * An idmapped mount: an "idmap"/"ridmap" option, or mappings of its own (which imply
+ * "idmap", as in runc).
+ */
+export function isIdmapped(m: Mount): boolean {
+  return m.uidMappings !== undefined || m.gidMappings !== undefined || (m.options ?? []).some((o) => o in IDMAP_OPTIONS);
+}

@@ -3,11 +3,12 @@
 // Runs on the init's main thread only, before any code from the container can run.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { libc, makedev, MNT_DETACH, MS, O, S_IFBLK, S_IFCHR, S_IFIFO, SysError } from '../../bindings';
+import { libc, makedev, MNT_DETACH, MOVE_MOUNT, MS, O, S_IFBLK, S_IFCHR, S_IFIFO, SysError } from '../../bindings';
+import { recvFd } from '../../bindings/tty';
 import type { LinuxDevice, Mount, Spec } from '../spec/types';
 import { TsrunError } from '../errors';
 import { fdPath, InRoot } from './in-root';
-import { parseMountOptions, ROOTFS_PROPAGATION } from './mount-options';
+import { isBindMount as isBind, isIdmapped, ParsedMountOptions, parseMountOptions, ROOTFS_PROPAGATION } from './mount-options';
 
 export interface RootfsOptions {
   config: Spec;
@@ -19,6 +20,8 @@ export interface RootfsOptions {
   beforePivot?: () => void;
   /** The container's cgroup directories (host paths), which a cgroup mount binds. */
   cgroupDirs?: string[];
+  /** The socket the runtime sends the idmapped mounts on (src/container/idmap.ts). */
+  mountFdSocket?: number;
 }
 
 /** The devices every container gets (runc's list), unless the config names them. */
@@ -50,7 +53,7 @@ export function setupRootfs(opts: RootfsOptions): void {
 
   const root = new InRoot(rootfs);
   try {
-    for (const m of config.mounts ?? []) mountOne(root, m, opts);
+    (config.mounts ?? []).forEach((m, index) => mountOne(root, m, opts, index));
     opts.debug('config mounts done');
     const inUserns = (config.linux?.namespaces ?? []).some((ns) => ns.type === 'user');
     if (needsDevSetup(config.mounts ?? [])) setupDev(root, config, inUserns);
@@ -130,13 +133,10 @@ function mountPointOf(p: string): string {
   return best;
 }
 
-function isBind(m: Mount): boolean {
-  return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
-}
-
-function mountOne(root: InRoot, m: Mount, opts: RootfsOptions): void {
+function mountOne(root: InRoot, m: Mount, opts: RootfsOptions, index: number): void {
   const sys = libc();
   const options = parseMountOptions(m.options);
+  if (isIdmapped(m)) return mountIdmapped(root, m, options, opts, index);
   const bind = isBind(m);
   let source = m.source ?? '';
   if (bind) {
@@ -153,7 +153,7 @@ function mountOne(root: InRoot, m: Mount, opts: RootfsOptions): void {
   if (m.type === 'sysfs' && namespaces.some((ns) => ns.type === 'user') && !namespaces.some((ns) => ns.type === 'network' && !ns.path)) {
     // sysfs belongs to the network namespace's owner: from a user namespace without a new
     // network namespace it cannot be mounted, so the host's /sys is bound instead (as runc).
-    return mountOne(root, { ...m, type: 'bind', source: '/sys', options: ['rbind', ...(m.options ?? [])] }, opts);
+    return mountOne(root, { ...m, type: 'bind', source: '/sys', options: ['rbind', ...(m.options ?? [])] }, opts, index);
   }
   const target = root.ensure(m.destination, sourceIsDir ? 'dir' : 'file');
   const where = fdPath(target);
@@ -161,20 +161,51 @@ function mountOne(root: InRoot, m: Mount, opts: RootfsOptions): void {
   try {
     if (bind) sys.mount(source, where, '', options.flags & (MS.BIND | MS.REC), '');
     else sys.mount(source || m.type || 'none', where, m.type ?? '', options.flags & ~MS.REMOUNT, options.data);
-    // The target fd names the directory under the new mount: look again to reach the mount.
-    const mounted = root.lookup(m.destination);
-    if (mounted === undefined) throw new TsrunError('mount point vanished');
-    try {
-      const extra = options.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
-      if (bind && extra) remountBind(mounted, extra);
-      for (const p of options.propagation) sys.mount('', fdPath(mounted), '', p, '');
-    } finally {
-      fs.closeSync(mounted);
-    }
+    afterMount(root, m, options, bind);
   } catch (err) {
     throw new TsrunError(`mount ${m.destination} (${m.type ?? 'bind'} from ${source || 'none'}): ${(err as Error).message}`);
   } finally {
     fs.closeSync(target);
+  }
+}
+
+/** A bind's flags (a remount), then propagation, on the mount now at m.destination. */
+function afterMount(root: InRoot, m: Mount, options: ParsedMountOptions, bind: boolean): void {
+  // The target fd names the directory under the new mount: look again to reach the mount.
+  const mounted = root.lookup(m.destination);
+  if (mounted === undefined) throw new TsrunError('mount point vanished');
+  try {
+    const extra = options.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+    if (bind && extra) remountBind(mounted, extra);
+    for (const p of options.propagation) libc().mount('', fdPath(mounted), '', p, '');
+  } finally {
+    fs.closeSync(mounted);
+  }
+}
+
+/**
+ * An idmapped bind: the runtime made it (open_tree + mount_setattr MOUNT_ATTR_IDMAP, on the
+ * host side) and sent it on opts.mountFdSocket, in config order; we attach it with
+ * move_mount(2), then apply its flags and propagation as for any bind.
+ */
+function mountIdmapped(root: InRoot, m: Mount, options: ParsedMountOptions, opts: RootfsOptions, index: number): void {
+  const what = `mount ${m.destination} (idmapped bind from ${m.source ?? ''})`;
+  if (opts.mountFdSocket === undefined) throw new TsrunError(`${what}: the runtime sent no idmapped mounts`);
+  const { fd, name } = recvFd(opts.mountFdSocket);
+  try {
+    if (name !== String(index)) throw new TsrunError(`the runtime sent the idmapped mount of mounts[${name}] instead`);
+    const target = root.ensure(m.destination, fs.fstatSync(fd).isDirectory() ? 'dir' : 'file');
+    try {
+      opts.debug(`move_mount idmapped ${m.source ?? ''} on ${m.destination}`);
+      libc().moveMount(fd, '', target, '', MOVE_MOUNT.F_EMPTY_PATH | MOVE_MOUNT.T_EMPTY_PATH);
+    } finally {
+      fs.closeSync(target);
+    }
+    afterMount(root, m, options, true);
+  } catch (err) {
+    throw new TsrunError(`${what}: ${(err as Error).message}`);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

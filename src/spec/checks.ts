@@ -4,6 +4,7 @@
 // follows runc where engines or users may know it.
 
 import { ConfigError, describeValue } from '../errors';
+import { isBindMount, isIdmapped } from '../init/mount-options';
 import type { HookName, LinuxNamespaceType, LinuxResources, Process, Spec } from './types';
 
 export const RLIMIT_TYPES: ReadonlySet<string> = new Set([
@@ -36,6 +37,7 @@ export function checkSpec(spec: Spec, file: string): void {
   spec.mounts?.forEach((m, i) => {
     if (m.destination === '') fail(file, pointer('mounts', i, 'destination'), 'found "", expected a path in the container');
   });
+  checkIdmappedMounts(spec, file);
   checkHooks(spec, file);
   checkNamespaces(spec, file);
   checkSysctls(spec, file);
@@ -71,6 +73,34 @@ export function checkProcess(process: Process, file: string, base: string): void
 export function checkResources(_resources: LinuxResources, _file: string, _base: string): void {
   // The schema covers types and ranges; nothing more is enforced here yet. The cgroup
   // code reports values the kernel refuses, with the file it was writing.
+}
+
+/**
+ * Idmapped mounts (runtime-spec config.md "mounts", runc's checks): only bind mounts; a
+ * mount's uidMappings and gidMappings come together and are not empty; without them the
+ * container's user namespace provides the mapping, so there must be one.
+ */
+function checkIdmappedMounts(spec: Spec, file: string): void {
+  const userns = namespaceIndex(spec, 'user') >= 0;
+  spec.mounts?.forEach((m, i) => {
+    if (!isIdmapped(m)) return;
+    const option = (m.options ?? []).findIndex((o) => o === 'idmap' || o === 'ridmap');
+    const mappings = m.uidMappings !== undefined || m.gidMappings !== undefined;
+    const culprit = option >= 0 ? pointer('mounts', i, 'options', option) : pointer('mounts', i, m.uidMappings !== undefined ? 'uidMappings' : 'gidMappings');
+    const what = option >= 0 ? describeValue(m.options![option]) : 'mappings';
+    if (!isBindMount(m)) {
+      fail(file, culprit, `found ${what} on a mount of type ${describeValue(m.type ?? '')}: only bind mounts (type "bind", or option "bind" or "rbind") can be idmapped`);
+    }
+    if (mappings) {
+      for (const key of ['uidMappings', 'gidMappings'] as const) {
+        if (!m[key]?.length) {
+          fail(file, pointer('mounts', i, key), `found ${describeValue(m[key])}, expected a non-empty list: an idmapped mount needs both uidMappings and gidMappings`);
+        }
+      }
+    } else if (!userns) {
+      fail(file, culprit, `found ${what} without uidMappings/gidMappings on the mount and without a user namespace whose mappings it could use (add the mappings, or {"type": "user"} to linux.namespaces)`);
+    }
+  });
 }
 
 const HOOK_STAGES: readonly HookName[] = [

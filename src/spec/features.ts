@@ -25,6 +25,8 @@ export function features(): Features {
       },
       apparmor: { enabled: false },
       selinux: { enabled: false },
+      // Idmapped bind mounts ("idmap"/"ridmap", mounts[].uidMappings/gidMappings).
+      mountExtensions: { idmap: { enabled: true } },
     },
     annotations: { 'org.opencontainers.runtime-spec.features.tsrun.version': '0.1.0' },
   } as Features;

@@ -142,7 +142,9 @@ function run(): void {
     t.equal(doc.ociVersionMin, '1.0.0');
     t.match(doc.ociVersionMax, /^1\.\d+\.\d+$/);
     t.ok(doc.mountOptions.includes('rbind'), 'mount options listed');
-    t.notOk(doc.mountOptions.includes('idmap'), 'unsupported mount options not listed');
+    t.ok(doc.mountOptions.includes('idmap') && doc.mountOptions.includes('ridmap'), 'idmap and ridmap listed');
+    t.notOk(doc.mountOptions.includes('tmpcopyup'), 'unsupported mount options not listed');
+    t.same(doc.linux.mountExtensions, { idmap: { enabled: true } }, 'idmapped mounts advertised (as runc)');
   });
 
   t.test('list on an empty root prints only the header', async (t) => {

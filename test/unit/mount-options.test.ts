@@ -2,7 +2,7 @@
 import t from 'tap';
 import { MS } from '../../bindings/constants';
 import { TsrunError } from '../../src/errors';
-import { KNOWN_MOUNT_OPTIONS, parseMountOptions } from '../../src/init/mount-options';
+import { isBindMount, isIdmapped, KNOWN_MOUNT_OPTIONS, parseMountOptions } from '../../src/init/mount-options';
 
 t.test('no options', async (t) => {
   t.same(parseMountOptions(), { flags: 0, propagation: [], data: '' });
@@ -60,16 +60,41 @@ t.test('anything else goes to the data string, in order', async (t) => {
   t.equal(parseMountOptions(['uid=0', 'gid=5']).data, 'uid=0,gid=5');
 });
 
+t.test('idmap and ridmap mark an idmapped mount: no flag, no data', async (t) => {
+  t.same(parseMountOptions(['rbind', 'idmap']), { flags: MS.BIND | MS.REC, propagation: [], data: '', idmap: 'idmap' });
+  t.same(parseMountOptions(['ridmap', 'bind', 'ro']), { flags: MS.BIND | MS.RDONLY, propagation: [], data: '', idmap: 'ridmap' });
+  t.equal(parseMountOptions(['idmap', 'ridmap']).idmap, 'ridmap', 'the last one wins');
+  t.equal(parseMountOptions(['rbind']).idmap, undefined, 'absent without the options');
+  t.notOk('idmap' in parseMountOptions(['rbind']), 'and not even a key (engines compare parsed options)');
+});
+
+t.test('isIdmapped: the options, or mappings of the mount\'s own (which imply idmap, as in runc)', async (t) => {
+  const map = [{ containerID: 0, hostID: 1000, size: 1 }];
+  t.ok(isIdmapped({ destination: '/a', options: ['rbind', 'idmap'] }));
+  t.ok(isIdmapped({ destination: '/a', options: ['ridmap'] }));
+  t.ok(isIdmapped({ destination: '/a', type: 'bind', uidMappings: map, gidMappings: map }));
+  t.ok(isIdmapped({ destination: '/a', type: 'bind', uidMappings: [] }), 'an empty list still asks (and fails the checks)');
+  t.notOk(isIdmapped({ destination: '/a', type: 'bind', options: ['rbind', 'ro'] }));
+  t.notOk(isIdmapped({ destination: '/a' }));
+});
+
+t.test('isBindMount: type "bind" or a bind/rbind option', async (t) => {
+  t.ok(isBindMount({ destination: '/a', type: 'bind' }));
+  t.ok(isBindMount({ destination: '/a', type: 'none', options: ['rbind'] }));
+  t.ok(isBindMount({ destination: '/a', options: ['bind', 'idmap'] }));
+  t.notOk(isBindMount({ destination: '/a', type: 'tmpfs', options: ['idmap'] }));
+});
+
 t.test('options tsrun does not implement are refused, not ignored', async (t) => {
-  for (const option of ['idmap', 'ridmap', 'tmpcopyup']) {
+  for (const option of ['tmpcopyup']) {
     t.throws(() => parseMountOptions(['rbind', option]), { name: 'TsrunError', message: `mount option "${option}" is not supported by tsrun yet` }, option);
     t.throws(() => parseMountOptions([option]), TsrunError);
   }
 });
 
-t.test('KNOWN_MOUNT_OPTIONS (what features reports) holds flags and propagation, not unsupported ones', async (t) => {
-  for (const o of ['ro', 'rw', 'rbind', 'bind', 'nosuid', 'rprivate', 'rslave', 'shared']) t.ok(KNOWN_MOUNT_OPTIONS.includes(o), o);
-  for (const o of ['idmap', 'ridmap', 'tmpcopyup', 'mode=755']) t.notOk(KNOWN_MOUNT_OPTIONS.includes(o), o);
+t.test('KNOWN_MOUNT_OPTIONS (what features reports) holds flags, propagation and idmap, not unsupported ones', async (t) => {
+  for (const o of ['ro', 'rw', 'rbind', 'bind', 'nosuid', 'rprivate', 'rslave', 'shared', 'idmap', 'ridmap']) t.ok(KNOWN_MOUNT_OPTIONS.includes(o), o);
+  for (const o of ['tmpcopyup', 'mode=755']) t.notOk(KNOWN_MOUNT_OPTIONS.includes(o), o);
 });
 
 // runtime-spec 1.1 recursive attributes (rro, rrw, rnosuid, rnodev, rnoexec, ratime, ...):
