@@ -22,12 +22,14 @@
  *     >= 0), become root in it and execv PROGRAM (the parent already put us in the pid
  *     namespace).
  *
- *   tsrun-userns join SYNC_FD USERNS_FD PIDNS_FD TIMENS_FD PROGRAM ARGV0 ARGS...
+ *   tsrun-userns join SYNC_FD USERNS_FD PIDNS_FD TIMENS_FD WAIT PROGRAM ARGV0 ARGS...
  *     (tsrun exec, rootless: an unprivileged parent cannot setns into the container's pid
  *     namespace) setns to the user namespace first (USERNS_FD -1: none, as for init -2),
  *     then the pid and time namespaces (TIMENS_FD may be -1), fork: the child becomes root and execs PROGRAM; as in init
  *     mode we write "P<pid>\n" on SYNC_FD, close the other fds, wait and exit with its
- *     status, dying with the parent (PR_SET_PDEATHSIG).
+ *     status, dying with the parent (PR_SET_PDEATHSIG). WAIT 0 (exec --detach): exit at
+ *     once instead, so that the process is the caller's subreaper's to reap right away
+ *     (a short process would otherwise be reaped by us and its status lost).
  *
  *   tsrun-userns hold
  *     (idmapped mounts) unshare(CLONE_NEWUSER), write "U" on stdout and wait for EOF on
@@ -96,7 +98,7 @@ static void become_root(void) {
  * then argv). We write "P<pid>\n" on SYNC, hold no fd of the container's (stdio, control
  * socket, preserved fds), wait for the child and exit as it did (128+signal if killed).
  */
-static int spawn_and_wait(int sync, char **prog) {
+static int spawn_and_wait(int sync, char **prog, int wait) {
   pid_t pid = fork();
   if (pid < 0) die("fork");
   if (pid == 0) {
@@ -109,6 +111,7 @@ static int spawn_and_wait(int sync, char **prog) {
   char msg[32];
   int len = snprintf(msg, sizeof msg, "P%d\n", (int)pid);
   if (write(sync, msg, len) != len) die("write sync");
+  if (!wait) return 0;
   for (int fd = 3; fd < 1024; fd++) close(fd);
   int status;
   while (waitpid(pid, &status, 0) < 0)
@@ -148,12 +151,12 @@ static int init_mode(int argc, char **argv) {
   write_byte(sync, 'N');
   if (read_byte(sync) != 'G') return 125;
   prctl(PR_SET_DUMPABLE, 0);
-  return spawn_and_wait(sync, argv + 5);
+  return spawn_and_wait(sync, argv + 5, 1);
 }
 
 static int join_mode(int argc, char **argv) {
-  if (argc < 8) return fprintf(stderr, "usage: tsrun-userns join SYNC_FD USERNS_FD PIDNS_FD TIMENS_FD PROGRAM ARGV0 ARGS...\n"), 125;
-  int sync = num(argv[2]), userns = num(argv[3]), pidns = num(argv[4]), timens = num(argv[5]);
+  if (argc < 9) return fprintf(stderr, "usage: tsrun-userns join SYNC_FD USERNS_FD PIDNS_FD TIMENS_FD WAIT PROGRAM ARGV0 ARGS...\n"), 125;
+  int sync = num(argv[2]), userns = num(argv[3]), pidns = num(argv[4]), timens = num(argv[5]), wait = num(argv[6]);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   prctl(PR_SET_DUMPABLE, 0);
   if (userns >= 0) {
@@ -163,7 +166,7 @@ static int join_mode(int argc, char **argv) {
   if (setns(pidns, CLONE_NEWPID) < 0) die("joining the container's pid namespace");
   close(pidns);
   join_time(timens);
-  return spawn_and_wait(sync, argv + 6);
+  return spawn_and_wait(sync, argv + 7, wait);
 }
 
 static int exec_mode(int argc, char **argv) {

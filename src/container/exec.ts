@@ -105,6 +105,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       debug: !!opts.debug,
       script: path.join(__dirname, EXEC_INIT_SCRIPT_NAME),
       extraFds: term ? [term.childEnd] : [],
+      detach: opts.detach,
     });
   } catch (err) {
     term?.close();

@@ -11,6 +11,7 @@ import type { LinuxNamespace, LinuxTimeOffset } from '../spec/types';
 import { TsrunError } from '../errors';
 import { CONTROL_FD_ENV } from './init-protocol';
 import { withReadOnlyRuntime } from '../security/runtime-protection';
+import { runningInUserNamespace } from './paths';
 import { JoinUserNamespace, openUserNamespace, TRAMPOLINE, userNamespaceHandshake, UserNamespaceOptions } from './userns';
 
 export interface SpawnedInit {
@@ -40,17 +41,20 @@ export interface SpawnInitOptions {
   userns?: UserNamespaceOptions;
   /** The running container's user namespace (exec): spawned through `tsrun-userns exec`. */
   joinUserns?: JoinUserNamespace;
+  /** exec --detach: a process forked by tsrun-userns must be our caller's to reap at once. */
+  detach?: boolean;
 }
 
 /** The bundled init lives next to the bundled CLI. */
 export const INIT_SCRIPT = path.join(__dirname, 'init.js');
 
 export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
-  const { userns } = opts;
+  const routed = pidNamespaceByTrampoline(opts);
+  const { userns } = routed;
   // With a user namespace, pid and time were made (or found) for us: see userns.ts.
   const joinedOnly = (ns: LinuxNamespace | undefined) => (userns && !ns?.path ? undefined : ns);
   // Rootless exec: the trampoline joins pid and time after the user namespace (we may not).
-  const byTrampoline = opts.joinUserns?.pid !== undefined;
+  const byTrampoline = routed.joinUserns?.pid !== undefined;
   const pidNs = byTrampoline ? undefined : joinedOnly(opts.namespaces.find((ns) => ns.type === 'pid'));
   const timeNs = byTrampoline ? undefined : joinedOnly(opts.namespaces.find((ns) => ns.type === 'time'));
   const restore: Array<{ fd: number; flag: number }> = [];
@@ -84,13 +88,13 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
     let args = [script];
     let syncFd = -1;
     let joinFd = -1;
-    const { joinUserns } = opts;
+    const { joinUserns } = routed;
     if (userns) {
       const opened = openUserNamespace(userns);
       joinFd = opened.joinFd;
       stdio.push('pipe');
       syncFd = stdio.length - 1;
-      let childJoin = -1;
+      let childJoin = userns.none ? -2 : -1;
       if (joinFd >= 0) {
         stdio.push(joinFd);
         childJoin = stdio.length - 1;
@@ -100,7 +104,7 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
     } else if (joinUserns) {
       // The trampoline closes these fds before it execs node.
       const pass = (fd: number | undefined) => {
-        if (fd === undefined) return -1;
+        if (fd === undefined || fd < 0) return -1;
         stdio.push(fd);
         return stdio.length - 1;
       };
@@ -111,7 +115,7 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
         const pidFd = pass(joinUserns.pid);
         stdio.push('pipe');
         syncFd = stdio.length - 1;
-        args = ['join', String(syncFd), String(userFd), String(pidFd), String(timeFd), process.execPath, 'tsrun-init', script];
+        args = ['join', String(syncFd), String(userFd), String(pidFd), String(timeFd), opts.detach ? '0' : '1', process.execPath, 'tsrun-init', script];
       } else {
         args = ['exec', String(userFd), String(timeFd), process.execPath, 'tsrun-init', script];
       }
@@ -127,6 +131,7 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
       }));
     } finally {
       if (joinFd >= 0) fs.closeSync(joinFd);
+      for (const fd of routed.opened) fs.closeSync(fd);
     }
     const control = child.stdio[controlFd] as unknown as SpawnedInit['control'];
     const pid = syncFd >= 0
@@ -142,13 +147,55 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
   }
 }
 
-function joinForChildren(ns: LinuxNamespace, flag: number): void {
-  let fd: number;
+/**
+ * tsrun as root of a user namespace that does not own its pid namespace (the runtime of
+ * rootless podman): it could enter the container's pid namespace but never return, since
+ * setns back needs CAP_SYS_ADMIN over our own pid namespace, and its later children (hooks)
+ * would land in the container. tsrun-userns makes (init, JOIN_FD -2) or joins (join,
+ * USERNS_FD -1) the pid namespace instead, without a user namespace of its own.
+ */
+function pidNamespaceByTrampoline(opts: SpawnInitOptions): Pick<SpawnInitOptions, 'userns' | 'joinUserns'> & { opened: number[] } {
+  const pid = opts.namespaces.find((ns) => ns.type === 'pid');
+  const time = opts.namespaces.find((ns) => ns.type === 'time');
+  if (opts.userns || opts.joinUserns || !pid || mayReturnToOwnPidNs()) return { userns: opts.userns, joinUserns: opts.joinUserns, opened: [] };
+  if (!pid.path) {
+    return {
+      userns: { user: { type: 'user' }, none: true, uidMappings: [], gidMappings: [], newPid: true, newTime: !!time && !time.path, timeOffsets: opts.timeOffsets },
+      opened: [],
+    };
+  }
+  const opened = [openNamespace(pid)];
+  if (time?.path) opened.push(openNamespace(time));
+  return { joinUserns: { user: -1, pid: opened[0], time: opened[1] }, opened };
+}
+
+let returnable: boolean | undefined;
+/** Whether setns into our own pid namespace is allowed (a no-op then): the way back after a change. */
+function mayReturnToOwnPidNs(): boolean {
+  if (returnable !== undefined) return returnable;
+  if (process.geteuid?.() === 0 && !runningInUserNamespace()) return (returnable = true);
+  const fd = fs.openSync('/proc/self/ns/pid', 'r');
   try {
-    fd = fs.openSync(ns.path!, 'r');
+    libc().setns(fd, CLONE.NEWPID);
+    returnable = true;
+  } catch {
+    returnable = false;
+  } finally {
+    fs.closeSync(fd);
+  }
+  return returnable;
+}
+
+function openNamespace(ns: LinuxNamespace): number {
+  try {
+    return fs.openSync(ns.path!, 'r');
   } catch (err) {
     throw new TsrunError(`${ns.type} namespace path ${ns.path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
   }
+}
+
+function joinForChildren(ns: LinuxNamespace, flag: number): void {
+  const fd = openNamespace(ns);
   try {
     libc().setns(fd, flag);
   } catch (err) {

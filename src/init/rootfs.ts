@@ -8,6 +8,7 @@ import { recvFd } from '../../bindings/tty';
 import type { LinuxDevice, Mount, Spec } from '../spec/types';
 import { TsrunError } from '../errors';
 import { fdPath, InRoot } from './in-root';
+import { runningInUserNamespace } from '../container/paths';
 import { isBindMount as isBind, isIdmapped, ParsedMountOptions, parseMountOptions, ROOTFS_PROPAGATION } from './mount-options';
 
 export interface RootfsOptions {
@@ -55,7 +56,8 @@ export function setupRootfs(opts: RootfsOptions): void {
   try {
     (config.mounts ?? []).forEach((m, index) => mountOne(root, m, opts, index));
     opts.debug('config mounts done');
-    const inUserns = (config.linux?.namespaces ?? []).some((ns) => ns.type === 'user');
+    // Also when tsrun itself runs in one (as root of rootless podman's user namespace).
+    const inUserns = (config.linux?.namespaces ?? []).some((ns) => ns.type === 'user') || runningInUserNamespace();
     if (needsDevSetup(config.mounts ?? [])) setupDev(root, config, inUserns);
     else createDevices(root, config.linux?.devices ?? [], inUserns);
     for (const p of config.linux?.readonlyPaths ?? []) makeReadonly(root, p);

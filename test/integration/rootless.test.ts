@@ -350,3 +350,35 @@ t.test('refusals: limits without a cgroup, --rootless=false, no user namespace, 
   t.match(noXdgState.stderr, /^tsrun: (container does not exist: whatever|state root \/run\/tsrun: permission denied)/, 'state looks in /run/tsrun');
 });
 
+
+t.test('podman (rootless, as the user) with --runtime tsrun', { skip: skip || (!has('podman') && 'podman is not installed') }, async (t) => {
+  const u = user!;
+  // vfs storage in the user's home, tsrun's JSON log understood, no systemd.
+  const conf = path.join(u.home, '.config', 'containers');
+  fs.mkdirSync(conf, { recursive: true });
+  fs.writeFileSync(path.join(conf, 'storage.conf'), `[storage]\ndriver = "vfs"\nrunroot = "${u.xdg}/containers"\ngraphroot = "${u.home}/storage"\n`);
+  fs.writeFileSync(path.join(conf, 'containers.conf'), '[engine]\nruntime_supports_json = ["tsrun"]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n');
+  const tarball = path.join(u.home, 'busybox.tar');
+  check(spawnSync('tar', ['-C', u.rootfs, '-cf', tarball, '.'], { encoding: 'utf8' }), 'tar');
+  spawnSync('chown', ['-R', `${u.uid}:${u.gid}`, path.join(u.home, '.config'), tarball]);
+  const podman = (...args: string[]) => asUser(args, { program: ['podman', '--runtime', tsrunJs] });
+  const imported = podman('import', tarball, 'localhost/tsrun-rootless:test');
+  t.equal(imported.status, 0, `podman import: ${imported.stderr}`);
+
+  const r = podman('run', '--rm', '--network', 'none', 'localhost/tsrun-rootless:test', 'sh', '-c', 'id -u; cat /proc/self/uid_map | head -1');
+  t.equal(r.status, 0, `podman run: ${r.stderr}`);
+  t.same(cleanLines(r.stdout), ['0', `0 ${u.uid} 1`], "root in podman's user namespace is the user");
+
+  const name = `rl-podman-${process.pid}`;
+  t.teardown(() => podman('rm', '-f', '-t', '0', name));
+  const started = podman('run', '-d', '--name', name, '--network', 'none', 'localhost/tsrun-rootless:test', 'sleep', '60');
+  t.equal(started.status, 0, `podman run -d: ${started.stderr}`);
+  const exec = podman('exec', name, 'sh', '-c', 'echo in; exit 3');
+  t.equal(exec.stdout.trim(), 'in', 'podman exec runs in the container');
+  t.equal(exec.status, 3, 'podman exec reports the exit status');
+  const removed = podman('rm', '-f', '-t', '0', name);
+  t.equal(removed.status, 0, `podman rm -f: ${removed.stderr}`);
+  const containerId = started.stdout.trim();
+  t.match(containerId, /^[0-9a-f]{64}$/, 'podman printed the container id');
+  t.same(fs.readdirSync(stateRoot()).filter((n) => n === containerId), [], 'its state under $XDG_RUNTIME_DIR/tsrun is gone');
+});
