@@ -60,13 +60,15 @@ function hostTree(t: Test, mode = 0o755): string {
 }
 
 const STAT = 'stat -c "%n %u %g" /data /data/root-file /data/user-file';
+/** The shell's open fds (ls -l lines "... N -> TARGET"). */
+const FDS = 'ls -l /proc/$$/fd';
 
 t.test('idmap with the container\'s mappings (container 0 = host 100000)', { skip }, async (t) => {
   const src = hostTree(t);
   const r = runIn({
     root,
     ...ownedRootfs,
-    args: sh(`${STAT}; ls -ln /data | grep user-file; touch /data/made-inside && echo touched; touch /data-ro/x 2>&1 || true; cat /proc/self/uid_map`),
+    args: sh(`${STAT}; ls -ln /data | grep user-file; touch /data/made-inside && echo touched; touch /data-ro/x 2>&1 || true; cat /proc/self/uid_map; ${FDS}`),
     mutate: (c) => {
       withUserns(c);
       c.mounts.push({ destination: '/data', type: 'bind', source: src, options: ['rbind', 'idmap'] });
@@ -84,8 +86,26 @@ t.test('idmap with the container\'s mappings (container 0 = host 100000)', { ski
   t.equal(out[4], 'touched');
   t.match(out[5], /Read-only file system/, 'ro applies to an idmapped mount');
   t.equal(out[6], `0 ${HOST} 65536`, 'the container does have its user namespace');
+  t.same(out.slice(7).map((l) => / (\d+) -> (.*)$/.exec(l)).filter((m) => m && Number(m[1]) > 2).map((m) => m![0]), [], 'neither the mount socket nor a mount fd reaches the container');
   const made = fs.statSync(path.join(src, 'made-inside'));
   t.same([made.uid, made.gid], [0, 0], 'a file container root made through the mount belongs to host uid 0');
+});
+
+t.test('with a terminal too (the console socket, the mount socket and the state dir fd side by side)', { skip }, async (t) => {
+  const src = hostTree(t);
+  const r = runIn({
+    root,
+    ...ownedRootfs,
+    args: sh('stat -c "%n %u %g" /data/user-file; tty'),
+    mutate: (c) => {
+      withUserns(c);
+      c.process.terminal = true;
+      c.mounts.push({ destination: '/data', type: 'bind', source: src, options: ['rbind', 'ridmap'] });
+    },
+  });
+  t.equal(r.status, 0, `run: ${r.stderr.trim()}`);
+  t.same(r.residue, [], 'nothing left');
+  t.same(lines(r.stdout.replace(/\r/g, '')), ['/data/user-file 1000 1000', '/dev/pts/0']);
 });
 
 t.test('per-mount mappings (no idmap option: mappings imply it, as in runc) win over the container\'s', { skip }, async (t) => {
