@@ -141,6 +141,7 @@ t.test('a container without a user namespace: per-mount mappings only', { skip }
   const maps = [{ containerID: 0, hostID: HOST, size: 65536 }];
   const r = runIn({
     root,
+    copyRootfs: true, // /data is made in it
     args: sh(`${STAT}; touch /data/x 2>&1 || true`),
     mutate: (c) => c.mounts.push({ destination: '/data', type: 'bind', source: src, options: ['bind', 'idmap'], uidMappings: maps, gidMappings: maps }),
   });
