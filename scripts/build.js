@@ -14,8 +14,25 @@ require('./compile-schemas').compileSchemas(top);
 // Build next to dist/ and swap it in at the end: tests running meanwhile never see a half build.
 const out = `${dist}.tmp-${process.pid}`;
 fs.rmSync(out, { recursive: true, force: true });
+// `import * as fs from 'node:fs'` in each of ~20 source files would make esbuild copy fs's
+// ~100 properties into a fresh namespace object per importing file (its __toESM helper):
+// 3-7 ms per bundle at every start. Route node: built-ins through one ES module each, so
+// every bundle converts each built-in once.
+const builtinsOnce = {
+  name: 'builtins-once',
+  setup(build) {
+    build.onResolve({ filter: /^node:/ }, (args) => (args.namespace === 'builtin'
+      ? { path: args.path, external: true }
+      : { path: args.path, namespace: 'builtin' }));
+    build.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+      contents: `export * from ${JSON.stringify(args.path)}; export { default } from ${JSON.stringify(args.path)};`,
+      loader: 'js',
+    }));
+  },
+};
 const common = {
   bundle: true,
+  plugins: [builtinsOnce],
   platform: 'node',
   target: 'node20',
   format: 'cjs',
@@ -28,50 +45,77 @@ const common = {
   keepNames: true,
   logLevel: 'warning',
 };
-esbuild.buildSync({
-  ...common,
-  entryPoints: { tsrun: path.join(top, 'src/cli/entry.ts') },
-  outdir: out,
+// Entry points are small launchers (see launcher() below); the code they load:
+const bundles = {
+  entry: 'src/cli/entry.ts',
+  'code-cache': 'src/code-cache.ts',
+  // create, run and exec: loaded by tsrun.js only for those commands.
+  spawning: 'src/cli/spawning.ts',
+  // The full CLI (yargs, validators), loaded by tsrun.js only for commands off the fast path.
+  cli: 'src/cli/main.ts',
+  'init-main': 'src/init/main.ts',
+  // The exec-init: `tsrun exec` spawns it into a running container.
+  'exec-init-main': 'src/init/exec.ts',
+};
+const validators = ['config', 'state', 'features'];
+
+async function main() {
+  await Promise.all([
+    ...Object.entries(bundles).map(([name, src]) => esbuild.build({ ...common, entryPoints: { [name]: path.join(top, src) }, outdir: out })),
+    ...validators.map((name) => esbuild.build({
+      ...common,
+      entryPoints: { [`${name}-validator`]: path.join(top, `src/spec/generated/${name}-validator.js`) },
+      outdir: path.join(out, 'generated'),
+    })),
+  ]);
   // The CA bundle NODE_EXTRA_CA_CERTS names costs ~80 ms per start and tsrun makes no TLS
-  // connection: drop it (and NODE_OPTIONS) before node starts, at no extra exec.
-  banner: { js: '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS -u NODE_OPTIONS node' },
-});
-// create, run and exec: loaded by tsrun.js only for those commands.
-esbuild.buildSync({
-  ...common,
-  entryPoints: { spawning: path.join(top, 'src/cli/spawning.ts') },
-  outdir: out,
-});
-// The full CLI (yargs, validators), loaded by tsrun.js only for commands off the fast path.
-esbuild.buildSync({
-  ...common,
-  entryPoints: { cli: path.join(top, 'src/cli/main.ts') },
-  outdir: out,
-});
-esbuild.buildSync({
-  ...common,
-  entryPoints: { init: path.join(top, 'src/init/main.ts') },
-  outdir: out,
-});
-// The exec-init: `tsrun exec` spawns it into a running container.
-esbuild.buildSync({
-  ...common,
-  entryPoints: { 'exec-init': path.join(top, 'src/init/exec.ts') },
-  outdir: out,
-});
-for (const name of ['config', 'state', 'features']) {
-  esbuild.buildSync({
-    ...common,
-    entryPoints: { [`${name}-validator`]: path.join(top, `src/spec/generated/${name}-validator.js`) },
-    outdir: path.join(out, 'generated'),
-  });
+  // connection: the CLI's shebang drops it (and NODE_OPTIONS) before node starts, at no extra
+  // exec. The inits are spawned by tsrun with an environment of its own.
+  launcher('tsrun.js', 'entry.js', true, '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS -u NODE_OPTIONS node\n');
+  launcher('init.js', 'init-main.js', false);
+  launcher('exec-init.js', 'exec-init-main.js', false);
+  fs.chmodSync(path.join(out, 'tsrun.js'), 0o755);
+  buildCodeCache(out);
+  buildTrampoline(out);
+  const old = `${dist}.old-${process.pid}`;
+  if (fs.existsSync(dist)) fs.renameSync(dist, old);
+  fs.renameSync(out, dist);
+  fs.rmSync(old, { recursive: true, force: true });
 }
-fs.chmodSync(path.join(out, 'tsrun.js'), 0o755);
-buildTrampoline(out);
-const old = `${dist}.old-${process.pid}`;
-if (fs.existsSync(dist)) fs.renameSync(dist, old);
-fs.renameSync(out, dist);
-fs.rmSync(old, { recursive: true, force: true });
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
+
+/** An entry point: load `main` through the V8 code cache (src/code-cache.ts). */
+function launcher(name, main, saveAtExit, shebang = '') {
+  const body = `'use strict';\nrequire('./code-cache.js').run(__dirname, ${JSON.stringify(main)}, ${saveAtExit});\n`;
+  fs.writeFileSync(path.join(out, name), shebang + body);
+}
+
+// The code cache made before anything ran (top-level code of every file tsrun loads): the
+// inits use it (they cannot write one); the CLI replaces it with a fuller one on first use.
+// Keyed by the files' final place: the size, mtime and inode survive the rename of out/.
+function buildCodeCache(outDir) {
+  const vm = require('node:vm');
+  const { cacheFiles, saveCache, wrappedSource } = require(path.join(outDir, 'code-cache.js'));
+  const files = [];
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.js') && !['tsrun.js', 'init.js', 'exec-init.js', 'code-cache.js'].includes(p.slice(outDir.length + 1))) files.push(p);
+    }
+  };
+  walk(outDir);
+  files.push(require.resolve('ffi-rs', { paths: [top] }));
+  for (const file of files) {
+    const names = cacheFiles(outDir, file);
+    const script = new vm.Script(wrappedSource(fs.readFileSync(file, 'utf8')), { filename: file });
+    saveCache(names.build, script.createCachedData());
+  }
+}
 
 // The single-threaded step user namespaces need (bindings/userns-trampoline.c, DESIGN.md 1).
 // Built with the system C compiler when there is one; without it tsrun still works, and a

@@ -94,7 +94,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       fs.closeSync(mountFds[1]);
       mountFds[1] = -1;
     }
-    debug(`init spawned: pid ${init.child.pid}`);
+    debug(`init spawned: pid ${init.child.pid} (node up ${Math.round(process.uptime() * 1000)} ms)`);
     const exited = exitPromise(init.child);
     // With a user namespace: the maps are written, the init is on its way.
     const pid = await Promise.race([init.pid, exited]);

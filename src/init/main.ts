@@ -24,7 +24,7 @@ function main(): void {
   const { channel, request } = bootInit<SetupRequest>();
   const debug = request.debug ? (msg: string) => channel.send({ type: 'debug', msg }) : () => {};
   const warn = (msg: string) => channel.send({ type: 'warning', msg });
-  debug('setup request received');
+  debug(`setup request received (init node up ${Math.round(process.uptime() * 1000)} ms)`);
   try {
     const { config } = request;
     const proc = config.process!;
