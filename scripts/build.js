@@ -41,7 +41,7 @@ const common = {
   // stay separate files (dist/generated/), loaded on first use.
   external: ['ffi-rs', './generated/*'],
   legalComments: 'none',
-  minify: true,
+  minify: !process.env.TSRUN_NO_MINIFY, // TSRUN_NO_MINIFY=1: readable names in CPU profiles
   keepNames: true,
   logLevel: 'warning',
 };

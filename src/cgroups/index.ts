@@ -70,6 +70,27 @@ export function ownCgroups(): Record<string, string> {
 }
 
 /**
+ * Take and release the kernel's cgroup attach lock by moving ourselves into the cgroup we are
+ * already in (a no-op move). The first cgroup.procs write after a quiet spell waits for an
+ * RCU grace period (cgroup_threadgroup_rwsem: 10-25 ms on these machines) and the lock stays
+ * cheap for about one more grace period after each use: `create` does this while the init
+ * sets up, so that the init's own join, its last step before `ready`, does not wait. Best
+ * effort: a failure only means the join pays the wait, as it would anyway.
+ */
+export function warmAttachLock(layout: Layout, own = ownCgroups()): void {
+  const v1 = Object.entries(layout.v1).find(([ctrl]) => own[ctrl] !== undefined);
+  const dir = layout.unified !== undefined && own[''] !== undefined
+    ? path.join(layout.unified, own[''])
+    : v1 && path.join(v1[1], own[v1[0]]);
+  if (!dir) return;
+  try {
+    fs.writeFileSync(path.join(dir, 'cgroup.procs'), '0');
+  } catch {
+    // not ours to write (a read-only cgroupfs, a rootless caller): the join just waits
+  }
+}
+
+/**
  * Where the container's cgroups go. cgroupsPath absolute: that path in every hierarchy;
  * relative: below tsrun's own cgroup in each hierarchy (as runc); absent: "/<id>" (runc's
  * cgroupfs default is the id below its own cgroup, which nests containers in whatever

@@ -18,7 +18,7 @@ import { ContainerRecord, processStartTime, saveRecord } from './state';
 import { checkSupported } from './supported';
 import { Console, consoleForCreate } from './console';
 import { destroyCgroup, setupCgroup } from './cgroup';
-import type { Cgroup } from '../cgroups';
+import { Cgroup, detectLayout, warmAttachLock } from '../cgroups';
 import type { UserNamespaceOptions } from './userns';
 import { mayHaveIdmappedMounts, sendIdmappedMounts } from './idmap';
 import { socketpair } from '../../bindings/tty';
@@ -147,6 +147,11 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       }
       init!.control.write(`${JSON.stringify({ type: 'cgroup-joined' })}\n`);
     };
+    // The init joins its cgroups last; the kernel's attach lock is made cheap for it now,
+    // while it sets up (see warmAttachLock).
+    const warmCgroupLock = () => {
+      if (cgroup) warmAttachLock(detectLayout());
+    };
     const spawned = init;
     const hooks = () => {
       const state = {
@@ -156,7 +161,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       runHooks(config, 'createRuntime', state);
       spawned.control.write(`${JSON.stringify({ type: 'hooks-done' })}\n`);
     };
-    await Promise.race([waitReady(init, hooks, joinCgroup), exited]);
+    await Promise.race([waitReady(init, { hooks, joinCgroup, warmCgroupLock }), exited]);
 
     const record: ContainerRecord = {
       ociVersion: config.ociVersion,
@@ -273,7 +278,13 @@ function exitPromise(child: ChildProcess): Promise<never> {
   });
 }
 
-function waitReady(init: SpawnedInit, hooks: () => void, joinCgroup: () => void): Promise<void> {
+interface InitRequests {
+  hooks: () => void;
+  joinCgroup: () => void;
+  warmCgroupLock: () => void;
+}
+
+function waitReady(init: SpawnedInit, { hooks, joinCgroup, warmCgroupLock }: InitRequests): Promise<void> {
   return new Promise((resolve, reject) => {
     let buffered = '';
     init.control.setEncoding('utf8');
@@ -295,7 +306,8 @@ function waitReady(init: SpawnedInit, hooks: () => void, joinCgroup: () => void)
           } catch (err) {
             reject(err);
           }
-        } else if (message.type === 'ready') resolve();
+        } else if (message.type === 'setup-started') warmCgroupLock();
+        else if (message.type === 'ready') resolve();
         else if (message.type === 'error') reject(new TsrunError(`unable to start container process: ${message.msg}`));
         else if (message.type === 'warning') logWarning(message.msg);
         else debugLog('init')(message.msg);

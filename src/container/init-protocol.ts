@@ -46,6 +46,8 @@ export type InitMessage =
   | { type: 'debug'; msg: string }
   | { type: 'warning'; msg: string }
   | { type: 'ready' }
+  /** The init has booted and read its request: its own set-up work starts now. */
+  | { type: 'setup-started' }
   | { type: 'error'; msg: string };
 
 /** The init finds its control socket in this environment variable (fd number). */

@@ -25,6 +25,7 @@ function main(): void {
   const debug = request.debug ? (msg: string) => channel.send({ type: 'debug', msg }) : () => {};
   const warn = (msg: string) => channel.send({ type: 'warning', msg });
   debug(`setup request received (init node up ${Math.round(process.uptime() * 1000)} ms)`);
+  channel.send({ type: 'setup-started' });
   try {
     const { config } = request;
     const proc = config.process!;
