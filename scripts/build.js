@@ -21,7 +21,8 @@ fs.rmSync(out, { recursive: true, force: true });
 const builtinsOnce = {
   name: 'builtins-once',
   setup(build) {
-    build.onResolve({ filter: /^node:/ }, (args) => (args.namespace === 'builtin'
+    // A plain require() (src/code-cache.ts) stays one: no conversion at all.
+    build.onResolve({ filter: /^node:/ }, (args) => (args.namespace === 'builtin' || args.kind === 'require-call'
       ? { path: args.path, external: true }
       : { path: args.path, namespace: 'builtin' }));
     build.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({

@@ -12,10 +12,16 @@
 // must never outlive the file it was made from. A cache V8 rejects (another node version)
 // is ignored and replaced. Writes go through a temporary file and rename; a process that
 // cannot write (read-only mount, unprivileged user) just runs without saving.
-import * as fs from 'node:fs';
-import Module from 'node:module';
-import * as path from 'node:path';
-import * as vm from 'node:vm';
+// Plain require()s: this file runs in every tsrun process, before anything else, and an ES
+// namespace import would copy each module's properties first (see scripts/build.js).
+/* eslint-disable @typescript-eslint/no-require-imports */
+import type * as FS from 'node:fs';
+import type * as PATH from 'node:path';
+import type * as VM from 'node:vm';
+const fs = require('node:fs') as typeof FS;
+const Module = require('node:module') as typeof import('node:module');
+const path = require('node:path') as typeof PATH;
+const vm = require('node:vm') as typeof VM;
 
 export const CACHE_DIR = '.v8-cache';
 
@@ -27,7 +33,7 @@ interface ModuleInternals {
 
 /** The cache file names of `file` (run, build), or undefined when it cannot be stat'ed. */
 export function cacheFiles(distDir: string, file: string): { run: string; build: string } | undefined {
-  let st: fs.Stats;
+  let st: FS.Stats;
   try {
     st = fs.statSync(file);
   } catch {
@@ -74,7 +80,7 @@ export function wrappedSource(content: string): string {
  */
 export function run(distDir: string, main: string, saveAtExit: boolean): void {
   const packageDir = path.dirname(distDir);
-  const pending: Array<{ script: vm.Script; file: string }> = [];
+  const pending: Array<{ script: VM.Script; file: string }> = [];
   const proto = Module.prototype as unknown as ModuleInternals;
   const compile = proto._compile;
   proto._compile = function compileCached(this: ModuleInternals, content: string, filename: string): unknown {
