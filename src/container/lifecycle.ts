@@ -25,9 +25,10 @@ export function startContainer(root: string, id: string): Container {
     throw err;
   }
   try {
-    // The init opens its end once we have opened ours, then writes one byte and execs.
+    // The init opens its end once we have opened ours, then writes one byte and execs. It
+    // answers within a fraction of a millisecond: poll finely first, then back off to 1 ms.
     const byte = Buffer.alloc(1);
-    for (let waited = 0; ; waited++) {
+    for (let waited = 0, delay = 0.05; ; waited++, delay = Math.min(delay * 2, 1)) {
       let n = 0;
       try {
         n = fs.readSync(fifo, byte, 0, 1, null);
@@ -37,13 +38,17 @@ export function startContainer(root: string, id: string): Container {
       if (n === 1 && byte[0] === 0x45 /* E */) throw new TsrunError(`container init failed at start: ${readRest(fifo)}`);
       if (n === 1) break;
       if (waited % 20 === 19 && !initAlive(record)) throw new TsrunError('container init exited before start');
-      sleepMs(1);
+      sleepMs(delay);
     }
   } finally {
     fs.closeSync(fifo);
   }
-  fs.rmSync(fifoPath, { force: true });
-  runHooksWarnOnly(record.config, 'poststart', ociState(container));
+  try {
+    fs.unlinkSync(fifoPath);
+  } catch {
+    // already gone: nothing to remove
+  }
+  if (record.config.hooks?.poststart?.length) runHooksWarnOnly(record.config, 'poststart', ociState(container));
   return container;
 }
 
