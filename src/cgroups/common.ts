@@ -187,6 +187,13 @@ export function procsBelow(dir: string): number[] {
 
 /** Remove a cgroup dir and the sub-cgroups a container may have made (children first). */
 export function removeTree(dir: string, cfs: CgroupFs): void {
+  // Most containers have no child cgroups: try the rmdir before listing the directory.
+  try {
+    cfs.rmdir(dir);
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+  }
   let entries: fs.Dirent[] = [];
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true });

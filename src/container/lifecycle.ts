@@ -113,7 +113,7 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
   }
   // Whatever is left in the cgroups (frozen or not) is killed, then every directory removed.
   if (record?.cgroup) openCgroup(record.cgroup).destroy();
-  if (record) runHooksWarnOnly(record.config, 'poststop', { ...ociState(container), status: 'stopped', pid: 0 });
+  if (record?.config.hooks?.poststop?.length) runHooksWarnOnly(record.config, 'poststop', { ...ociState(container), status: 'stopped', pid: 0 });
   fs.rmSync(container.dir, { recursive: true, force: true });
 }
 
