@@ -1,12 +1,11 @@
 // The libc surface tsrun uses. libc.ts implements it with ffi-rs; fake.ts records calls for
 // unit tests. Every call throws SysError on failure.
-import { constants } from 'node:os';
-
-const errnoNames = new Map<number, string>(
-  Object.entries(constants.errno).map(([name, value]) => [value as number, name]),
-);
+// Built on first use: node:os is not loaded by commands that never see an errno (state).
+let errnoNames: Map<number, string> | undefined;
 
 export function errnoName(errno: number): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  errnoNames ??= new Map(Object.entries((require('node:os') as typeof import('node:os')).constants.errno).map(([name, value]) => [value as number, name]));
   return errnoNames.get(errno) ?? `errno ${errno}`;
 }
 

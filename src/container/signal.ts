@@ -1,12 +1,13 @@
 // Signals by name (KILL, SIGKILL, sigkill) or number, and delivery to a container's init
 // through a pidfd, so a recycled pid can never receive the signal.
 import * as fs from 'node:fs';
-import { constants } from 'node:os';
 import { libc } from '../../bindings';
 import { TsrunError } from '../errors';
 import { ContainerRecord, processStartTime } from './state';
 
-const SIGNALS = constants.signals as Record<string, number>;
+/** Signal numbers by name, loaded on first use (state and start never need node:os). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const signals = (): Record<string, number> => (require('node:os') as typeof import('node:os')).constants.signals as Record<string, number>;
 
 export function parseSignal(text: string): number {
   if (/^\d+$/.test(text)) {
@@ -15,7 +16,8 @@ export function parseSignal(text: string): number {
   } else {
     const upper = text.toUpperCase();
     const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
-    if (name in SIGNALS) return SIGNALS[name];
+    const byName = signals();
+    if (name in byName) return byName[name];
     const rt = /^SIGRTMIN(?:\+(\d+))?$/.exec(name) ?? /^SIGRTMAX(?:-(\d+))?$/.exec(name);
     const offset = Number(rt?.[1] ?? 0);
     // Real-time signals run from SIGRTMIN (34) to SIGRTMAX (64).
@@ -25,7 +27,8 @@ export function parseSignal(text: string): number {
 }
 
 export function signalName(sig: number): string {
-  return Object.keys(SIGNALS).find((name) => SIGNALS[name] === sig) ?? String(sig);
+  const byName = signals();
+  return Object.keys(byName).find((name) => byName[name] === sig) ?? String(sig);
 }
 
 /** Signal the init if it is still the process `create` started; false if it is gone. */
