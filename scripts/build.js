@@ -26,7 +26,8 @@ const builtinsOnce = {
       ? { path: args.path, external: true }
       : { path: args.path, namespace: 'builtin' }));
     build.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
-      contents: `export * from ${JSON.stringify(args.path)}; export { default } from ${JSON.stringify(args.path)};`,
+      // Named exports only: a default import would make esbuild copy the module a second time.
+      contents: `export * from ${JSON.stringify(args.path)};`,
       loader: 'js',
     }));
   },
