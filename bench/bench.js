@@ -68,12 +68,11 @@ const LABEL = {
 let seq = 0;
 const nextId = (rt, what) => `bench-${rt.name}-${process.pid}-${++seq}${what}`;
 
-/** create (/bin/true), state, start, wait, delete. */
-function cycleTrue(rt, env, o) {
-  const id = nextId(rt, '');
-  const pidFile = path.join(rt.scratch, `${id}.pid`);
-  const base = ['--root', rt.root];
-  const t = (args) => pairedTimed(rt, [...base, ...args], env, o);
+/**
+ * A cycle's samples: s (ms per step, with the paired floor), rss (KB per step); keep(step, r)
+ * records a result, fail(step, r) deletes the container and returns the failure.
+ */
+function stepLog(rt, base, id, pidFile, env) {
   const s = {};
   const rss = {};
   const fail = (step, r) => {
@@ -86,6 +85,16 @@ function cycleTrue(rt, env, o) {
     if (r.floorMs !== undefined) s[`${step}@floor`] = r.floorMs;
     if (r.rssKB !== undefined) rss[step] = r.rssKB;
   };
+  return { s, rss, fail, keep };
+}
+
+/** create (/bin/true), state, start, wait, delete. */
+function cycleTrue(rt, env, o) {
+  const id = nextId(rt, '');
+  const pidFile = path.join(rt.scratch, `${id}.pid`);
+  const base = ['--root', rt.root];
+  const t = (args) => pairedTimed(rt, [...base, ...args], env, o);
+  const { s, rss, fail, keep } = stepLog(rt, base, id, pidFile, env);
 
   let r = t(['create', '--bundle', rt.trueBundle, '--pid-file', pidFile, id]);
   if (!r.ok) return fail('create', r);
@@ -129,18 +138,7 @@ function cycleExec(rt, env, o) {
   const pidFile = path.join(rt.scratch, `${id}.pid`);
   const base = ['--root', rt.root];
   const t = (args, measured) => (measured ? pairedTimed(rt, [...base, ...args], env, o) : L.timed(rt.cmd, [...base, ...args], env, rt.scratch, TIMEOUT));
-  const s = {};
-  const rss = {};
-  const fail = (step, r) => {
-    L.timed(rt.cmd, [...base, 'delete', '--force', id], env, rt.scratch, TIMEOUT);
-    fs.rmSync(pidFile, { force: true });
-    return { ok: false, step, why: r.why, err: r.err || '', s, rss };
-  };
-  const keep = (step, r) => {
-    s[step] = r.ms;
-    if (r.floorMs !== undefined) s[`${step}@floor`] = r.floorMs;
-    if (r.rssKB !== undefined) rss[step] = r.rssKB;
-  };
+  const { s, rss, fail, keep } = stepLog(rt, base, id, pidFile, env);
   let r = t(['create', '--bundle', rt.sleepBundle, '--pid-file', pidFile, id]);
   if (!r.ok) return fail('create (sleep)', r);
   const pid = Number(L.readSafe(pidFile).trim());

@@ -60,6 +60,15 @@ const bundles = {
   'exec-init-main': 'src/init/exec.ts',
 };
 const validators = ['config', 'state', 'features'];
+// The entry points: [launcher, bundle it loads, save a code cache at exit]. The CA bundle
+// NODE_EXTRA_CA_CERTS names costs ~80 ms per start and tsrun makes no TLS connection: the
+// CLI's shebang drops it (and NODE_OPTIONS) before node starts, at no extra exec. The inits
+// are spawned by tsrun with an environment of its own, and never write (see code-cache.ts).
+const launchers = [
+  ['tsrun.js', 'entry.js', true, '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS -u NODE_OPTIONS node\n'],
+  ['init.js', 'init-main.js', false],
+  ['exec-init.js', 'exec-init-main.js', false],
+];
 
 async function main() {
   await Promise.all([
@@ -70,12 +79,7 @@ async function main() {
       outdir: path.join(out, 'generated'),
     })),
   ]);
-  // The CA bundle NODE_EXTRA_CA_CERTS names costs ~80 ms per start and tsrun makes no TLS
-  // connection: the CLI's shebang drops it (and NODE_OPTIONS) before node starts, at no extra
-  // exec. The inits are spawned by tsrun with an environment of its own.
-  launcher('tsrun.js', 'entry.js', true, '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS -u NODE_OPTIONS node\n');
-  launcher('init.js', 'init-main.js', false);
-  launcher('exec-init.js', 'exec-init-main.js', false);
+  for (const [name, main, saveAtExit, shebang] of launchers) launcher(name, main, saveAtExit, shebang);
   fs.chmodSync(path.join(out, 'tsrun.js'), 0o755);
   buildCodeCache(out);
   buildTrampoline(out);
@@ -102,12 +106,14 @@ function launcher(name, main, saveAtExit, shebang = '') {
 function buildCodeCache(outDir) {
   const vm = require('node:vm');
   const { cacheFiles, saveCache, wrappedSource } = require(path.join(outDir, 'code-cache.js'));
+  // The launchers and code-cache.js itself are compiled before any cache is in place.
+  const notCached = new Set([...launchers.map(([name]) => name), 'code-cache.js']);
   const files = [];
   const walk = (dir) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.js') && !['tsrun.js', 'init.js', 'exec-init.js', 'code-cache.js'].includes(p.slice(outDir.length + 1))) files.push(p);
+      else if (e.name.endsWith('.js') && !notCached.has(p.slice(outDir.length + 1))) files.push(p);
     }
   };
   walk(outDir);

@@ -26,7 +26,16 @@ export interface Layout {
   unified?: string;
 }
 
+let hostLayout: Layout | undefined;
+
+/** The layout of the host's cgroup mounts (found once per process: it does not change). */
 export function detectLayout(root = CGROUP_ROOT): Layout {
+  if (root !== CGROUP_ROOT) return scanLayout(root);
+  hostLayout ??= scanLayout(root);
+  return hostLayout;
+}
+
+function scanLayout(root: string): Layout {
   if (fs.existsSync(path.join(root, 'cgroup.controllers'))) return { root, version: 2, v1: {}, unified: root };
   const layout: Layout = { root, version: 1, v1: {} };
   let entries: fs.Dirent[] = [];

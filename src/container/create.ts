@@ -120,14 +120,15 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     libc().mkfifo(path.join(dir, EXEC_FIFO), 0o622);
     // 0622 whatever our umask (as runc): an init in a user namespace is not its owner.
     fs.chmodSync(path.join(dir, EXEC_FIFO), 0o622);
+    const procsFiles = cgroup?.procsFiles() ?? [];
     const request: SetupRequest = {
       config, rootfs, bundle, stateDir: dir, noPivot: !!opts.noPivot, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(),
       consoleFd: term ? init.extraFds[0] : undefined,
       mountFdSocket: mountFds || mountFdsSent ? init.extraFds[term ? 1 : 0] : undefined,
       stateDirFd: userns ? init.extraFds[init.extraFds.length - 1] : undefined,
       // Inside a user namespace the init cannot open the cgroup files: it asks us to move it.
-      cgroupProcs: userns ? [] : cgroup?.procsFiles() ?? [],
-      cgroupDirs: (cgroup?.procsFiles() ?? []).map((file) => path.dirname(file)),
+      cgroupProcs: userns ? [] : procsFiles,
+      cgroupDirs: procsFiles.map((file) => path.dirname(file)),
       parentJoinsCgroup: userns ? true : undefined,
       hookState: { ociVersion: config.ociVersion, id: opts.id, bundle, annotations: config.annotations ?? {} },
       syncHooks: !!(config.hooks?.prestart?.length || config.hooks?.createRuntime?.length),
@@ -136,7 +137,6 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     debug('setup request sent');
     // prestart and createRuntime run when the init has its mounts and has not pivoted yet
     // (it waits for our answer), in our namespaces, with the state "creating".
-    const procsFiles = cgroup?.procsFiles() ?? [];
     const joinCgroup = () => {
       for (const file of procsFiles) {
         try {

@@ -10,7 +10,7 @@
 // SHOULD NOT fail). Capabilities the kernel would refuse (not held by tsrun, effective outside
 // permitted, ambient outside permitted & inheritable) are also dropped with a warning, before
 // the container is reported created.
-import { CapSets, Libc, SysError } from '../../bindings';
+import { CapSets, Libc, PR, SysError } from '../../bindings';
 import type { CapabilitySet, LinuxCapabilities } from '../spec/types';
 
 /** Capability names by number (linux/capability.h), up to CAP_CHECKPOINT_RESTORE (40). */
@@ -59,14 +59,6 @@ export const CAPABILITY_NAMES: readonly string[] = [
 ];
 
 const NUMBERS = new Map(CAPABILITY_NAMES.map((name, n) => [name, n]));
-
-/** prctl(2) options used here (linux/prctl.h). */
-const PR_SET_KEEPCAPS = 8;
-const PR_CAPBSET_READ = 23;
-const PR_CAPBSET_DROP = 24;
-const PR_CAP_AMBIENT = 47;
-const PR_CAP_AMBIENT_RAISE = 2;
-const PR_CAP_AMBIENT_CLEAR_ALL = 4;
 
 /** The five sets in the order they are reported. */
 export const CAPABILITY_SETS: readonly CapabilitySet[] = ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'];
@@ -158,7 +150,7 @@ export function fitToKernelRules(masks: CapabilityMasks, held: CapSets, warn: Wa
 export function lastCapability(sys: Libc): number {
   const valid = (n: number): boolean => {
     try {
-      sys.prctl(PR_CAPBSET_READ, n);
+      sys.prctl(PR.CAPBSET_READ, n);
       return true;
     } catch (err) {
       if (err instanceof SysError && err.code === 'EINVAL') return false;
@@ -189,11 +181,11 @@ export interface PreparedCapabilities extends CapabilityMasks {
 
 /** Step 1, still as root before the uid change: keep permitted across it, drop the bounding set. */
 export function capabilitiesBeforeUserChange(caps: PreparedCapabilities, sys: Libc): void {
-  sys.prctl(PR_SET_KEEPCAPS, 1);
+  sys.prctl(PR.SET_KEEPCAPS, 1);
   for (let n = 0; n <= caps.lastCap; n++) {
     if (caps.bounding & (1n << BigInt(n))) continue;
     try {
-      sys.prctl(PR_CAPBSET_DROP, n);
+      sys.prctl(PR.CAPBSET_DROP, n);
     } catch (err) {
       throw new Error(`process.capabilities.bounding: cannot drop ${capabilityName(n)}: ${(err as Error).message}`);
     }
@@ -203,13 +195,13 @@ export function capabilitiesBeforeUserChange(caps: PreparedCapabilities, sys: Li
 /** Step 2, after setresuid: set effective/permitted/inheritable, raise ambient, clear keepcaps. */
 export function capabilitiesAfterUserChange(caps: PreparedCapabilities, sys: Libc): void {
   sys.capset({ effective: caps.effective, permitted: caps.permitted, inheritable: caps.inheritable });
-  sys.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
+  sys.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL);
   for (const n of maskNumbers(caps.ambient)) {
     try {
-      sys.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, n);
+      sys.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, n);
     } catch (err) {
       throw new Error(`process.capabilities.ambient: cannot raise ${capabilityName(n)}: ${(err as Error).message}`);
     }
   }
-  sys.prctl(PR_SET_KEEPCAPS, 0);
+  sys.prctl(PR.SET_KEEPCAPS, 0);
 }
