@@ -517,7 +517,7 @@ async function main() {
     for (const l of failLines) out.push(`- ${l}`);
   }
   out.push('');
-  out.push(`Reproduce: \`sudo BENCH_N=${N} npm run bench\` (took ${Math.round((Date.now() - t0) / 1000)} s).`);
+  out.push(`Reproduce (as root): \`BENCH_N=${N} npm run bench\` (took ${Math.round((Date.now() - t0) / 1000)} s).`);
   console.log('\n' + out.join('\n'));
 
   const json = {
