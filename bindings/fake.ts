@@ -79,6 +79,8 @@ const DESCRIBE: { [K in CallName]: (...args: ArgsOf<K>) => [string, string] } = 
   schedSetaffinity: (cpus) => ['sched_setaffinity', cpus.join(',')],
   ioprioSet: (ioprio) => ['ioprio_set', `0x${ioprio.toString(16)}`],
   execve: (path) => ['exec', path],
+  execveat: (fd) => ['execveat', `fd ${fd}`],
+  memfdCreate: (name) => ['memfd_create', name],
 };
 
 function errnoNumber(errno: string | number): number {
@@ -199,4 +201,9 @@ export class FakeLibc implements Libc {
     this.record('execve', a);
     throw new ExecveCalled(...a);
   }
+  execveat(...a: ArgsOf<'execveat'>): never {
+    this.record('execveat', a);
+    throw new ExecveCalled(`fd ${a[0]}`, a[1], a[2]);
+  }
+  memfdCreate(...a: ArgsOf<'memfdCreate'>) { this.record('memfdCreate', a); return this.fd(); }
 }

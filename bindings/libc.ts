@@ -6,8 +6,8 @@ import { Libc } from './types';
 
 /** Syscall numbers for calls glibc 2.36 has no wrapper for. */
 const SYSCALLS: Record<string, Record<string, number>> = {
-  x64: { pivot_root: 155, ioprio_set: 251, sched_setattr: 314, pidfd_send_signal: 424, open_tree: 428, move_mount: 429, pidfd_open: 434, close_range: 436, openat2: 437, mount_setattr: 442 },
-  arm64: { pivot_root: 41, ioprio_set: 30, sched_setattr: 274, pidfd_send_signal: 424, open_tree: 428, move_mount: 429, pidfd_open: 434, close_range: 436, openat2: 437, mount_setattr: 442 },
+  x64: { execveat: 322, memfd_create: 319, pivot_root: 155, ioprio_set: 251, sched_setattr: 314, pidfd_send_signal: 424, open_tree: 428, move_mount: 429, pidfd_open: 434, close_range: 436, openat2: 437, mount_setattr: 442 },
+  arm64: { execveat: 281, memfd_create: 279, pivot_root: 41, ioprio_set: 30, sched_setattr: 274, pidfd_send_signal: 424, open_tree: 428, move_mount: 429, pidfd_open: 434, close_range: 436, openat2: 437, mount_setattr: 442 },
 };
 
 function syscallNumber(name: string): number {
@@ -173,5 +173,13 @@ export function createLibc(): Libc {
       const r = call('execve', T.I32, [T.String, T.External, T.External], [path, cStringArray(argv), cStringArray(envp)]);
       throw sysError('exec', path, r.errnoCode, r.errnoMessage);
     },
+    execveat(fd, argv, envp) {
+      const AT_EMPTY_PATH = 0x1000;
+      const r = call('syscall', T.I64, [T.I64, T.I32, T.String, T.External, T.External, T.I32],
+        [syscallNumber('execveat'), fd, '', cStringArray(argv), cStringArray(envp), AT_EMPTY_PATH]);
+      throw sysError('execveat', `fd ${fd}`, r.errnoCode, r.errnoMessage);
+    },
+    memfdCreate: (name, flags) =>
+      check('memfd_create', name, 'syscall', [T.I64, T.String, T.U32], [syscallNumber('memfd_create'), name, flags]),
   };
 }

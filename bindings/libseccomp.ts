@@ -75,6 +75,8 @@ export interface Libseccomp {
   load(ctx: SeccompCtx): void;
   /** seccomp_notify_fd: after load of a filter with SCMP_ACT_NOTIFY rules, its listener fd. */
   notifyFd(ctx: SeccompCtx): number;
+  /** seccomp_export_bpf: write the filter's BPF program (struct sock_filter[]) to fd. */
+  exportBpf(ctx: SeccompCtx, fd: number): void;
 }
 
 const errnoText = new Map<number, string>([
@@ -162,6 +164,9 @@ export function createLibseccomp(): Libseccomp {
     },
     notifyFd(ctx) {
       return check('seccomp_notify_fd', 'filter', 'seccomp_notify_fd', [T.External], [ctx]);
+    },
+    exportBpf(ctx, fd) {
+      check('seccomp_export_bpf', 'filter', 'seccomp_export_bpf', [T.External, T.I32], [ctx, fd]);
     },
   };
 }

@@ -105,4 +105,8 @@ export interface Libc {
   ioprioSet(ioprio: number): void;
   /** Replaces the process image; returns only by throwing. */
   execve(path: string, argv: string[], envp: string[]): never;
+  /** execveat(fd, "", argv, envp, AT_EMPTY_PATH): run the file an fd opened earlier; returns only by throwing. */
+  execveat(fd: number, argv: string[], envp: string[]): never;
+  /** memfd_create(2): an anonymous file, returned as an fd. */
+  memfdCreate(name: string, flags: number): number;
 }

@@ -83,6 +83,7 @@ async function main() {
   fs.chmodSync(path.join(out, 'tsrun.js'), 0o755);
   buildCodeCache(out);
   buildTrampoline(out);
+  buildStage(out);
   const old = `${dist}.old-${process.pid}`;
   if (fs.existsSync(dist)) fs.renameSync(dist, old);
   fs.renameSync(out, dist);
@@ -122,6 +123,21 @@ function buildCodeCache(outDir) {
     const names = cacheFiles(outDir, file);
     const script = new vm.Script(wrappedSource(fs.readFileSync(file, 'utf8')), { filename: file });
     saveCache(names.build, script.createCachedData());
+  }
+}
+
+// tsrun-stage (bindings/process-stage.c): every container process is exec'd through it, so
+// the build fails without it. Static: it is exec'd from inside the container's mount
+// namespace, where an ELF interpreter or shared library would be looked up in the
+// container's files.
+function buildStage(outDir) {
+  const { spawnSync } = require('node:child_process');
+  const src = path.join(top, 'bindings', 'process-stage.c');
+  const cc = process.env.CC || 'cc';
+  const r = spawnSync(cc, ['-O2', '-Wall', '-Werror', '-static', '-s', '-o', path.join(outDir, 'tsrun-stage'), src], { stdio: 'inherit' });
+  if (r.error || r.status !== 0) {
+    console.error(`build: ${cc} could not build ${path.relative(top, src)} (${r.error ? r.error.message : `status ${r.status}`}): tsrun needs it for every container (apt-get install gcc libc6-dev)`);
+    process.exit(1);
   }
 }
 

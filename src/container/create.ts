@@ -21,6 +21,7 @@ import { destroyCgroup, setupCgroup } from './cgroup';
 import { Cgroup, detectLayout, warmAttachLock } from '../cgroups';
 import type { UserNamespaceOptions } from './userns';
 import { mayHaveIdmappedMounts, sendIdmappedMounts } from './idmap';
+import { joinedPidNamespace, sendProcMounts } from './joined-pid-ns';
 import { socketpair } from '../../bindings/tty';
 
 const debug = debugLog('create');
@@ -65,6 +66,8 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   // Our end and the init's end of the idmapped-mounts socket (-1 once closed).
   let mountFds: [number, number] | undefined;
   let mountFdsSent = false;
+  let joinedPidFd: number | undefined;
+  let forkedPid: number | undefined;
   try {
     const bundle = path.resolve(opts.bundle);
     const configFile = path.join(bundle, 'config.json');
@@ -81,12 +84,22 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     // With a user namespace the init is not host root: it reaches the state dir (0700
     // above it) through an fd of ours.
     if (userns) stateDirFd = fs.openSync(dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
-    // Idmapped mounts are made by us and sent to the init on a socket of their own.
-    if (mayHaveIdmappedMounts(raw)) mountFds = socketpair();
-    const extraFds = [...(term ? [term.childEnd] : []), ...(mountFds ? [mountFds[1]] : []), ...(stateDirFd !== undefined ? [stateDirFd] : [])];
+    // A pid namespace to join: only tsrun-stage's child enters it (joined-pid-ns.ts).
+    const joinedPid = joinedPidNamespace(namespaces);
+    if (joinedPid) joinedPidFd = openNamespacePath(joinedPid);
+    // Idmapped mounts (and the proc of a joined pid namespace) are made by us and sent to
+    // the init on a socket of their own.
+    if (mayHaveIdmappedMounts(raw) || joinedPid) mountFds = socketpair();
+    const extraFds = [
+      ...(term ? [term.childEnd] : []), ...(mountFds ? [mountFds[1]] : []), ...(stateDirFd !== undefined ? [stateDirFd] : []),
+      ...(joinedPidFd !== undefined ? [joinedPidFd] : []),
+    ];
     init = spawnInit({
-      namespaces, timeOffsets, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(), extraFds, userns,
+      namespaces: joinedPid ? namespaces.filter((ns) => ns !== joinedPid) : namespaces,
+      timeOffsets, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(), extraFds, userns,
     });
+    if (joinedPidFd !== undefined) fs.closeSync(joinedPidFd);
+    joinedPidFd = undefined;
     term?.dropChildEnd();
     if (stateDirFd !== undefined) fs.closeSync(stateDirFd);
     stateDirFd = undefined;
@@ -95,7 +108,8 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       mountFds[1] = -1;
     }
     debug(`init spawned: pid ${init.child.pid} (node up ${Math.round(process.uptime() * 1000)} ms)`);
-    const exited = exitPromise(init.child);
+    // Joining a pid namespace, the init's process exits (0) once tsrun-stage has forked.
+    const exited = exitPromise(init.child, !!joinedPid && !opts.terminalRelay);
     // With a user namespace: the maps are written, the init is on its way.
     const pid = await Promise.race([init.pid, exited]);
     const config = validateSpec(raw, configFile);
@@ -112,6 +126,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       // Made now that the container's user namespace exists; queued before the request.
       const containerUserns = userns ? (userns.user.path ?? `/proc/${pid}/ns/user`) : undefined;
       await sendIdmappedMounts({ config, configFile, bundle, socket: mountFds[0], containerUserns });
+      if (joinedPid) sendProcMounts(config, joinedPid, mountFds[0]);
       fs.closeSync(mountFds[0]);
       mountFds = undefined;
       mountFdsSent = true;
@@ -125,7 +140,11 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       config, rootfs, bundle, stateDir: dir, noPivot: !!opts.noPivot, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(),
       consoleFd: term ? init.extraFds[0] : undefined,
       mountFdSocket: mountFds || mountFdsSent ? init.extraFds[term ? 1 : 0] : undefined,
-      stateDirFd: userns ? init.extraFds[init.extraFds.length - 1] : undefined,
+      procMountsSent: joinedPid ? true : undefined,
+      stateDirFd: userns ? init.extraFds[(term ? 1 : 0) + (mountFds || mountFdsSent ? 1 : 0)] : undefined,
+      joinPidNsFd: joinedPid ? init.extraFds[init.extraFds.length - 1] : undefined,
+      // A foreground run waits for its child: tsrun-stage then waits for the process it forks.
+      forkedWaits: joinedPid && opts.terminalRelay ? true : undefined,
       // Inside a user namespace the init cannot open the cgroup files: it asks us to move it.
       cgroupProcs: userns ? [] : procsFiles,
       cgroupDirs: procsFiles.map((file) => path.dirname(file)),
@@ -161,31 +180,35 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       runHooks(config, 'createRuntime', state);
       spawned.control.write(`${JSON.stringify({ type: 'hooks-done' })}\n`);
     };
-    await Promise.race([waitReady(init, { hooks, joinCgroup, warmCgroupLock }), exited]);
+    const forked = await Promise.race([waitReady(init, { hooks, joinCgroup, warmCgroupLock, forkedPid: (p) => { forkedPid = p; } }), exited]);
+    // The container's process: the init itself, or the one tsrun-stage forked into the joined pid namespace.
+    const containerPid = forked ?? pid;
 
     const record: ContainerRecord = {
       ociVersion: config.ociVersion,
       id: opts.id,
-      pid,
+      pid: containerPid,
       bundle,
       rootfs,
       created: new Date().toISOString(),
       owner: os.userInfo().username,
       annotations: config.annotations,
-      initStartTime: processStartTime(pid) ?? '',
+      initStartTime: processStartTime(containerPid) ?? '',
       config,
       cgroup: cgroup?.record,
       rootless: opts.rootless || undefined,
     };
     saveRecord(dir, record);
-    if (opts.pidFile) writePidFile(opts.pidFile, pid);
+    if (opts.pidFile) writePidFile(opts.pidFile, containerPid);
     // Let go of the init: it must outlive us and be reaped by our caller (a subreaper).
     (init.control as unknown as { destroy(): void }).destroy();
     init.child.unref();
-    debug(`created ${opts.id}: init pid ${pid}`);
+    debug(`created ${opts.id}: init pid ${containerPid}`);
     return { record, dir, child: init.child, console: term };
   } catch (err) {
     if (stateDirFd !== undefined) fs.closeSync(stateDirFd);
+    if (joinedPidFd !== undefined) fs.closeSync(joinedPidFd);
+    if (forkedPid !== undefined) killQuietly(forkedPid);
     for (const fd of mountFds ?? []) if (fd >= 0) fs.closeSync(fd);
     term?.close();
     await destroyInit(init);
@@ -269,24 +292,48 @@ function preserveFdCount(opts: CreateOptions): number {
   return n;
 }
 
-function exitPromise(child: ChildProcess): Promise<never> {
+/** Rejects when the init dies before it is ready (`forks`: its clean exit is expected). */
+function exitPromise(child: ChildProcess, forks: boolean): Promise<never> {
   return new Promise((_, reject) => {
     child.once('error', (err) => reject(new TsrunError(`starting the container init: ${err.message}`)));
-    child.once('exit', (code, signal) =>
-      reject(new TsrunError(`container init exited before it was ready (${signal ? `signal ${signal}` : `status ${code}`})`)),
-    );
+    child.once('exit', (code, signal) => {
+      if (forks && code === 0) return;
+      // tsrun-stage loads a linux.seccomp filter before the user change when noNewPrivileges is false.
+      const why = signal === 'SIGSYS' ? 'killed by seccomp (SIGSYS): linux.seccomp kills a system call tsrun needs before the container process starts' : signal ? `signal ${signal}` : `status ${code}`;
+      reject(new TsrunError(`container init exited before it was ready (${why})`));
+    });
   });
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
+
+function openNamespacePath(ns: LinuxNamespace): number {
+  try {
+    return fs.openSync(ns.path!, 'r');
+  } catch (err) {
+    throw new TsrunError(`${ns.type} namespace path ${ns.path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+  }
 }
 
 interface InitRequests {
   hooks: () => void;
   joinCgroup: () => void;
   warmCgroupLock: () => void;
+  /** tsrun-stage forked the container's process (a joined pid namespace): its host pid. */
+  forkedPid: (pid: number) => void;
 }
 
-function waitReady(init: SpawnedInit, { hooks, joinCgroup, warmCgroupLock }: InitRequests): Promise<void> {
+/** Resolves at `ready`, with the forked process's pid when tsrun-stage forked one. */
+function waitReady(init: SpawnedInit, { hooks, joinCgroup, warmCgroupLock, forkedPid }: InitRequests): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     let buffered = '';
+    let forked: number | undefined;
     init.control.setEncoding('utf8');
     init.control.on('data', (chunk: string) => {
       buffered += chunk;
@@ -307,13 +354,16 @@ function waitReady(init: SpawnedInit, { hooks, joinCgroup, warmCgroupLock }: Ini
             reject(err);
           }
         } else if (message.type === 'setup-started') warmCgroupLock();
-        else if (message.type === 'ready') resolve();
+        else if (message.type === 'pid') forkedPid((forked = message.pid));
+        else if (message.type === 'ready') resolve(forked);
         else if (message.type === 'error') reject(new TsrunError(`unable to start container process: ${message.msg}`));
         else if (message.type === 'warning') logWarning(message.msg);
-        else debugLog('init')(message.msg);
+        else if (message.type === 'debug') debugLog('init')(message.msg);
       }
     });
     init.control.on('error', () => {});
+    // Every copy of the socket closed without `ready` (a process forked by tsrun-stage died).
+    init.control.on('end', () => reject(new TsrunError('container init exited before it was ready')));
   });
 }
 

@@ -1,7 +1,8 @@
 // What `tsrun exec` sends the exec-init (dist/exec-init.js) over the control socket: one
-// JSON line. The exec-init answers only on failure ({"type":"error"}) or with debug and
-// warning lines; on success its copy of the socket closes at execve (close-on-exec), so
-// EOF without an error means the process runs.
+// JSON line. The exec-init answers with debug and warning lines, `ready` when it hands over
+// to tsrun-stage, then the stage's {"type":"pid"} (the host pid of the process it forked)
+// or {"type":"error"}; on success the socket closes at execve (close-on-exec), so EOF
+// after `pid` without an error means the process runs.
 import type { LinuxSeccomp, Process } from '../spec/types';
 import type { ListenerState } from '../security/seccomp';
 
@@ -21,6 +22,8 @@ export interface ExecRequest {
   preserveFds: number;
   /** process.terminal: the exec-init's fd of a connected unix socket that receives the pty master. */
   consoleFd?: number;
+  /** exec --detach: tsrun-stage does not wait for the process (our caller's subreaper reaps it). */
+  detach: boolean;
   debug: boolean;
 }
 

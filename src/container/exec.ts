@@ -1,15 +1,17 @@
 // `exec`: run another process in a running container. The process is described by a
 // process.json (--process, as engines send) or built from the container's config process
-// plus runc's inline flags. We join the container's pid namespace for our children, spawn
-// the exec-init (dist/exec-init.js), which joins the rest and execs; the control socket
-// tells us whether execve happened (EOF) or what went wrong (an error line).
+// plus runc's inline flags. We spawn the exec-init (dist/exec-init.js) in our own pid
+// namespace, where the container cannot see it; it joins the other namespaces and hands
+// over to tsrun-stage, which forks the process into the container's pid namespace. The
+// control socket tells us its host pid, then whether execve happened (EOF) or what went
+// wrong (an error line).
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
 import * as path from 'node:path';
 import { TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
-import type { LinuxCapabilities, LinuxNamespace, Process } from '../spec/types';
+import type { LinuxCapabilities, Process } from '../spec/types';
 import { validateProcess } from '../spec/validate';
 import { execCgroupProcs } from './exec-cgroup';
 import type { ExecRequest } from './exec-protocol';
@@ -92,15 +94,11 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   // A container with a user namespace: the exec-init joins it through tsrun-userns first
   // (and then is not allowed to open cgroup files: we move it ourselves).
   const userFd = ownUserNamespace(record);
-  const namespaces = childNamespaces(record);
-  // Rootless: we may not setns into the pid (or time) namespace the container's user
-  // namespace owns; tsrun-userns joins them after the user namespace and forks.
-  const nsFds = userFd !== undefined && process.geteuid?.() !== 0 ? namespaces.map((ns) => ({ type: ns.type, fd: fs.openSync(ns.path!, 'r') })) : [];
-  const nsFd = (type: string) => nsFds.find((n) => n.type === type)?.fd;
   try {
     init = spawnInit({
-      joinUserns: userFd !== undefined ? { user: userFd, pid: nsFd('pid'), time: nsFd('time') } : undefined,
-      namespaces,
+      joinUserns: userFd !== undefined ? { user: userFd } : undefined,
+      // pid and time: joined by tsrun-stage for the process only (never for the exec-init).
+      namespaces: [],
       preserveFds,
       debug: !!opts.debug,
       script: path.join(__dirname, EXEC_INIT_SCRIPT_NAME),
@@ -112,14 +110,13 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     throw err;
   } finally {
     if (userFd !== undefined) fs.closeSync(userFd);
-    for (const { fd } of nsFds) fs.closeSync(fd);
   }
   const { child } = init;
   const exited = exitPromise(child);
-  // The exec'd process: the child itself, or (rootless) the one tsrun-userns forked.
-  let pid: number;
+  // The exec-init: cgroups are joined before it forks the process.
+  let execInitPid: number;
   try {
-    pid = await init.pid;
+    execInitPid = await init.pid;
   } catch (err) {
     term?.close();
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -128,7 +125,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   if (userFd !== undefined) {
     for (const file of cgroupProcs) {
       try {
-        fs.writeFileSync(file, String(pid));
+        fs.writeFileSync(file, String(execInitPid));
       } catch (err) {
         // As runc (setnsProcess): a rootless exec that may not move into a cgroup stays where it is.
         if (opts.rootless && isPermissionError(err)) {
@@ -154,11 +151,13 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     cgroupProcs: userFd !== undefined ? [] : cgroupProcs,
     preserveFds,
     consoleFd: term ? init.extraFds[0] : undefined,
+    detach: opts.detach,
     debug: !!opts.debug,
   };
   init.control.write(`${JSON.stringify(request)}\n`);
+  let pid: number;
   try {
-    await waitExec(init);
+    pid = await waitExec(init);
   } catch (err) {
     term?.close();
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -270,23 +269,6 @@ function mergeEnv(base: string[], extra: string[]): string[] {
   return [...out.values()];
 }
 
-/** The pid (and time) namespace of the init, for the exec-init to be spawned into. */
-function childNamespaces(record: ContainerRecord): LinuxNamespace[] {
-  const out: LinuxNamespace[] = [];
-  for (const [type, file] of [['pid', 'pid'], ['time', 'time']] as const) {
-    const target = `/proc/${record.pid}/ns/${file}`;
-    let theirs: string;
-    try {
-      theirs = fs.readlinkSync(target);
-    } catch (err) {
-      if (type === 'time' && (err as NodeJS.ErrnoException).code === 'ENOENT') continue; // kernel without time ns
-      throw new TsrunError('cannot exec in a stopped container');
-    }
-    if (theirs !== fs.readlinkSync(`/proc/self/ns/${file}`)) out.push({ type, path: target });
-  }
-  return out;
-}
-
 /** An fd on the container's user namespace when it is not ours. */
 function ownUserNamespace(record: ContainerRecord): number | undefined {
   if (!(record.config.linux?.namespaces ?? []).some((ns) => ns.type === 'user')) return undefined;
@@ -311,13 +293,13 @@ function exitPromise(child: ChildProcess): Promise<{ code: number | null; signal
 }
 
 /**
- * Resolves at EOF on the control socket after `ready` (execve done: the socket was
- * close-on-exec), rejects on an error line or an EOF without `ready`.
+ * Resolves with the process's host pid at EOF on the control socket after `pid` (execve
+ * done: the socket was close-on-exec), rejects on an error line or an EOF without `pid`.
  */
-function waitExec(init: SpawnedInit): Promise<void> {
+function waitExec(init: SpawnedInit): Promise<number> {
   return new Promise((resolve, reject) => {
     let buffered = '';
-    let ready = false;
+    let pid: number | undefined;
     let error: string | undefined;
     init.control.setEncoding('utf8');
     init.control.on('data', (chunk: string) => {
@@ -327,7 +309,7 @@ function waitExec(init: SpawnedInit): Promise<void> {
         const message = JSON.parse(buffered.slice(0, nl)) as InitMessage;
         buffered = buffered.slice(nl + 1);
         if (message.type === 'error') error ??= message.msg;
-        else if (message.type === 'ready') ready = true;
+        else if (message.type === 'pid') pid = message.pid;
         else if (message.type === 'warning') logWarning(message.msg);
         else if (message.type === 'debug') debugLog('exec-init')(message.msg);
       }
@@ -337,8 +319,8 @@ function waitExec(init: SpawnedInit): Promise<void> {
       if (settled) return;
       settled = true;
       if (error !== undefined) reject(new TsrunError(`exec failed: unable to start container process: ${error}`));
-      else if (!ready) reject(new TsrunError('exec failed: unable to start container process: the exec process exited before it was ready'));
-      else resolve();
+      else if (pid === undefined) reject(new TsrunError('exec failed: unable to start container process: the exec process exited before it was ready'));
+      else resolve(pid);
     };
     init.control.on('end', done);
     init.control.on('close', done);

@@ -40,6 +40,15 @@ export interface SetupRequest {
    * config.mounts, in order, each named by its index in config.mounts.
    */
   mountFdSocket?: number;
+  /** The proc mounts of a joined pid namespace come on mountFdSocket too (joined-pid-ns.ts). */
+  procMountsSent?: boolean;
+  /**
+   * A pid namespace joined only by tsrun-stage's child (joined-pid-ns.ts): the init's fd of
+   * it. The init itself stays out of it; the container's pid is then the stage's "pid" message.
+   */
+  joinPidNsFd?: number;
+  /** With joinPidNsFd: tsrun-stage waits for the process and exits with its status (foreground run). */
+  forkedWaits?: boolean;
 }
 
 export type InitMessage =
@@ -48,6 +57,8 @@ export type InitMessage =
   | { type: 'ready' }
   /** The init has booted and read its request: its own set-up work starts now. */
   | { type: 'setup-started' }
+  /** From tsrun-stage when it forked the process (exec, or an init joining a pid namespace): its host pid. */
+  | { type: 'pid'; pid: number }
   | { type: 'error'; msg: string };
 
 /** The init finds its control socket in this environment variable (fd number). */

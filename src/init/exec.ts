@@ -1,25 +1,34 @@
-// The exec-init: spawned by `tsrun exec` already in the container's pid namespace (the
-// parent joined it for its children), it joins the container's cgroups and its other
-// namespaces itself, on its main thread, sets up the process (terminal, cwd, rlimits,
-// user, capabilities, no_new_privs, seccomp) and execs it.
+// The exec-init: spawned by `tsrun exec` in tsrun's own pid namespace, where the container
+// cannot see it, it joins the container's cgroups and its other namespaces itself, on its
+// main thread, sets up the process (terminal, cwd, rlimits, no_new_privs) and execs
+// tsrun-stage in place (stage.ts): one thread, holding nothing of the host, which joins the
+// container's pid namespace for its child and forks; only that child is ever visible in the
+// container, and it becomes the user and execs the process.
 //
 // As with the container init, everything is loaded before the first namespace change
 // (one bundled file; libseccomp is opened from the host before joining the mount ns), and
 // nothing from the container's filesystem is executed before the user switch: the only
 // container file run is the final execve.
 import * as fs from 'node:fs';
-import { CLONE, libc, O, PR } from '../../bindings';
+import { CLONE, libc, O } from '../../bindings';
 import type { ExecRequest } from '../container/exec-protocol';
 import type { InitMessage } from '../container/init-protocol';
 import { TsrunError } from '../errors';
 import { buildSeccomp } from '../security/seccomp';
-import { applyAttributes, applyBeforeExec, applyInitialAffinity, prepareAttributes } from './attributes';
-import { applyRlimits, keepFds, prepareProcess, setNoNewPrivileges, switchUserAndExec } from './process';
+import { applyAttributes, applyInitialAffinity, prepareAttributes } from './attributes';
+import { applyRlimits, handOverToStage, keepFds, prepareProcess, setNoNewPrivileges } from './process';
+import { openStage } from './stage';
 import { setupTerminal } from './terminal';
 import { bootInit } from './boot';
 
-/** Joined in this order; mount last, since it changes how every path resolves (even /proc). */
+/**
+ * Joined in this order; mount last, since it changes how every path resolves (even /proc).
+ * pid and time are joined by tsrun-stage, for its child only (FOR_CHILD).
+ */
+const FOR_CHILD = 0;
 const JOINS: Array<[string, number]> = [
+  ['pid', FOR_CHILD],
+  ['time', FOR_CHILD],
   ['ipc', CLONE.NEWIPC],
   ['uts', CLONE.NEWUTS],
   ['net', CLONE.NEWNET],
@@ -36,23 +45,34 @@ function main(): void {
   const warn = (msg: string) => send({ type: 'warning', msg });
   try {
     const proc = request.process;
+    const stage = openStage();
     const seccomp = buildSeccomp(request.seccomp, undefined, request.listenerState);
     // oomScoreAdj, scheduler, ioPriority, CPU affinity, LSM labels: checked on the host's /sys.
     const attributes = prepareAttributes(proc, undefined);
     applyInitialAffinity(attributes);
     joinCgroups(request.cgroupProcs, debug);
-    joinNamespaces(request, debug);
-    if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug);
-    const prepared = prepareProcess(proc, warn);
+    // Before the mount namespace: the container's /proc does not show us (we are not in its
+    // pid namespace). Both are inherited by the process.
     applyRlimits(proc);
     applyAttributes(proc, attributes);
+    const forChild = joinNamespaces(request, debug);
+    const terminal = request.consoleFd !== undefined;
+    if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug, false);
+    const prepared = prepareProcess(proc, warn);
     setNoNewPrivileges(proc);
     keepFds(request.preserveFds);
-    sys.prctl(PR.SET_PDEATHSIG, 0);
-    // The control socket is close-on-exec (keepFds): after `ready`, the parent sees EOF once
-    // execve succeeds, or an error line if the last steps fail.
+    // tsrun-stage sends {"type":"pid"} once it has forked; the socket is close-on-exec, so
+    // the parent sees EOF once execve succeeded, or an error line if the last steps failed.
     send({ type: 'ready' });
-    switchUserAndExec(proc, prepared, seccomp, () => applyBeforeExec(attributes));
+    handOverToStage(stage, proc, prepared, {
+      mode: request.detach ? 'exec-detach' : 'exec',
+      controlFd: channel.fd,
+      pidNsFd: forChild.pid,
+      timeNsFd: forChild.time,
+      seccomp,
+      attributes,
+      terminal,
+    });
   } catch (err) {
     try {
       send({ type: 'error', msg: (err as Error).message });
@@ -74,9 +94,11 @@ function joinCgroups(files: string[], debug: (msg: string) => void): void {
   }
 }
 
-function joinNamespaces(request: ExecRequest, debug: (msg: string) => void): void {
+/** Joins the init's namespaces but pid and time, whose fds it returns (for tsrun-stage). */
+function joinNamespaces(request: ExecRequest, debug: (msg: string) => void): { pid?: number; time?: number } {
   const sys = libc();
   const opened: Array<{ name: string; flag: number; fd: number }> = [];
+  const forChild: { pid?: number; time?: number } = {};
   try {
     // Every fd is opened before the first join: after the mount join, /proc is the container's.
     for (const [name, flag] of JOINS) {
@@ -84,7 +106,8 @@ function joinNamespaces(request: ExecRequest, debug: (msg: string) => void): voi
       let link: string;
       try {
         link = fs.readlinkSync(target);
-      } catch {
+      } catch (err) {
+        if (name === 'time' && (err as NodeJS.ErrnoException).code === 'ENOENT') continue; // kernel without time namespaces
         throw new TsrunError(`container init ${request.initPid} is gone (cannot read ${target})`);
       }
       if (link === fs.readlinkSync(`/proc/self/ns/${name}`)) continue;
@@ -93,6 +116,10 @@ function joinNamespaces(request: ExecRequest, debug: (msg: string) => void): voi
     // The fds now pin the namespaces: make sure they were the init's and not a recycled pid's.
     if (startTime(request.initPid) !== request.initStartTime) throw new TsrunError('cannot exec in a stopped container');
     for (const { name, flag, fd } of opened) {
+      if (flag === FOR_CHILD) {
+        forChild[name as 'pid' | 'time'] = fd;
+        continue;
+      }
       debug(`join ${name} namespace of pid ${request.initPid}`);
       if (flag === CLONE.NEWNS) sys.unshare(CLONE.FS);
       try {
@@ -101,8 +128,9 @@ function joinNamespaces(request: ExecRequest, debug: (msg: string) => void): voi
         throw new TsrunError(`joining the container's ${name} namespace: ${(err as Error).message}`);
       }
     }
+    return forChild;
   } finally {
-    for (const { fd } of opened) fs.closeSync(fd);
+    for (const { flag, fd } of opened) if (flag !== FOR_CHILD) fs.closeSync(fd);
   }
 }
 

@@ -1,19 +1,21 @@
 // The container init: spawned by `tsrun create` (already pid 1 of the container's pid
-// namespace when it has one), it builds the container from inside on its main thread, tells
-// the parent it is ready, waits on exec.fifo for `start`, then execs the user's process.
+// namespace when it has one), it builds the container from inside on its main thread, then
+// execs tsrun-stage in place (stage.ts), which becomes the user, tells the parent it is
+// ready, waits on exec.fifo for `start` and execs the user's process.
 //
 // Everything it needs is in this one bundled file and loaded before the first namespace
 // change: after pivot_root a require() would resolve inside the container.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { libc, O, PR } from '../../bindings';
+import { libc, O } from '../../bindings';
 import { runHooks } from '../container/hooks';
 import { CgroupJoined, HooksDone, SetupRequest } from '../container/init-protocol';
 import { EXEC_FIFO } from '../container/paths';
-import { applyAttributes, applyBeforeExec, applyInitialAffinity, prepareAttributes } from './attributes';
+import { applyAttributes, applyInitialAffinity, prepareAttributes } from './attributes';
 import { ParentChannel } from './channel';
 import { enterCgroup, enterNamespaces } from './namespaces';
-import { applyRlimits, keepFds, prepareProcess, setNoNewPrivileges, switchUserAndExec } from './process';
+import { applyRlimits, handOverToStage, keepFds, prepareProcess, setNoNewPrivileges } from './process';
+import { openStage } from './stage';
 import { setupRootfs } from './rootfs';
 import { setupTerminal } from './terminal';
 import { bootInit } from './boot';
@@ -29,6 +31,7 @@ function main(): void {
   try {
     const { config } = request;
     const proc = config.process!;
+    const stage = openStage();
     // The fifo is reached through a directory fd: after pivot_root its path no longer exists.
     const stateDirFd = request.stateDirFd ?? fs.openSync(request.stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC);
 
@@ -48,9 +51,12 @@ function main(): void {
     writeSysctls(config.linux?.sysctl ?? {});
     const beforePivot = () => containerHooks(channel, request);
     setupRootfs({
-      config, rootfs: request.rootfs, bundle: request.bundle, noPivot: request.noPivot, debug, beforePivot, cgroupDirs: request.cgroupDirs, mountFdSocket: request.mountFdSocket,
+      config, rootfs: request.rootfs, bundle: request.bundle, noPivot: request.noPivot, debug, beforePivot, cgroupDirs: request.cgroupDirs,
+      mountFdSocket: request.mountFdSocket, procMountsSent: request.procMountsSent,
     });
-    if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug);
+    // Joining a pid namespace, tsrun-stage forks the process, which then takes the terminal.
+    const forks = request.joinPidNsFd !== undefined;
+    if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug, !forks);
     const prepared = prepareProcess(proc, warn);
     debug('process prepared');
     // Joined this late: Node's ~40 MB and the set-up work stay charged where they were. The
@@ -62,17 +68,21 @@ function main(): void {
     setNoNewPrivileges(proc);
     keepFds(request.preserveFds);
 
-    sys.prctl(PR.SET_PDEATHSIG, 0);
-    channel.send({ type: 'ready' });
-    channel.close();
-
-    // Blocks until `tsrun start` opens the fifo for reading.
-    const fifo = sys.openat(stateDirFd, EXEC_FIFO, O.WRONLY | O.CLOEXEC, 0);
-    startContainerHooks(request, fifo);
-    fs.writeSync(fifo, '0');
-    fs.closeSync(fifo);
+    // tsrun-stage (one thread, nothing of the host but this O_PATH fd of exec.fifo) becomes
+    // the user, says `ready`, waits for `start` on the fifo, runs startContainer hooks, execs.
+    const fifo = sys.openat(stateDirFd, EXEC_FIFO, O.PATH | O.CLOEXEC, 0);
     fs.closeSync(stateDirFd);
-    switchUserAndExec(proc, prepared, seccomp, () => applyBeforeExec(attributes));
+    handOverToStage(stage, proc, prepared, {
+      mode: forks ? (request.forkedWaits ? 'init-fork-wait' : 'init-fork') : 'init',
+      controlFd: channel.fd,
+      fifoFd: fifo,
+      pidNsFd: request.joinPidNsFd,
+      terminal: forks && request.consoleFd !== undefined,
+      seccomp,
+      attributes,
+      hooks: config.hooks?.startContainer,
+      hookState: JSON.stringify(hookState(request, 'created')),
+    });
   } catch (err) {
     const msg = (err as Error).message;
     try {
@@ -109,27 +119,6 @@ function containerHooks(channel: ParentChannel, request: SetupRequest): void {
     if (answer?.type !== 'hooks-done') throw new Error('unexpected answer from the runtime while it ran the hooks');
   }
   runHooks(request.config, 'createContainer', hookState(request, 'creating'));
-}
-
-/**
- * After `start` opened exec.fifo, before the user process: startContainer hooks, inside the
- * container. A failure is reported to `start` through the fifo ("E" + message) and the
- * user process never runs.
- */
-function startContainerHooks(request: SetupRequest, fifo: number): void {
-  if (!request.config.hooks?.startContainer?.length) return;
-  try {
-    runHooks(request.config, 'startContainer', hookState(request, 'created'));
-  } catch (err) {
-    const msg = (err as Error).message;
-    try {
-      fs.writeSync(fifo, `E${msg}`);
-    } catch {
-      // `start` went away: stderr still tells
-    }
-    fs.writeSync(2, `tsrun: ${msg}\n`);
-    process.exit(1);
-  }
 }
 
 /** In a user namespace: the parent (host root, or the cgroup's owner) writes our pid. */

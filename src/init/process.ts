@@ -1,14 +1,14 @@
-// The container process: environment, working directory, executable lookup, limits,
-// user and the final execve.
+// The container process: environment, working directory, executable lookup, limits, and
+// the hand-over to tsrun-stage, which becomes the user and execs.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLOSE_RANGE_CLOEXEC, F_SETFD, libc, PR, SysError } from '../../bindings';
-import type { Process } from '../spec/types';
+import type { Hook, Process } from '../spec/types';
 import { TsrunError } from '../errors';
 import type { SeccompFilter } from '../security/seccomp';
-import {
-  capabilitiesAfterUserChange, capabilitiesBeforeUserChange, PreparedCapabilities, prepareCapabilities,
-} from '../security/capabilities';
+import { PreparedCapabilities, prepareCapabilities } from '../security/capabilities';
+import type { PreparedAttributes } from './attributes';
+import { execStage, StageMode } from './stage';
 
 export interface PreparedProcess {
   executable: string;
@@ -164,46 +164,44 @@ export function setNoNewPrivileges(proc: Process): void {
   if (proc.noNewPrivileges) libc().prctl(PR.SET_NO_NEW_PRIVS, 1);
 }
 
-/**
- * setgroups(2), unless the user namespace denies it (a rootless container mapping only its
- * user's own gid): then there are no groups to drop, and asking for some is an error (as
- * runc: "cannot set any additional groups in a rootless container").
- */
-function setSupplementaryGroups(gids: number[]): void {
-  let policy = 'allow';
-  try {
-    policy = fs.readFileSync('/proc/self/setgroups', 'utf8').trim();
-  } catch {
-    // no such file (old kernel) or no /proc: setgroups decides
-  }
-  if (policy === 'deny') {
-    if (gids.length > 0) {
-      throw new Error(`process.user.additionalGids ${gids.join(',')}: cannot set additional groups: setgroups is denied in this user namespace (a rootless container mapping only its user's gid; map a range through /etc/subgid instead)`);
-    }
-    return;
-  }
-  libc().setgroups(gids);
+/** How the init or exec-init hands over to tsrun-stage (see stage.ts). */
+export interface HandOver {
+  mode: StageMode;
+  controlFd: number;
+  fifoFd?: number;
+  pidNsFd?: number;
+  timeNsFd?: number;
+  seccomp?: SeccompFilter;
+  attributes: PreparedAttributes;
+  /** The pty is on fds 0-2 and the stage's forked child must make it its controlling terminal. */
+  terminal?: boolean;
+  hooks?: Hook[];
+  hookState?: string;
 }
 
-/** The last steps, after `start`: become the configured user and exec. */
-export function switchUserAndExec(proc: Process, prepared: PreparedProcess, seccomp?: SeccompFilter, beforeExec?: () => void): never {
-  const sys = libc();
-  // Without no_new_privs, seccomp_load needs CAP_SYS_ADMIN: load before the user and
-  // capability change (as runc does). With it, load last, just before execve.
-  if (seccomp && !proc.noNewPrivileges) seccomp.load();
+/**
+ * The last steps, done by tsrun-stage once Node is gone: the user and groups, capabilities,
+ * no_new_privs, seccomp, the LSM label and CPU affinity, then execve.
+ */
+export function handOverToStage(stageFd: number, proc: Process, prepared: PreparedProcess, h: HandOver): never {
   const user = proc.user ?? { uid: 0, gid: 0 };
-  const caps = prepared.capabilities;
-  // Bounding set and keepcaps while still root; capset after the uid change (which clears
-  // the effective set). Both act on this thread, the one that execs.
-  if (caps) capabilitiesBeforeUserChange(caps, sys);
-  setSupplementaryGroups(user.additionalGids ?? []);
-  sys.setresgid(user.gid);
-  sys.setresuid(user.uid);
-  if (caps) capabilitiesAfterUserChange(caps, sys);
-  process.umask(user.umask ?? 0o022);
-  // execCPUAffinity.final, LSM exec labels: they must reach the exec'd process.
-  beforeExec?.();
-  if (seccomp && proc.noNewPrivileges) seccomp.load();
-  sys.resetSignals();
-  return sys.execve(prepared.executable, prepared.argv, prepared.env);
+  return execStage(stageFd, {
+    mode: h.mode,
+    controlFd: h.controlFd,
+    fifoFd: h.fifoFd,
+    pidNsFd: h.pidNsFd,
+    timeNsFd: h.timeNsFd,
+    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids ?? [], umask: user.umask ?? 0o022 },
+    capabilities: prepared.capabilities,
+    noNewPrivileges: !!proc.noNewPrivileges,
+    seccomp: h.seccomp?.forStage(h.mode !== 'init'),
+    executable: prepared.executable,
+    argv: prepared.argv,
+    env: prepared.env,
+    lsmExec: h.attributes.lsmExec,
+    finalCpus: h.attributes.finalCpus,
+    terminal: !!h.terminal,
+    hooks: h.hooks,
+    hookState: h.hookState,
+  });
 }

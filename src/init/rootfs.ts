@@ -23,6 +23,8 @@ export interface RootfsOptions {
   cgroupDirs?: string[];
   /** The socket the runtime sends the idmapped mounts on (src/container/idmap.ts). */
   mountFdSocket?: number;
+  /** The runtime made the proc mounts (a joined pid namespace) and sends them on mountFdSocket too. */
+  procMountsSent?: boolean;
 }
 
 /** The devices every container gets (runc's list), unless the config names them. */
@@ -139,6 +141,7 @@ function mountOne(root: InRoot, m: Mount, opts: RootfsOptions, index: number): v
   const sys = libc();
   const options = parseMountOptions(m.options);
   if (isIdmapped(m)) return mountIdmapped(root, m, options, opts, index);
+  if (m.type === 'proc' && opts.procMountsSent) return mountReceived(root, m, options, opts, index, `mount ${m.destination} (proc of the joined pid namespace)`, false);
   const bind = isBind(m);
   let source = m.source ?? '';
   if (bind) {
@@ -187,27 +190,50 @@ function afterMount(root: InRoot, m: Mount, options: ParsedMountOptions, bind: b
 
 /**
  * An idmapped bind: the runtime made it (open_tree + mount_setattr MOUNT_ATTR_IDMAP, on the
- * host side) and sent it on opts.mountFdSocket, in config order; we attach it with
- * move_mount(2), then apply its flags and propagation as for any bind.
+ * host side) and sent it on opts.mountFdSocket; we attach it as any received mount.
  */
 function mountIdmapped(root: InRoot, m: Mount, options: ParsedMountOptions, opts: RootfsOptions, index: number): void {
-  const what = `mount ${m.destination} (idmapped bind from ${m.source ?? ''})`;
-  if (opts.mountFdSocket === undefined) throw new TsrunError(`${what}: the runtime sent no idmapped mounts`);
-  const { fd, name } = recvFd(opts.mountFdSocket);
-  try {
-    if (name !== String(index)) throw new TsrunError(`the runtime sent the idmapped mount of mounts[${name}] instead`);
-    const target = root.ensure(m.destination, fs.fstatSync(fd).isDirectory() ? 'dir' : 'file');
-    try {
-      opts.debug(`move_mount idmapped ${m.source ?? ''} on ${m.destination}`);
-      libc().moveMount(fd, '', target, '', MOVE_MOUNT.F_EMPTY_PATH | MOVE_MOUNT.T_EMPTY_PATH);
-    } finally {
-      fs.closeSync(target);
+  mountReceived(root, m, options, opts, index, `mount ${m.destination} (idmapped bind from ${m.source ?? ''})`, true);
+}
+
+/** Mounts the runtime sent, by their index in config.mounts, that we have not used yet. */
+const received = new Map<string, number>();
+
+/** The mount the runtime sent for config.mounts[index] (they arrive in config order). */
+function receivedMount(opts: RootfsOptions, index: number): number {
+  if (opts.mountFdSocket === undefined) throw new TsrunError('the runtime sent no mounts');
+  for (;;) {
+    const fd = received.get(String(index));
+    if (fd !== undefined) {
+      received.delete(String(index));
+      return fd;
     }
-    afterMount(root, m, options, true);
+    const got = recvFd(opts.mountFdSocket);
+    received.set(got.name, got.fd);
+  }
+}
+
+/**
+ * A detached mount made by the runtime (an idmapped bind, or the proc of a joined pid
+ * namespace): attached with move_mount(2), then its flags (binds) and propagation.
+ */
+function mountReceived(root: InRoot, m: Mount, options: ParsedMountOptions, opts: RootfsOptions, index: number, what: string, bind: boolean): void {
+  try {
+    const fd = receivedMount(opts, index);
+    try {
+      const target = root.ensure(m.destination, fs.fstatSync(fd).isDirectory() ? 'dir' : 'file');
+      try {
+        opts.debug(`move_mount ${what}`);
+        libc().moveMount(fd, '', target, '', MOVE_MOUNT.F_EMPTY_PATH | MOVE_MOUNT.T_EMPTY_PATH);
+      } finally {
+        fs.closeSync(target);
+      }
+      afterMount(root, m, options, bind);
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (err) {
     throw new TsrunError(`${what}: ${(err as Error).message}`);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 

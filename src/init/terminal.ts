@@ -8,8 +8,12 @@ import { dup2, ioctlInt, ptsNumber, sendFd, setsid, setWinsize, TIOCSCTTY, unloc
 import type { Box } from '../spec/types';
 import { TsrunError } from '../errors';
 
-/** Set up the pty and make it fds 0-2; closes `consoleFd`. Runs on the main thread. */
-export function setupTerminal(consoleFd: number, size: Box | undefined, debug: (msg: string) => void): void {
+/**
+ * Set up the pty and make it fds 0-2; closes `consoleFd`. Runs on the main thread.
+ * `controlling`: also make it our controlling terminal (false when tsrun-stage forks the
+ * process, which then does it itself).
+ */
+export function setupTerminal(consoleFd: number, size: Box | undefined, debug: (msg: string) => void, controlling = true): void {
   const master = openCharDevice('/dev/ptmx', O.RDWR | O.NOCTTY | O.CLOEXEC);
   let slave = -1;
   try {
@@ -30,9 +34,11 @@ export function setupTerminal(consoleFd: number, size: Box | undefined, debug: (
     fs.closeSync(master);
     fs.closeSync(consoleFd);
   }
-  // Spawned detached, we already lead our own session; setsid only matters otherwise.
-  setsid();
-  ioctlInt(slave, TIOCSCTTY, 0, 'ioctl(TIOCSCTTY)');
+  if (controlling) {
+    // Spawned detached, we already lead our own session; setsid only matters otherwise.
+    setsid();
+    ioctlInt(slave, TIOCSCTTY, 0, 'ioctl(TIOCSCTTY)');
+  }
   for (const fd of [0, 1, 2]) dup2(slave, fd);
   if (slave > 2) fs.closeSync(slave);
 }

@@ -179,29 +179,3 @@ export interface PreparedCapabilities extends CapabilityMasks {
   lastCap: number;
 }
 
-/** Step 1, still as root before the uid change: keep permitted across it, drop the bounding set. */
-export function capabilitiesBeforeUserChange(caps: PreparedCapabilities, sys: Libc): void {
-  sys.prctl(PR.SET_KEEPCAPS, 1);
-  for (let n = 0; n <= caps.lastCap; n++) {
-    if (caps.bounding & (1n << BigInt(n))) continue;
-    try {
-      sys.prctl(PR.CAPBSET_DROP, n);
-    } catch (err) {
-      throw new Error(`process.capabilities.bounding: cannot drop ${capabilityName(n)}: ${(err as Error).message}`);
-    }
-  }
-}
-
-/** Step 2, after setresuid: set effective/permitted/inheritable, raise ambient, clear keepcaps. */
-export function capabilitiesAfterUserChange(caps: PreparedCapabilities, sys: Libc): void {
-  sys.capset({ effective: caps.effective, permitted: caps.permitted, inheritable: caps.inheritable });
-  sys.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL);
-  for (const n of maskNumbers(caps.ambient)) {
-    try {
-      sys.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, n);
-    } catch (err) {
-      throw new Error(`process.capabilities.ambient: cannot raise ${capabilityName(n)}: ${(err as Error).message}`);
-    }
-  }
-  sys.prctl(PR.SET_KEEPCAPS, 0);
-}

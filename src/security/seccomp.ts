@@ -6,24 +6,24 @@
 //    this libseccomp); rules whose action is the default one are skipped (libseccomp
 //    refuses them); when one argument index is compared twice, each comparison becomes
 //    its own rule (runc does the same: libseccomp cannot AND two tests of one argument).
-// The filter is built and checked in the init before `create` reports success; only
-// seccomp_load runs at the end, just before execve.
+// The filter is built and checked in the init before `create` reports success, exported
+// as a BPF program (seccomp_export_bpf), and loaded by tsrun-stage (bindings/process-stage.c)
+// at the end, just before execve (before the user change without no_new_privs, as runc).
 //
 // SCMP_ACT_NOTIFY (seccomp user notification) needs linux.seccomp.listenerPath: the init
 // connects to it while building the filter (a host path: before any namespace change or
-// pivot_root), and right after seccomp_load sends the listener fd (SCM_RIGHTS) with the
-// container process state as JSON, closes both and goes on to execve. Everything the init
-// does between seccomp_load and that sendmsg runs under the filter with nobody to answer a
-// notification: a NOTIFY rule on those calls (sendmsg, and what Node and ffi-rs do in
-// between: mmap, brk, futex, ...) blocks the init on itself. runc has the same constraint
-// (it refuses NOTIFY on write); tsrun refuses it on sendmsg. Calls made after the fd is
-// sent (close, setresuid, execve, ...) reach the listener, which must answer them.
+// pivot_root); right after loading, tsrun-stage sends the listener fd (SCM_RIGHTS) with the
+// container process state as JSON, closes both and goes on to execve. Between the load and
+// that sendmsg only sendmsg itself runs under the filter with nobody to answer a
+// notification: tsrun refuses NOTIFY on sendmsg (runc refuses it on write). Calls made after
+// the fd is sent (close, setresuid, execve, ...) reach the listener, which must answer them.
 import type { LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSyscall } from '../spec/types';
 import { libseccomp, Libseccomp, NR_SCMP_ERROR, ScmpArgCmp, SCMP_ACT, SCMP_CMP, SCMP_FLTATR, SeccompCtx } from '../../bindings/libseccomp';
 import { TsrunError } from '../errors';
 import * as fs from 'node:fs';
 import { connectUnix, SEND_FD_MAX, sendFd } from '../../bindings/tty';
 import { OCI_VERSION } from '../spec/default-config';
+import { libc } from '../../bindings';
 
 const EPERM = 1;
 
@@ -47,6 +47,13 @@ export const SECCOMP_ARCHS = [
   'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64', 'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_RISCV64', 'SCMP_ARCH_S390',
   'SCMP_ARCH_S390X', 'SCMP_ARCH_X32', 'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64',
 ];
+
+/** seccomp(2) flags for linux.seccomp.flags, when tsrun-stage loads the filter. */
+const STAGE_FLAGS: Record<string, number> = { SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4 };
+const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
+const MFD_CLOEXEC = 1;
+/** JSON.stringify of this is tsrun-stage's PID_PLACEHOLDER. */
+const PID_PLACEHOLDER_VALUE = '__TSRUN_HOST_PID__';
 
 const FLAG_ATTRS: Record<string, number> = {
   SECCOMP_FILTER_FLAG_TSYNC: SCMP_FLTATR.CTL_TSYNC,
@@ -235,6 +242,17 @@ export function containerProcessState(listener: Omit<Listener, 'fd'>, ociVersion
   });
 }
 
+/** What tsrun-stage needs to load the filter (src/init/stage.ts). */
+export interface StageSeccomp {
+  /** struct sock_filter[] as seccomp_export_bpf wrote it. */
+  bpf: Buffer;
+  /** SECCOMP_FILTER_FLAG_* for seccomp(SECCOMP_SET_MODE_FILTER). */
+  flags: number;
+  /** NOTIFY rules: the connected listener socket and the message that goes with the notify fd. */
+  listenerFd?: number;
+  listenerMessage?: string;
+}
+
 /** A filter built and checked by libseccomp, waiting to be loaded. */
 export class SeccompFilter {
   constructor(
@@ -243,35 +261,40 @@ export class SeccompFilter {
     /** Syscall names the profile lists that this libseccomp does not know (skipped). */
     readonly unknownSyscalls: string[],
     private readonly listener?: Listener,
+    /** linux.seccomp.flags */
+    private readonly flags: string[] = [],
   ) {}
 
   /**
-   * seccomp_load: from here on the calling thread (and with TSYNC all threads) is filtered.
-   * With NOTIFY rules, the listener fd goes to listenerPath at once (see the top of the file).
+   * What tsrun-stage loads itself (src/init/stage.ts): the BPF program, seccomp(2) flags
+   * and, with NOTIFY rules, the listener socket and message. `forkedPid`: the process that
+   * loads it is a child the stage forks, whose host pid only the stage learns.
    */
-  load(): void {
+  forStage(forkedPid: boolean): StageSeccomp {
+    const memfd = libc().memfdCreate('tsrun-seccomp', MFD_CLOEXEC);
+    let bpf: Buffer;
     try {
-      this.lib.load(this.ctx);
-    } catch (err) {
-      throw new TsrunError(`linux.seccomp: loading the filter: ${(err as Error).message}`);
-    }
-    if (this.listener) this.sendToListener(this.listener);
-  }
-
-  private sendToListener(listener: Listener): void {
-    let notifyFd = -1;
-    try {
-      notifyFd = this.lib.notifyFd(this.ctx);
-      const payload = Buffer.from(containerProcessState(listener, OCI_VERSION));
-      // The fd goes with the first sendmsg only; a longer state follows as plain bytes.
-      sendFd(listener.fd, notifyFd, payload.subarray(0, SEND_FD_MAX));
-      for (let off = SEND_FD_MAX; off < payload.length;) off += fs.writeSync(listener.fd, payload, off);
-    } catch (err) {
-      throw new TsrunError(`linux.seccomp.listenerPath: sending the seccomp fd: ${(err as Error).message}`);
+      try {
+        this.lib.exportBpf(this.ctx, memfd);
+      } catch (err) {
+        throw new TsrunError(`linux.seccomp: exporting the filter: ${(err as Error).message}`);
+      }
+      bpf = Buffer.alloc(fs.fstatSync(memfd).size);
+      fs.readSync(memfd, bpf, 0, bpf.length, 0);
     } finally {
-      if (notifyFd >= 0) fs.closeSync(notifyFd);
-      fs.closeSync(listener.fd);
+      fs.closeSync(memfd);
     }
+    // TSYNC is left out: tsrun-stage has a single thread (and TSYNC excludes NEW_LISTENER).
+    let flags = 0;
+    for (const flag of this.flags) flags |= STAGE_FLAGS[flag] ?? 0;
+    if (!this.listener) return { bpf, flags };
+    const pid = forkedPid ? (PID_PLACEHOLDER_VALUE as unknown as number) : this.listener.pid;
+    return {
+      bpf,
+      flags: flags | SECCOMP_FILTER_FLAG_NEW_LISTENER,
+      listenerFd: this.listener.fd,
+      listenerMessage: containerProcessState({ ...this.listener, pid }, OCI_VERSION),
+    };
   }
 
   release(): void {
@@ -344,5 +367,5 @@ export function buildSeccomp(seccomp: LinuxSeccomp | undefined, lib: Libseccomp 
     if (err instanceof TsrunError) throw err;
     throw new TsrunError(`linux.seccomp: ${(err as Error).message}`);
   }
-  return new SeccompFilter(lib, ctx, [...new Set(unknown)], listener);
+  return new SeccompFilter(lib, ctx, [...new Set(unknown)], listener, seccomp.flags ?? []);
 }

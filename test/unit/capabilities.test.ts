@@ -4,7 +4,7 @@ import t from 'tap';
 import { constants } from 'node:os';
 import { CapSets, Libc, SysError } from '../../bindings';
 import {
-  CAPABILITY_NAMES, capabilitiesAfterUserChange, capabilitiesBeforeUserChange, capabilityMask, capabilityName,
+  CAPABILITY_NAMES, capabilityMask, capabilityName,
   capabilityNumber, fitToKernelRules, formatMask, lastCapability, maskNumbers, parseCapabilities, prepareCapabilities,
 } from '../../src/security/capabilities';
 import { features } from '../../src/spec/features';
@@ -135,40 +135,6 @@ t.test('prepareCapabilities: undefined when the config has none', async (t) => {
   const p = prepareCapabilities({ bounding: ['CAP_KILL', 'CAP_FOO'], permitted: ['CAP_KILL'] }, sys, (w) => warnings.push(w));
   t.same(p, { bounding: 0x20n, effective: 0n, permitted: 0x20n, inheritable: 0n, ambient: 0n, lastCap: 40 });
   t.same(warnings, ['process.capabilities: ignoring "CAP_FOO" in bounding: unknown capability']);
-});
-
-t.test('apply: keepcaps and bounding drops before the uid change, capset/ambient/keepcaps 0 after', async (t) => {
-  const { sys, calls } = recorder(40);
-  const caps = { bounding: ALL & ~0x21n, effective: 0x400n, permitted: 0x400n, inheritable: 0x400n, ambient: 0x400n, lastCap: 40 };
-  capabilitiesBeforeUserChange(caps, sys);
-  t.same(calls, [['prctl', 8, 1], ['prctl', 24, 0], ['prctl', 24, 5]], 'PR_SET_KEEPCAPS 1, PR_CAPBSET_DROP of what bounding lacks');
-  calls.length = 0;
-  capabilitiesAfterUserChange(caps, sys);
-  t.same(calls, [
-    ['capset', { effective: 0x400n, permitted: 0x400n, inheritable: 0x400n }],
-    ['prctl', 47, 4], // PR_CAP_AMBIENT_CLEAR_ALL
-    ['prctl', 47, 2, 10], // PR_CAP_AMBIENT_RAISE CAP_NET_BIND_SERVICE
-    ['prctl', 8, 0],
-  ]);
-});
-
-t.test('apply: a failed drop or raise names the capability', async (t) => {
-  const sys = {
-    prctl: () => {
-      throw new SysError('prctl', '24', constants.errno.EPERM, 'operation not permitted');
-    },
-    capset: () => {},
-  } as unknown as Libc;
-  const caps = { bounding: ALL, effective: 0n, permitted: 0n, inheritable: 0n, ambient: 0x20n, lastCap: 40 };
-  t.throws(() => capabilitiesBeforeUserChange({ ...caps, bounding: ALL & ~1n }, sys), /prctl 24: operation not permitted/);
-  const okKeepcaps = { ...sys, prctl: (o: number, a: number) => {
-    if (o === 8 || a === 4) return 0;
-    throw new SysError('prctl', String(o), constants.errno.EPERM, 'operation not permitted');
-  } } as unknown as Libc;
-  t.throws(() => capabilitiesBeforeUserChange({ ...caps, bounding: ALL & ~1n }, okKeepcaps),
-    { message: 'process.capabilities.bounding: cannot drop CAP_CHOWN: prctl 24: operation not permitted (EPERM)' });
-  t.throws(() => capabilitiesAfterUserChange(caps, okKeepcaps),
-    { message: 'process.capabilities.ambient: cannot raise CAP_KILL: prctl 47: operation not permitted (EPERM)' });
 });
 
 t.test('features lists every capability name tsrun knows', async (t) => {
