@@ -468,10 +468,9 @@ static void wait_for_start(void) {
   plan.fifo = -1;
   const char *why = plan.nhooks ? run_hooks() : NULL;
   if (why) {
-    /* `tsrun start` reads "E<message>" and reports it. */
+    /* `tsrun start` reads "E<message>" and reports it (once: not on our stderr too). */
     dprintf(fifo, "E%s", why);
     close(fifo);
-    dprintf(2, "tsrun: %s\n", why);
     _exit(1);
   }
   if (write(fifo, "0", 1) != 1) fail("writing exec.fifo: %s", strerror(errno));

@@ -298,8 +298,10 @@ function exitPromise(child: ChildProcess, forks: boolean): Promise<never> {
     child.once('error', (err) => reject(new TsrunError(`starting the container init: ${err.message}`)));
     child.once('exit', (code, signal) => {
       if (forks && code === 0) return;
-      // tsrun-stage loads a linux.seccomp filter before the user change when noNewPrivileges is false.
-      const why = signal === 'SIGSYS' ? 'killed by seccomp (SIGSYS): linux.seccomp kills a system call tsrun needs before the container process starts' : signal ? `signal ${signal}` : `status ${code}`;
+      // tsrun-stage loads a linux.seccomp filter before the user change when noNewPrivileges is
+      // false; waiting for a process it forked, it exits 128+31 when SIGSYS killed that.
+      const seccompKill = signal === 'SIGSYS' || code === 128 + 31;
+      const why = seccompKill ? 'killed by seccomp (SIGSYS): linux.seccomp kills a system call tsrun needs before the container process starts' : signal ? `signal ${signal}` : `status ${code}`;
       reject(new TsrunError(`container init exited before it was ready (${why})`));
     });
   });
@@ -362,8 +364,11 @@ function waitReady(init: SpawnedInit, { hooks, joinCgroup, warmCgroupLock, forke
       }
     });
     init.control.on('error', () => {});
-    // Every copy of the socket closed without `ready` (a process forked by tsrun-stage died).
-    init.control.on('end', () => reject(new TsrunError('container init exited before it was ready')));
+    // Every copy of the socket closed without `ready`: when our child still runs, the process
+    // tsrun-stage forked died (otherwise the child's exit says more: see exitPromise).
+    init.control.on('end', () => {
+      if (init.child.exitCode !== null && init.child.signalCode === null) reject(new TsrunError('container init exited before it was ready'));
+    });
   });
 }
 

@@ -3,6 +3,7 @@ import { constants } from 'node:os';
 import { createContainer, CreateOptions } from './create';
 import { deleteContainer, startContainer } from './lifecycle';
 import { signalInit } from './signal';
+import { logWarning } from '../logging';
 
 /** Signals a foreground `run` passes on to the container, as runc does. */
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
@@ -25,6 +26,9 @@ export async function runContainer(opts: CreateOptions, mode: { detach: boolean;
   for (const sig of FORWARDED) process.on(sig, () => signalInit(record, constants.signals[sig]));
   const { code, signal } = await exited;
   await relay?.finish();
+  if (signal === 'SIGSYS' || code === 128 + constants.signals.SIGSYS) {
+    logWarning('the container process was killed by seccomp (SIGSYS): linux.seccomp kills a system call it made');
+  }
   if (!mode.keep) deleteContainer(opts.root, opts.id, true);
   process.exitCode = signal ? 128 + constants.signals[signal] : (code ?? 0);
 }
