@@ -27,7 +27,7 @@ interface Refusal {
  * Run a command that must be refused, and check everything a refusal promises: status 1 in
  * under a second, one stderr line, the JSON log line, no state, mount, cgroup or process.
  */
-function refused(t: Test, opts: BundleOptions & { prepare?: (b: Bundle) => void }, r: Refusal): void {
+function refused(t: Test, opts: BundleOptions & { prepare?: (b: Bundle) => void }, r: Refusal): string {
   const id = uniqueId('hole');
   const bundle = makeBundle({ args: ['sh', '-c', 'echo the-user-process-ran'], ...opts });
   t.teardown(() => {
@@ -57,6 +57,7 @@ function refused(t: Test, opts: BundleOptions & { prepare?: (b: Bundle) => void 
   t.same(fs.readdirSync(root).filter((n) => n.includes(id)), [], 'no state dir');
   t.same(residue(id, root, { bundle: bundle.dir }), [], 'no residue');
   t.same(fdHolders([out, err, log]), [], 'no process left holding the stdio tsrun was given');
+  return id;
 }
 
 /** Run a container in the foreground and return what it printed (stdout + stderr). */
@@ -134,7 +135,7 @@ t.test('binds over /proc and /proc/sys are refused, naming the mount', async (t)
 t.test('device cgroup: linux.devices makes nodes, only linux.resources.devices grants access', async (t) => {
   const kmsg = { path: '/dev/kmsg', type: 'c' as const, major: 1, minor: 11, fileMode: 0o666, uid: 0, gid: 0 };
   // Opening for writing is what the device cgroup checks; nothing is written to the log.
-  const probe = ': > /dev/kmsg && echo kmsg-writable || echo kmsg-denied; echo x > /dev/null && echo null-ok';
+  const probe = '{ true > /dev/kmsg; } 2>/dev/null && echo kmsg-writable || echo kmsg-denied; echo x > /dev/null && echo null-ok';
   const denied = runOutput(t, { args: ['sh', '-c', probe], mutate: (c) => (c.linux.devices = [kmsg]) });
   t.match(denied, /kmsg-denied/, `deny-all rule keeps /dev/kmsg closed: ${denied}`);
   t.match(denied, /null-ok/, 'the default allow list still covers /dev/null');
@@ -191,10 +192,10 @@ t.test('run -d into a frozen cgroup fails at once', async (t) => {
         const dir = path.join(f.mount, name);
         fs.mkdirSync(dir);
         f.freeze(dir);
-        // Thawed first (so tsrun's own teardown can stop a container the old code left),
-        // then the directories go, after the teardown refused() registers.
-        t.teardown(() => f.thaw(dir));
-        const removeDirs = () => {
+        const cleanup = (id: string) => {
+          // Thawed first, so that a container the old code left can be stopped and deleted.
+          f.thaw(dir);
+          if (fs.existsSync(path.join(root, id))) forceDelete(id, root);
           for (const hierarchy of ['', ...fs.readdirSync(CG)]) {
             for (const d of [path.join(CG, hierarchy, name, 'c'), path.join(CG, hierarchy, name)]) {
               try {
@@ -206,8 +207,8 @@ t.test('run -d into a frozen cgroup fails at once', async (t) => {
           }
         };
         const cgroupsPath = nested ? `/${name}/c` : `/${name}`;
-        refused(t, { mutate: (c) => (c.linux.cgroupsPath = cgroupsPath) }, { expect: () => ['/linux/cgroupsPath', 'frozen'] });
-        t.teardown(removeDirs);
+        const id = refused(t, { mutate: (c) => (c.linux.cgroupsPath = cgroupsPath) }, { expect: () => ['linux.cgroupsPath', 'frozen', name] });
+        t.teardown(() => cleanup(id));
         // tsrun made the cgroup in the other hierarchies: all of it removed again.
         const left = fs.readdirSync(CG).filter((h) => path.join(CG, h) !== f.mount && fs.existsSync(path.join(CG, h, name)));
         t.same(left, [], 'no cgroup of that name left in the other hierarchies');
