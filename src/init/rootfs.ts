@@ -436,9 +436,38 @@ function pivotRoot(rootfs: string): void {
   }
 }
 
-/** --no-pivot: move the rootfs over / and chroot into it (for ramfs roots). */
+/**
+ * --no-pivot: move the rootfs over / and chroot into it (for ramfs roots). The host's mounts
+ * stay in this mount namespace, out of sight but not gone: the kernel lets a new user
+ * namespace mount a fresh procfs or sysfs when an unmasked full one is anywhere in its mount
+ * namespace. So, as runc does, every full procfs and sysfs outside the rootfs is unmounted
+ * first, or covered with a tmpfs where unmounting is not allowed.
+ */
 function moveRoot(rootfs: string): void {
   const sys = libc();
+  const real = fs.realpathSync(rootfs); // mountinfo shows real paths
+  const full = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').flatMap((line) => {
+    const fields = line.split(' ');
+    const fstype = fields[fields.indexOf('-') + 1];
+    const point = (fields[4] ?? '').replace(/\\(\d{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+    const inside = point === real || point.startsWith(`${real}/`);
+    return fields[3] === '/' && (fstype === 'proc' || fstype === 'sysfs') && !inside ? [point] : [];
+  });
+  for (const point of full) {
+    try {
+      sys.mount('', point, '', MS.SLAVE | MS.REC, ''); // the unmount must not reach the host
+      sys.umount2(point, MNT_DETACH);
+    } catch (err) {
+      const code = err instanceof SysError ? err.code : '';
+      if (code === 'ENOENT') continue; // under a mount already gone
+      if (code !== 'EINVAL' && code !== 'EPERM') throw err;
+      try {
+        sys.mount('tmpfs', point, 'tmpfs', 0, ''); // locked (user namespace): hide it instead
+      } catch (err2) {
+        if (!(err2 instanceof SysError && err2.code === 'ENOENT')) throw err2;
+      }
+    }
+  }
   sys.chdir(rootfs);
   sys.mount(rootfs, '/', '', MS.MOVE, '');
   sys.chroot('.');
