@@ -104,7 +104,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     checkSupported(config, { consoleSocket: opts.consoleSocket, terminalRelay: !!term?.local });
     const rootfs = path.resolve(bundle, config.root!.path);
     if (!fs.existsSync(rootfs)) throw new TsrunError(`${configFile}: /root/path: rootfs ${rootfs}: no such file or directory`);
-    checkHostConfig(config, configFile, rootfs);
+    checkHostConfig(config, configFile, rootfs, { noPivot: opts.noPivot });
 
     debug('config validated');
     // Made and limited before the init joins it (late, once Node has booted: DESIGN.md 4).

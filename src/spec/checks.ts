@@ -193,7 +193,12 @@ function checkLinuxPaths(spec: Spec, file: string): void {
  * Checks that need the host or the rootfs, made by `create` on the host side before the
  * init is told to set anything up: what the config asks must be possible and safe here.
  */
-export function checkHostConfig(spec: Spec, file: string, rootfs: string): void {
+export function checkHostConfig(spec: Spec, file: string, rootfs: string, opts: { noPivot?: boolean } = {}): void {
+  // runc's wording. Without pivot_root the host's mounts stay below the container's root.
+  const propagation = spec.linux?.rootfsPropagation;
+  if (opts.noPivot && (propagation === 'private' || propagation === 'rprivate')) {
+    fail(file, '/linux/rootfsPropagation', `rootfsPropagation of [r]private is not safe without pivot_root (found ${JSON.stringify(propagation)} with --no-pivot)`);
+  }
   checkProcSysMountpoints(spec, file, rootfs);
   checkMountsOverProc(spec, file, rootfs);
   if (spec.process?.capabilities) checkBoundingSet(spec.process.capabilities, file);

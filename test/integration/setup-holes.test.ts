@@ -92,6 +92,17 @@ t.test('--no-pivot: the host procfs is out of reach, so no fresh /proc can be mo
   t.match(moved, /permission denied|Operation not permitted/i, 'the mount failed for lack of permission');
 });
 
+t.test('--no-pivot with rootfsPropagation [r]private is refused (runc)', async (t) => {
+  for (const propagation of ['private', 'rprivate'] as const) {
+    t.test(propagation, async (t) => {
+      refused(t, { mutate: (c) => (c.linux.rootfsPropagation = propagation) }, {
+        cmd: (b, id) => ['run', '-d', '--no-pivot', '--bundle', b.dir, id],
+        expect: () => [`${CFG}/linux/rootfsPropagation`, 'not safe without pivot_root'],
+      });
+    });
+  }
+});
+
 t.test('a rootfs whose /proc or /sys is a symlink is refused', async (t) => {
   for (const [dir, target, dest] of [['proc', 'tmp', '/proc'], ['proc', '/', '/proc'], ['sys', '../../..', '/sys']]) {
     t.test(`/${dir} -> ${target}`, async (t) => {
