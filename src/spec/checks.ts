@@ -215,14 +215,16 @@ function checkProcSysMountpoints(spec: Spec, file: string, rootfs: string): void
   spec.mounts?.forEach((m, i) => {
     const dest = path.posix.normalize(`/${m.destination}`);
     if (!isProcOrSysfs(m) && dest !== '/proc' && dest !== '/sys') return;
+    // The parent as the rootfs resolves it; the last component itself is not followed.
+    const host = path.join(rootfs, resolveInRootfs(rootfs, path.posix.dirname(dest)), path.posix.basename(dest));
     let st: fs.Stats;
     try {
-      st = fs.lstatSync(path.join(rootfs, dest));
+      st = fs.lstatSync(host);
     } catch {
       return; // missing: the init makes a directory
     }
     if (st.isDirectory()) return;
-    const what = st.isSymbolicLink() ? `a symlink (to ${JSON.stringify(fs.readlinkSync(path.join(rootfs, dest)))})` : 'not a directory';
+    const what = st.isSymbolicLink() ? `a symlink (to ${JSON.stringify(fs.readlinkSync(host))})` : 'not a directory';
     fail(file, pointer('mounts', i, 'destination'), `${dest} in the rootfs is ${what}: filesystem ${JSON.stringify(m.type ?? m.source ?? '')} must be mounted on an ordinary directory`);
   });
 }
