@@ -120,6 +120,11 @@ export function remountBind(fd: number, flags: number): void {
   }
 }
 
+/** A path as mountinfo writes it: space, tab, newline and backslash escaped as octal "\\ooo". */
+function unescapeMountPath(field: string): string {
+  return field.replace(/\\(\d{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
 /** The mount point (from mountinfo) that holds path p. */
 function mountPointOf(p: string): string {
   const points = fs
@@ -127,7 +132,7 @@ function mountPointOf(p: string): string {
     .split('\n')
     .map((line) => line.split(' ')[4])
     .filter(Boolean)
-    .map((mp) => mp.replace(/\\(\d{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8))));
+    .map(unescapeMountPath);
   let best = '/';
   for (const mp of points) {
     if ((p === mp || p.startsWith(mp.endsWith('/') ? mp : `${mp}/`)) && mp.length > best.length) best = mp;
@@ -449,7 +454,7 @@ function moveRoot(rootfs: string): void {
   const full = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').flatMap((line) => {
     const fields = line.split(' ');
     const fstype = fields[fields.indexOf('-') + 1];
-    const point = (fields[4] ?? '').replace(/\\(\d{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+    const point = unescapeMountPath(fields[4] ?? '');
     const inside = point === real || point.startsWith(`${real}/`);
     return fields[3] === '/' && (fstype === 'proc' || fstype === 'sysfs') && !inside ? [point] : [];
   });
