@@ -281,12 +281,7 @@ export function resolveInRootfs(rootfs: string, p: string): string {
       done.pop();
       continue;
     }
-    let target: string | undefined;
-    try {
-      target = fs.readlinkSync(path.join(rootfs, ...done, part));
-    } catch {
-      // not a symlink, or missing
-    }
+    const target = symlinkTarget(path.join(rootfs, ...done, part));
     if (target === undefined || ++links > 40) {
       done.push(part);
       continue;
@@ -295,4 +290,14 @@ export function resolveInRootfs(rootfs: string, p: string): string {
     todo.unshift(...target.split('/'));
   }
   return `/${done.join('/')}`;
+}
+
+/** The target of a symlink; undefined for anything else, missing or unreadable included. */
+function symlinkTarget(p: string): string | undefined {
+  try {
+    // lstat that does not throw first: most components are missing or plain directories.
+    return fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() ? fs.readlinkSync(p) : undefined;
+  } catch {
+    return undefined; // ENOTDIR, EACCES: the init reports it when it gets there
+  }
 }
