@@ -182,14 +182,14 @@ t.test('capabilities outside tsrun\'s bounding set are refused at create', { ski
   });
 });
 
-/** Hierarchies with a freezer: [cgroup dir maker, freeze, thaw] per kind found on this host. */
+/** The freezers on this host (cgroup2 tree, v1 freezer hierarchy): where, and how to freeze and thaw a cgroup. */
 function freezers(): Array<{ name: string; mount: string; freeze: (d: string) => void; thaw: (d: string) => void }> {
   const out = [];
   if (fs.existsSync(`${CG}/cgroup.controllers`) || fs.existsSync(`${CG}/unified/cgroup.controllers`)) {
     const mount = fs.existsSync(`${CG}/cgroup.controllers`) ? CG : `${CG}/unified`;
     out.push({ name: 'cgroup2', mount, freeze: (d: string) => fs.writeFileSync(`${d}/cgroup.freeze`, '1'), thaw: (d: string) => fs.writeFileSync(`${d}/cgroup.freeze`, '0') });
   }
-  if (fs.existsSync(`${CG}/freezer/freezer.state`) || fs.existsSync(`${CG}/freezer/cgroup.procs`)) {
+  if (fs.existsSync(`${CG}/freezer/cgroup.procs`)) {
     out.push({ name: 'v1 freezer', mount: `${CG}/freezer`, freeze: (d: string) => fs.writeFileSync(`${d}/freezer.state`, 'FROZEN'), thaw: (d: string) => fs.writeFileSync(`${d}/freezer.state`, 'THAWED') });
   }
   return out;
