@@ -52,8 +52,6 @@ export interface BlkioEntry {
 export interface ApplyOptions {
   /** `update`: devices are left alone and checkBeforeUpdate is honoured. */
   update?: boolean;
-  /** linux.devices, whose nodes get an allow rule (create only). */
-  devices?: import('../spec/types').LinuxDevice[];
   /** Rootless: no device cgroup (the program or devices.deny needs host privileges). */
   skipDevices?: boolean;
 }

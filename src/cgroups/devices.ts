@@ -1,8 +1,10 @@
-// Device rules: linux.resources.devices, then runc's default allowed devices, then every
-// linux.devices entry. The last rule that matches an access decides; no match means deny.
+// Device rules: linux.resources.devices, then runc's default allowed devices (runc's order).
+// The last rule that matches an access decides; no match means deny. linux.devices only
+// makes nodes: a node listed there is usable only if these rules allow it (as with runc),
+// so a deny-all rule keeps e.g. /dev/kmsg closed even when linux.devices creates it.
 // v1 writes them to devices.allow/deny; v2 compiles them to a BPF_PROG_TYPE_CGROUP_DEVICE
 // program (same instruction layout as runc's devicefilter).
-import type { LinuxDevice, LinuxDeviceCgroup } from '../spec/types';
+import type { LinuxDeviceCgroup } from '../spec/types';
 import { TsrunError } from '../errors';
 
 export interface DeviceRule {
@@ -30,7 +32,7 @@ export const DEFAULT_ALLOWED: DeviceRule[] = [
 ];
 
 /** The full rule list for a container; invalid entries fail naming the field. */
-export function deviceRules(spec: LinuxDeviceCgroup[] | undefined, devices: LinuxDevice[] | undefined): DeviceRule[] {
+export function deviceRules(spec: LinuxDeviceCgroup[] | undefined): DeviceRule[] {
   const rules: DeviceRule[] = (spec ?? []).map((d, i) => {
     const field = `linux.resources.devices[${i}]`;
     const type = d.type ?? 'a';
@@ -44,11 +46,6 @@ export function deviceRules(spec: LinuxDeviceCgroup[] | undefined, devices: Linu
     return { allow: !!d.allow, type, major: d.major ?? -1, minor: d.minor ?? -1, access };
   });
   rules.push(...DEFAULT_ALLOWED);
-  for (const d of devices ?? []) {
-    const type = d.type === 'b' ? 'b' : 'c'; // u and c are both character devices; p needs no rule
-    if (d.type === 'p') continue;
-    rules.push({ allow: true, type, major: d.major ?? -1, minor: d.minor ?? -1, access: 'rwm' });
-  }
   return rules;
 }
 

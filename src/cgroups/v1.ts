@@ -138,7 +138,7 @@ export class CgroupV1 implements Cgroup {
   private applyDevices(r: LinuxResources, opts: ApplyOptions): void {
     const d = this.dir('devices');
     if (!d) return;
-    for (const [file, value] of v1DeviceWrites(deviceRules(r.devices, opts.devices))) writeFile(d, file, value, 'linux.resources.devices');
+    for (const [file, value] of v1DeviceWrites(deviceRules(r.devices))) writeFile(d, file, value, 'linux.resources.devices');
   }
 
   private applyMemory(r: LinuxResources, opts: ApplyOptions): void {

@@ -59,7 +59,7 @@ export class CgroupV2 implements Cgroup {
   apply(r: LinuxResources, opts: ApplyOptions = {}): void {
     const d = this.dir;
     const base = 'linux.resources';
-    if (!opts.update && !opts.skipDevices) this.loadDevices(d, encodeProgram(deviceProgram(deviceRules(r.devices, opts.devices))));
+    if (!opts.update && !opts.skipDevices) this.loadDevices(d, encodeProgram(deviceProgram(deviceRules(r.devices))));
     const m = r.memory;
     if (m) {
       const f = `${base}.memory`;

@@ -1,6 +1,8 @@
 // The container's cgroups as the container commands use them: made and limited by create,
 // read back from the record by pause/resume/ps/events/update/kill/delete.
-import { Cgroup, detectLayout, openCgroup, resolveCgroup } from '../cgroups';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Cgroup, CgroupRecord, detectLayout, openCgroup, resolveCgroup } from '../cgroups';
 import type { LinuxResources, Spec } from '../spec/types';
 import { TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
@@ -28,6 +30,10 @@ export function setupCgroup(id: string, config: Spec, opts: CgroupSetupOptions =
   if (busy.length > 0) {
     throw new TsrunError(`linux.cgroupsPath: the container's cgroup ${Object.values(record.dirs)[0]} is not empty: ${busy.length} process(es) found`);
   }
+  // runc: "container's cgroup unexpectedly frozen". The init would freeze on joining it,
+  // and create would wait for it forever. Checked before anything is made or changed.
+  const frozen = frozenBy(record);
+  if (frozen) throw new TsrunError(`linux.cgroupsPath: the container's cgroup is frozen (${frozen}): its processes could not run; thaw it first`);
   const resources = config.linux?.resources ?? {};
   const euid = process.geteuid?.() ?? 0;
   try {
@@ -53,12 +59,35 @@ export function setupCgroup(id: string, config: Spec, opts: CgroupSetupOptions =
   try {
     // A device cgroup program needs CAP_SYS_ADMIN on the host: rootless goes without (as runc).
     if (euid !== 0 && opts.rootless) cg.apply(resources, { skipDevices: true });
-    else cg.apply(resources, { devices: config.linux?.devices });
+    else cg.apply(resources);
   } catch (err) {
     destroyCgroup(cg);
     throw err;
   }
   return cg;
+}
+
+/**
+ * "<file> says ..." when the container's cgroup is frozen, itself or through a parent, in the
+ * v1 freezer or the cgroup2 tree. A cgroup not made yet would inherit the state of its
+ * nearest existing ancestor, so that one is read (both files report the effective state).
+ */
+function frozenBy(record: CgroupRecord): string | undefined {
+  const stateOf = (dir: string | undefined, file: string): [string, string] | undefined => {
+    for (let d = dir; d && d !== path.dirname(d); d = path.dirname(d)) {
+      try {
+        return [path.join(d, file), fs.readFileSync(path.join(d, file), 'utf8')];
+      } catch {
+        // not made yet: its parent decides
+      }
+    }
+    return undefined;
+  };
+  const v1 = stateOf(record.dirs.freezer, 'freezer.state');
+  if (v1 && /^(FROZEN|FREEZING)$/.test(v1[1].trim())) return `${v1[0]} says ${v1[1].trim()}`;
+  const v2 = stateOf(record.dirs.unified, 'cgroup.events');
+  if (v2 && /^frozen 1$/m.test(v2[1])) return `${v2[0]} says frozen 1`;
+  return undefined;
 }
 
 /** The linux.resources sections that need a cgroup (all but device rules), by name. */

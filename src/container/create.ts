@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { libc, O } from '../../bindings';
 import type { LinuxIDMapping, LinuxNamespace, LinuxTimeOffset, Spec } from '../spec/types';
 import { validateSpec } from '../spec/validate';
+import { checkHostConfig } from '../spec/checks';
 import { TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
 import { runHooks, runHooksWarnOnly } from './hooks';
@@ -117,6 +118,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     checkSupported(config, { consoleSocket: opts.consoleSocket, terminalRelay: !!term?.local });
     const rootfs = path.resolve(bundle, config.root!.path);
     if (!fs.existsSync(rootfs)) throw new TsrunError(`${configFile}: /root/path: rootfs ${rootfs}: no such file or directory`);
+    checkHostConfig(config, configFile, rootfs, { noPivot: opts.noPivot });
 
     debug('config validated');
     // Made and limited before the init joins it (late, once Node has booted: DESIGN.md 4).

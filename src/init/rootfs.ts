@@ -122,6 +122,11 @@ export function remountBind(fd: number, flags: number): void {
   }
 }
 
+/** A path as mountinfo writes it: space, tab, newline and backslash escaped as octal "\\ooo". */
+function unescapeMountPath(field: string): string {
+  return field.replace(/\\(\d{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
 /** The mount point (from mountinfo) that holds path p. */
 function mountPointOf(p: string): string {
   const points = fs
@@ -129,7 +134,7 @@ function mountPointOf(p: string): string {
     .split('\n')
     .map((line) => line.split(' ')[4])
     .filter(Boolean)
-    .map((mp) => mp.replace(/\\(\d{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8))));
+    .map(unescapeMountPath);
   let best = '/';
   for (const mp of points) {
     if ((p === mp || p.startsWith(mp.endsWith('/') ? mp : `${mp}/`)) && mp.length > best.length) best = mp;
@@ -462,9 +467,38 @@ function pivotRoot(rootfs: string): void {
   }
 }
 
-/** --no-pivot: move the rootfs over / and chroot into it (for ramfs roots). */
+/**
+ * --no-pivot: move the rootfs over / and chroot into it (for ramfs roots). The host's mounts
+ * stay in this mount namespace, out of sight but not gone: the kernel lets a new user
+ * namespace mount a fresh procfs or sysfs when an unmasked full one is anywhere in its mount
+ * namespace. So, as runc does, every full procfs and sysfs outside the rootfs is unmounted
+ * first, or covered with a tmpfs where unmounting is not allowed.
+ */
 function moveRoot(rootfs: string): void {
   const sys = libc();
+  const real = fs.realpathSync(rootfs); // mountinfo shows real paths
+  const full = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').flatMap((line) => {
+    const fields = line.split(' ');
+    const fstype = fields[fields.indexOf('-') + 1];
+    const point = unescapeMountPath(fields[4] ?? '');
+    const inside = point === real || point.startsWith(`${real}/`);
+    return fields[3] === '/' && (fstype === 'proc' || fstype === 'sysfs') && !inside ? [point] : [];
+  });
+  for (const point of full) {
+    try {
+      sys.mount('', point, '', MS.SLAVE | MS.REC, ''); // the unmount must not reach the host
+      sys.umount2(point, MNT_DETACH);
+    } catch (err) {
+      const code = err instanceof SysError ? err.code : '';
+      if (code === 'ENOENT') continue; // under a mount already gone
+      if (code !== 'EINVAL' && code !== 'EPERM') throw err;
+      try {
+        sys.mount('tmpfs', point, 'tmpfs', 0, ''); // locked (user namespace): hide it instead
+      } catch (err2) {
+        if (!(err2 instanceof SysError && err2.code === 'ENOENT')) throw err2;
+      }
+    }
+  }
   sys.chdir(rootfs);
   sys.mount(rootfs, '/', '', MS.MOVE, '');
   sys.chroot('.');

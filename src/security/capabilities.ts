@@ -7,10 +7,13 @@
 // thread only: that is the main thread, the one that calls execve.
 //
 // Unknown names and capabilities this kernel lacks are warnings, not errors (the spec says
-// SHOULD NOT fail). Capabilities the kernel would refuse (not held by tsrun, effective outside
-// permitted, ambient outside permitted & inheritable) are also dropped with a warning, before
-// the container is reported created.
+// SHOULD NOT fail). A known capability outside tsrun's own bounding set is an error at create
+// (checkBoundingSet): no process tsrun starts could hold it. Other capabilities the kernel
+// would refuse (not held by tsrun, effective outside permitted, ambient outside permitted &
+// inheritable) are dropped with a warning, before the container is reported created.
+import * as fs from 'node:fs';
 import { CapSets, Libc, PR, SysError } from '../../bindings';
+import { ConfigError } from '../errors';
 import type { CapabilitySet, LinuxCapabilities } from '../spec/types';
 
 /** Capability names by number (linux/capability.h), up to CAP_CHECKPOINT_RESTORE (40). */
@@ -144,6 +147,30 @@ export function fitToKernelRules(masks: CapabilityMasks, held: CapSets, warn: Wa
   drop('inheritable', out.bounding | held.inheritable, 'an inheritable capability must also be in the bounding set');
   drop('ambient', out.permitted & out.inheritable, 'an ambient capability must also be permitted and inheritable');
   return out;
+}
+
+/** The bounding set and cap_last_cap of this process, as /proc shows them. */
+export function ownBoundingSet(): { bounding: bigint; lastCap: number } {
+  const status = fs.readFileSync('/proc/self/status', 'utf8');
+  const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0';
+  const lastCap = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+  return { bounding: BigInt(`0x${hex}`), lastCap };
+}
+
+/**
+ * Refuse (at create, before the init sets up anything) a capability this kernel knows but
+ * tsrun's own bounding set lacks, in any of the five sets: no process tsrun starts can ever
+ * hold it, and capset would fail in the init after create reported success. Unknown names
+ * and ones past cap_last_cap stay warnings (parseCapabilities).
+ */
+export function checkBoundingSet(caps: LinuxCapabilities, file: string, own = ownBoundingSet()): void {
+  for (const set of CAPABILITY_SETS) {
+    caps[set]?.forEach((name, i) => {
+      const n = capabilityNumber(name);
+      if (n === undefined || n > own.lastCap || own.bounding & (1n << BigInt(n))) return;
+      throw new ConfigError(file, `/process/capabilities/${set}/${i}`, `${name} is not in tsrun's bounding set on this host (CapBnd ${formatMask(own.bounding)}): no container process can be given it`);
+    });
+  }
 }
 
 /** The highest capability number this kernel knows (probed with PR_CAPBSET_READ). */

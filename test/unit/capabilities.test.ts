@@ -4,7 +4,7 @@ import t from 'tap';
 import { constants } from 'node:os';
 import { CapSets, Libc, SysError } from '../../bindings';
 import {
-  CAPABILITY_NAMES, capabilityMask, capabilityName,
+  CAPABILITY_NAMES, checkBoundingSet, capabilityMask, capabilityName,
   capabilityNumber, fitToKernelRules, formatMask, lastCapability, maskNumbers, parseCapabilities, prepareCapabilities,
 } from '../../src/security/capabilities';
 import { features } from '../../src/spec/features';
@@ -139,4 +139,13 @@ t.test('prepareCapabilities: undefined when the config has none', async (t) => {
 
 t.test('features lists every capability name tsrun knows', async (t) => {
   t.same(features().linux?.capabilities, [...CAPABILITY_NAMES]);
+});
+
+t.test('checkBoundingSet: a known capability outside the bounding set is refused, naming set and index', async (t) => {
+  const own = { bounding: ALL & ~(1n << 24n), lastCap: 40 }; // no CAP_SYS_RESOURCE, as on these hosts
+  t.doesNotThrow(() => checkBoundingSet({ bounding: RUNC_DEFAULT, effective: RUNC_DEFAULT, permitted: RUNC_DEFAULT }, 'config.json', own));
+  t.throws(() => checkBoundingSet({ bounding: ['CAP_KILL'], inheritable: ['CAP_KILL', 'CAP_SYS_RESOURCE'] }, 'config.json', own), {
+    message: /^config\.json: \/process\/capabilities\/inheritable\/1: CAP_SYS_RESOURCE is not in tsrun's bounding set/,
+  });
+  t.doesNotThrow(() => checkBoundingSet({ bounding: ['CAP_BOGUS', 'CAP_CHECKPOINT_RESTORE'] }, 'config.json', { bounding: own.bounding & ~(1n << 40n), lastCap: 39 }), 'unknown names and ones past cap_last_cap stay warnings');
 });

@@ -3,8 +3,10 @@
 // validators are generated from spec-schemas/).
 import t from 'tap';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../src/errors';
+import { resolveInRootfs } from '../../src/spec/checks';
 import {
   validateFeatures,
   validateProcess,
@@ -364,4 +366,19 @@ t.test('state and features documents', async (t) => {
   t.equal(validateFeatures(features, 'features'), features);
   err = configError(() => validateFeatures({ ...features, ociVersionMax: undefined }, 'features'));
   t.equal(err.detail, 'missing required property "ociVersionMax"');
+});
+
+t.test('resolveInRootfs: symlinks followed inside the rootfs, never above it', async (t) => {
+  const rootfs = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-resolve-'));
+  t.teardown(() => fs.rmSync(rootfs, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(rootfs, 'etc'));
+  fs.symlinkSync('/proc/sys', path.join(rootfs, 'etc', 'abs'));
+  fs.symlinkSync('../proc', path.join(rootfs, 'etc', 'rel'));
+  fs.symlinkSync('../../../../proc', path.join(rootfs, 'up'));
+  fs.symlinkSync('loop', path.join(rootfs, 'loop'));
+  t.equal(resolveInRootfs(rootfs, '/etc/abs/kernel'), '/proc/sys/kernel', 'absolute target from the rootfs');
+  t.equal(resolveInRootfs(rootfs, '/etc/rel/sys'), '/proc/sys', 'relative target from its directory');
+  t.equal(resolveInRootfs(rootfs, '/up'), '/proc', '.. stops at the rootfs');
+  t.equal(resolveInRootfs(rootfs, '/new/../etc/./x'), '/etc/x', 'missing parts taken as written');
+  t.equal(resolveInRootfs(rootfs, '/loop'), '/loop', 'a symlink loop ends');
 });
