@@ -117,6 +117,14 @@ static struct {
   int seccomp_loaded;
 } plan = { .control = -1, .fifo = -1, .pidns = -1, .timens = -1, .listener = -1 };
 
+/* strerror as Go and Node spell it ("no such file or directory"): engines match these words. */
+static const char *why(int err) {
+  static char text[128];
+  snprintf(text, sizeof text, "%s", strerror(err));
+  if (text[0] >= 'A' && text[0] <= 'Z') text[0] = (char)(text[0] - 'A' + 'a');
+  return text;
+}
+
 /* Report an error to the runtime (or, once it has gone, to the container's stderr), exit 1. */
 static void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void fail(const char *fmt, ...) {
@@ -148,7 +156,7 @@ static void fail(const char *fmt, ...) {
 static void say(const char *line) {
   if (plan.control < 0) return;
   size_t len = strlen(line);
-  if (write(plan.control, line, len) != (ssize_t)len) fail("writing to the runtime: %s", strerror(errno));
+  if (write(plan.control, line, len) != (ssize_t)len) fail("writing to the runtime: %s", why(errno));
 }
 
 /* ---- the plan ---- */
@@ -169,7 +177,7 @@ static void add(struct list *l, char *s) {
 
 static void read_plan(int fd) {
   struct stat st;
-  if (fstat(fd, &st) < 0) fail("tsrun-stage: plan: %s", strerror(errno));
+  if (fstat(fd, &st) < 0) fail("tsrun-stage: plan: %s", why(errno));
   size_t size = (size_t)st.st_size;
   unsigned char *buf = malloc(size + 1);
   if (!buf) fail("tsrun-stage: out of memory");
@@ -177,7 +185,7 @@ static void read_plan(int fd) {
   while (got < size) {
     ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("tsrun-stage: reading the plan: %s", n < 0 ? strerror(errno) : "short read");
+    if (n <= 0) fail("tsrun-stage: reading the plan: %s", n < 0 ? why(errno) : "short read");
     got += (size_t)n;
   }
   close(fd);
@@ -278,11 +286,11 @@ static int send_fd(int sock, int fd, const char *payload, size_t len) {
 
 static void send_listener_fd(int notify) {
   size_t first = plan.listener_len < 4096 ? plan.listener_len : 4096;
-  if (send_fd(plan.listener, notify, plan.listener_msg, first) < 0) fail("linux.seccomp.listenerPath: sending the seccomp fd: %s", strerror(errno));
+  if (send_fd(plan.listener, notify, plan.listener_msg, first) < 0) fail("linux.seccomp.listenerPath: sending the seccomp fd: %s", why(errno));
   for (size_t off = first; off < plan.listener_len;) {
     ssize_t n = write(plan.listener, plan.listener_msg + off, plan.listener_len - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("linux.seccomp.listenerPath: sending the container state: %s", strerror(errno));
+    if (n <= 0) fail("linux.seccomp.listenerPath: sending the container state: %s", why(errno));
     off += (size_t)n;
   }
   close(notify);
@@ -294,7 +302,7 @@ static void load_seccomp(void) {
   if (!plan.bpf || plan.seccomp_loaded) return;
   struct sock_fprog prog = { .len = (unsigned short)(plan.bpf_len / sizeof(struct sock_filter)), .filter = (struct sock_filter *)plan.bpf };
   long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, plan.seccomp_flags, &prog);
-  if (r < 0) fail("linux.seccomp: loading the filter: %s", strerror(errno));
+  if (r < 0) fail("linux.seccomp: loading the filter: %s", why(errno));
   plan.seccomp_loaded = 1;
   if (plan.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) send_listener_fd((int)r);
 }
@@ -305,7 +313,7 @@ static void set_caps(uint64_t eff, uint64_t perm, uint64_t inh) {
     { .effective = (uint32_t)eff, .permitted = (uint32_t)perm, .inheritable = (uint32_t)inh },
     { .effective = (uint32_t)(eff >> 32), .permitted = (uint32_t)(perm >> 32), .inheritable = (uint32_t)(inh >> 32) },
   };
-  if (syscall(SYS_capset, &hdr, data) < 0) fail("process.capabilities: capset: %s", strerror(errno));
+  if (syscall(SYS_capset, &hdr, data) < 0) fail("process.capabilities: capset: %s", why(errno));
 }
 
 /* The kernel's capability numbers, for messages (linux/capability.h). */
@@ -326,11 +334,11 @@ static const char *cap_name(int n) {
 /* The user, groups and capabilities of the process (runc's finalizeNamespace order). */
 static void become_user(void) {
   if (plan.has_caps) {
-    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) fail("prctl(PR_SET_KEEPCAPS): %s", strerror(errno));
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) fail("prctl(PR_SET_KEEPCAPS): %s", why(errno));
     for (int n = 0; n <= plan.last_cap; n++) {
       if (plan.bounding & (1ULL << n)) continue;
       if (prctl(PR_CAPBSET_DROP, n, 0, 0, 0) < 0 && errno != EINVAL)
-        fail("process.capabilities.bounding: cannot drop %s: %s", cap_name(n), strerror(errno));
+        fail("process.capabilities.bounding: cannot drop %s: %s", cap_name(n), why(errno));
     }
   }
   if (plan.has_user) {
@@ -345,19 +353,19 @@ static void become_user(void) {
     if (strncmp(policy, "deny", 4) == 0) {
       if (plan.ngids > 0) fail("process.user.additionalGids: cannot set additional groups: setgroups is denied in this user namespace (a rootless container mapping only its user's gid; map a range through /etc/subgid instead)");
     } else if (setgroups((size_t)plan.ngids, plan.gids) < 0) {
-      fail("process.user.additionalGids: setgroups: %s", strerror(errno));
+      fail("process.user.additionalGids: setgroups: %s", why(errno));
     }
-    if (syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) < 0) fail("process.user.gid %u: setresgid: %s", (unsigned)plan.gid, strerror(errno));
-    if (syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) < 0) fail("process.user.uid %u: setresuid: %s", (unsigned)plan.uid, strerror(errno));
+    if (syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) < 0) fail("process.user.gid %u: setresgid: %s", (unsigned)plan.gid, why(errno));
+    if (syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) < 0) fail("process.user.uid %u: setresuid: %s", (unsigned)plan.uid, why(errno));
   }
   if (plan.has_caps) {
     set_caps(plan.effective, plan.permitted, plan.inheritable);
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-      fail("prctl(PR_CAP_AMBIENT_CLEAR_ALL): %s", strerror(errno));
+      fail("prctl(PR_CAP_AMBIENT_CLEAR_ALL): %s", why(errno));
     for (int n = 0; n <= plan.last_cap; n++) {
       if (!(plan.ambient & (1ULL << n))) continue;
       if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, n, 0, 0) < 0)
-        fail("process.capabilities.ambient: cannot raise %s: %s", cap_name(n), strerror(errno));
+        fail("process.capabilities.ambient: cannot raise %s: %s", cap_name(n), why(errno));
     }
     prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
   }
@@ -375,18 +383,18 @@ static long now_ms(void) {
  * message (static buffer) saying which hook failed and how.
  */
 static const char *run_hooks(void) {
-  static char why[1400];
+  static char failure[1400];
   for (int i = 0; i < plan.nhooks; i++) {
     struct hook *h = &plan.hooks[i];
     int in[2], out[2];
     if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
-      snprintf(why, sizeof why, "hooks.startContainer[%d] %s: pipe: %s", i, h->path, strerror(errno));
-      return why;
+      snprintf(failure, sizeof failure, "hooks.startContainer[%d] %s: pipe: %s", i, h->path, why(errno));
+      return failure;
     }
     pid_t pid = fork();
     if (pid < 0) {
-      snprintf(why, sizeof why, "hooks.startContainer[%d] %s: fork: %s", i, h->path, strerror(errno));
-      return why;
+      snprintf(failure, sizeof failure, "hooks.startContainer[%d] %s: fork: %s", i, h->path, why(errno));
+      return failure;
     }
     if (pid == 0) {
       dup2(in[0], 0);
@@ -435,18 +443,18 @@ static const char *run_hooks(void) {
     while (got > 0 && (text[got - 1] == '\n' || text[got - 1] == ' ')) got--;
     text[got] = '\0';
     if (timed_out) {
-      snprintf(why, sizeof why, "hooks.startContainer[%d] %s: timed out after %ds", i, h->path, h->timeout);
-      return why;
+      snprintf(failure, sizeof failure, "hooks.startContainer[%d] %s: timed out after %ds", i, h->path, h->timeout);
+      return failure;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && strcmp(text, strerror(ENOENT)) == 0) {
-      snprintf(why, sizeof why, "hooks.startContainer[%d] %s: no such file or directory", i, h->path);
+      snprintf(failure, sizeof failure, "hooks.startContainer[%d] %s: no such file or directory", i, h->path);
     } else if (WIFSIGNALED(status)) {
-      snprintf(why, sizeof why, "hooks.startContainer[%d] %s failed: killed by %s%s%s", i, h->path, sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "a signal", got ? ": " : "", text);
+      snprintf(failure, sizeof failure, "hooks.startContainer[%d] %s failed: killed by %s%s%s", i, h->path, sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "a signal", got ? ": " : "", text);
     } else {
-      snprintf(why, sizeof why, "hooks.startContainer[%d] %s failed: exit status %d%s%s", i, h->path, WEXITSTATUS(status), got ? ": " : "", text);
+      snprintf(failure, sizeof failure, "hooks.startContainer[%d] %s failed: exit status %d%s%s", i, h->path, WEXITSTATUS(status), got ? ": " : "", text);
     }
-    return why;
+    return failure;
   }
   return NULL;
 }
@@ -463,30 +471,30 @@ static void wait_for_start(void) {
   int fifo;
   do fifo = open(path, O_WRONLY | O_CLOEXEC);
   while (fifo < 0 && errno == EINTR);
-  if (fifo < 0) fail("opening exec.fifo: %s", strerror(errno));
+  if (fifo < 0) fail("opening exec.fifo: %s", why(errno));
   close(plan.fifo);
   plan.fifo = -1;
-  const char *why = plan.nhooks ? run_hooks() : NULL;
-  if (why) {
+  const char *failure = plan.nhooks ? run_hooks() : NULL;
+  if (failure) {
     /* `tsrun start` reads "E<message>" and reports it (once: not on our stderr too). */
-    dprintf(fifo, "E%s", why);
+    dprintf(fifo, "E%s", failure);
     close(fifo);
     _exit(1);
   }
-  if (write(fifo, "0", 1) != 1) fail("writing exec.fifo: %s", strerror(errno));
+  if (write(fifo, "0", 1) != 1) fail("writing exec.fifo: %s", why(errno));
   close(fifo);
 }
 
 static void set_final_affinity(void) {
   if (!plan.cpus) return;
   if (sched_setaffinity(0, plan.cpus_len, (cpu_set_t *)plan.cpus) < 0)
-    fail("process.execCPUAffinity.final %s: %s", plan.cpus_text ? plan.cpus_text : "", errno == EINVAL ? "none of these CPUs is online or allowed here" : strerror(errno));
+    fail("process.execCPUAffinity.final %s: %s", plan.cpus_text ? plan.cpus_text : "", errno == EINVAL ? "none of these CPUs is online or allowed here" : why(errno));
 }
 
 static void write_lsm_label(void) {
   if (!plan.lsm_file) return;
   int fd = open(plan.lsm_file, O_WRONLY | O_CLOEXEC);
-  if (fd < 0 || write(fd, plan.lsm_value, strlen(plan.lsm_value)) < 0) fail("writing %s: %s", plan.lsm_file, strerror(errno));
+  if (fd < 0 || write(fd, plan.lsm_value, strlen(plan.lsm_value)) < 0) fail("writing %s: %s", plan.lsm_file, why(errno));
   close(fd);
 }
 
@@ -494,8 +502,8 @@ static void write_lsm_label(void) {
 static void become_process(void) {
   if (plan.tty) {
     /* A new session with the pty (already on fds 0-2) as controlling terminal. */
-    if (setsid() < 0) fail("setsid: %s", strerror(errno));
-    if (ioctl(0, TIOCSCTTY, 0) < 0) fail("ioctl(TIOCSCTTY): %s", strerror(errno));
+    if (setsid() < 0) fail("setsid: %s", why(errno));
+    if (ioctl(0, TIOCSCTTY, 0) < 0) fail("ioctl(TIOCSCTTY): %s", why(errno));
   }
   /* Without no_new_privs loading needs CAP_SYS_ADMIN: before the user change (as runc). */
   if (!plan.nnp) load_seccomp();
@@ -504,7 +512,7 @@ static void become_process(void) {
   set_final_affinity();
   write_lsm_label();
   if (plan.nnp) {
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("prctl(PR_SET_NO_NEW_PRIVS): %s", why(errno));
     load_seccomp();
   }
   reset_signals();
@@ -512,7 +520,7 @@ static void become_process(void) {
   int err = errno;
   if (err == ENOENT) fail("exec: \"%s\": no such file or directory", plan.argv.item[0]);
   if (err == EACCES) fail("exec: \"%s\": permission denied", plan.argv.item[0]);
-  fail("exec: \"%s\": %s", plan.argv.item[0], strerror(err));
+  fail("exec: \"%s\": %s", plan.argv.item[0], why(err));
 }
 
 /*
@@ -547,8 +555,8 @@ static void fill_in_host_pid(pid_t pid) {
 
 /* Join the container's pid (and time) namespace for our child, fork, report its host pid. */
 static pid_t fork_into_pid_namespace(void) {
-  if (plan.timens >= 0 && setns(plan.timens, CLONE_NEWTIME) < 0) fail("joining the container's time namespace: %s", strerror(errno));
-  if (plan.pidns >= 0 && setns(plan.pidns, CLONE_NEWPID) < 0) fail("joining the container's pid namespace: %s", strerror(errno));
+  if (plan.timens >= 0 && setns(plan.timens, CLONE_NEWTIME) < 0) fail("joining the container's time namespace: %s", why(errno));
+  if (plan.pidns >= 0 && setns(plan.pidns, CLONE_NEWPID) < 0) fail("joining the container's pid namespace: %s", why(errno));
   if (plan.timens >= 0) close(plan.timens);
   if (plan.pidns >= 0) close(plan.pidns);
   plan.timens = plan.pidns = -1;
@@ -557,9 +565,9 @@ static pid_t fork_into_pid_namespace(void) {
    * (ready, error) must come after ours.
    */
   int host_pid[2];
-  if (pipe2(host_pid, O_CLOEXEC) < 0) fail("pipe: %s", strerror(errno));
+  if (pipe2(host_pid, O_CLOEXEC) < 0) fail("pipe: %s", why(errno));
   pid_t pid = fork();
-  if (pid < 0) fail("fork: %s", strerror(errno));
+  if (pid < 0) fail("fork: %s", why(errno));
   if (pid == 0) {
     pid_t mine;
     close(host_pid[1]);
@@ -572,13 +580,13 @@ static pid_t fork_into_pid_namespace(void) {
   char line[64];
   snprintf(line, sizeof line, "{\"type\":\"pid\",\"pid\":%d}\n", (int)pid);
   say(line);
-  if (write(host_pid[1], &pid, sizeof pid) != sizeof pid) fail("tsrun-stage: sending the host pid: %s", strerror(errno));
+  if (write(host_pid[1], &pid, sizeof pid) != sizeof pid) fail("tsrun-stage: sending the host pid: %s", why(errno));
   close(host_pid[1]);
   return pid;
 }
 
 static void die(const char *what) {
-  dprintf(2, "%s: %s\n", what, strerror(errno));
+  dprintf(2, "%s: %s\n", what, why(errno));
   _exit(1);
 }
 

@@ -39,7 +39,7 @@ t.test('a user switch that fails (seccomp denies setresuid, no no_new_privs) fai
   });
   t.equal(r.status, 1, 'create exits 1');
   t.equal(lines(r.stderr).length, 1, `one line: ${r.stderr}`);
-  t.match(r.stderr, /process\.user\.uid 1000: setresuid: Operation not permitted/);
+  t.match(r.stderr, /process\.user\.uid 1000: setresuid: operation not permitted/);
   t.match(r.stderr, /seccomp/, 'and says the filter may be why');
 });
 
