@@ -1,6 +1,8 @@
 // The container's cgroups as the container commands use them: made and limited by create,
 // read back from the record by pause/resume/ps/events/update/kill/delete.
-import { Cgroup, detectLayout, openCgroup, resolveCgroup } from '../cgroups';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Cgroup, CgroupRecord, detectLayout, openCgroup, resolveCgroup } from '../cgroups';
 import type { LinuxResources, Spec } from '../spec/types';
 import { TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
@@ -11,6 +13,8 @@ import type { ContainerRecord } from './state';
 export interface CgroupSetupOptions {
   /** --rootless (resolved): permission errors leave the container without a cgroup when it sets no limits. */
   rootless?: boolean;
+  /** Called before anything is made, with every directory that is missing listed as created (for recovery.json). */
+  beforeCreate?: (planned: CgroupRecord) => void;
 }
 
 /**
@@ -30,6 +34,7 @@ export function setupCgroup(id: string, config: Spec, opts: CgroupSetupOptions =
   }
   const resources = config.linux?.resources ?? {};
   const euid = process.geteuid?.() ?? 0;
+  opts.beforeCreate?.(planned(record));
   try {
     cg.create();
   } catch (err) {
@@ -61,6 +66,17 @@ export function setupCgroup(id: string, config: Spec, opts: CgroupSetupOptions =
   return cg;
 }
 
+/** The record with every directory create() would make now listed in `created` (parents first). */
+function planned(record: CgroupRecord): CgroupRecord {
+  const missing = new Set<string>();
+  for (const dir of Object.values(record.dirs)) {
+    const chain: string[] = [];
+    for (let d = dir; !fs.existsSync(d) && d !== path.dirname(d); d = path.dirname(d)) chain.unshift(d);
+    for (const d of chain) missing.add(d);
+  }
+  return { ...record, created: [...missing] };
+}
+
 /** The linux.resources sections that need a cgroup (all but device rules), by name. */
 export function limitsSet(resources: LinuxResources): string[] {
   const out: string[] = [];
@@ -87,6 +103,11 @@ export function destroyCgroup(cg: Cgroup | undefined): void {
   } catch (err) {
     logWarning(`removing the container's cgroups: ${(err as Error).message}`);
   }
+}
+
+/** Where a container of this id gets its cgroups without linux.cgroupsPath: the last resort of delete --force. */
+export function defaultCgroup(id: string): CgroupRecord {
+  return resolveCgroup(id, undefined, detectLayout());
 }
 
 /** The container's cgroups; a clear error for containers created without them. */

@@ -14,11 +14,12 @@ import { runHooks, runHooksWarnOnly } from './hooks';
 import type { HooksRequest, InitMessage, JoinCgroupRequest, SetupRequest } from './init-protocol';
 import { containerDir, DEFAULT_ROOT, defaultRoot, EXEC_FIFO, stateRootRefused } from './paths';
 import { spawnInit, SpawnedInit } from './spawn-init';
-import { ContainerRecord, processStartTime, saveRecord } from './state';
+import { ContainerRecord, processRef, processStartTime, RecoveryRecord, saveRecord, saveRecovery } from './state';
+import { checkPidFile, writePidFile } from './pid-file';
 import { checkSupported } from './supported';
 import { Console, consoleForCreate } from './console';
 import { destroyCgroup, setupCgroup } from './cgroup';
-import { Cgroup, detectLayout, warmAttachLock } from '../cgroups';
+import { Cgroup, CgroupRecord, detectLayout, warmAttachLock } from '../cgroups';
 import type { UserNamespaceOptions } from './userns';
 import { mayHaveIdmappedMounts, sendIdmappedMounts } from './idmap';
 import { socketpair } from '../../bindings/tty';
@@ -50,6 +51,7 @@ export interface CreatedContainer {
 export async function createContainer(opts: CreateOptions): Promise<CreatedContainer> {
   debug(`create ${opts.id} (node up ${Math.round(process.uptime() * 1000)} ms)`);
   const dir = containerDir(opts.root, opts.id);
+  if (opts.pidFile) checkPidFile(opts.pidFile);
   makeStateRoot(opts.root);
   try {
     fs.mkdirSync(dir, { mode: 0o711 });
@@ -65,7 +67,17 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   // Our end and the init's end of the idmapped-mounts socket (-1 once closed).
   let mountFds: [number, number] | undefined;
   let mountFdsSent = false;
+  // Each thing made below is recorded first (a SIGKILL may come at any instant): see RecoveryRecord.
+  const recovery: RecoveryRecord = { id: opts.id, creator: processRef(process.pid)!, processes: [] };
+  const recordProcess = (p: number | undefined) => {
+    const ref = p === undefined ? undefined : processRef(p);
+    if (!ref || recovery.processes.some((known) => known.pid === p)) return;
+    // The init first: `list` shows the first live one.
+    recovery.processes.unshift(ref);
+    saveRecovery(dir, recovery);
+  };
   try {
+    saveRecovery(dir, recovery);
     const bundle = path.resolve(opts.bundle);
     const configFile = path.join(bundle, 'config.json');
     const raw = readConfig(configFile);
@@ -87,6 +99,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     init = spawnInit({
       namespaces, timeOffsets, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(), extraFds, userns,
     });
+    recordProcess(init.child.pid);
     term?.dropChildEnd();
     if (stateDirFd !== undefined) fs.closeSync(stateDirFd);
     stateDirFd = undefined;
@@ -98,6 +111,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     const exited = exitPromise(init.child);
     // With a user namespace: the maps are written, the init is on its way.
     const pid = await Promise.race([init.pid, exited]);
+    recordProcess(pid);
     const config = validateSpec(raw, configFile);
     validated = config;
     checkSupported(config, { consoleSocket: opts.consoleSocket, terminalRelay: !!term?.local });
@@ -106,7 +120,11 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
 
     debug('config validated');
     // Made and limited before the init joins it (late, once Node has booted: DESIGN.md 4).
-    cgroup = setupCgroup(opts.id, config, { rootless: opts.rootless });
+    const beforeCreate = (planned: CgroupRecord) => {
+      recovery.cgroup = planned;
+      saveRecovery(dir, recovery);
+    };
+    cgroup = setupCgroup(opts.id, config, { rootless: opts.rootless, beforeCreate });
     debug('cgroups ready');
     if (mountFds) {
       // Made now that the container's user namespace exists; queued before the request.
@@ -178,6 +196,8 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       rootless: opts.rootless || undefined,
     };
     saveRecord(dir, record);
+    recovery.recorded = true;
+    saveRecovery(dir, recovery);
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     // Let go of the init: it must outlive us and be reaped by our caller (a subreaper).
     (init.control as unknown as { destroy(): void }).destroy();
@@ -335,11 +355,3 @@ async function destroyInit(init: SpawnedInit | undefined): Promise<void> {
   child.kill('SIGKILL');
   await gone;
 }
-
-function writePidFile(file: string, pid: number): void {
-  const target = path.resolve(file);
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp`);
-  fs.writeFileSync(tmp, String(pid));
-  fs.renameSync(tmp, target);
-}
-
