@@ -314,3 +314,26 @@ t.test('--pid-file naming a directory: exit 1, one line, nothing made anywhere',
     }
   }
 });
+
+t.test('exec --pid-file naming a directory: exit 1, one line, nothing written, nothing run', async (tt) => {
+  const c = runningContainer(tt);
+  const procs = c.pids.map((pid, i) => ({ pid, start: c.starts[i] }));
+  const parent = tempDir('tsrun-pidfile-');
+  try {
+    const target = path.join(parent.dir, 'a-directory');
+    fs.mkdirSync(target);
+    const r = tsrun(['exec', '--detach', '--pid-file', target, c.id, 'sleep', '299'], { root });
+    tt.equal(r.status, 1, 'exit 1');
+    checkMessage(tt, r, 'exec');
+    tt.match(r.stderr, /^tsrun: .*--pid-file.*a-directory.*directory/, 'the message names the flag, the path and the problem');
+    tt.same(fs.readdirSync(parent.dir), ['a-directory'], 'nothing written next to the target');
+    tt.same(fs.readdirSync(target), [], 'nothing written inside it');
+    const ran = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && readOr(`/proc/${p}/cmdline`) === 'sleep\u0000299\u0000' && readOr(`/proc/${p}/cgroup`).includes(c.id));
+    tt.same(ran, [], 'the process was not started');
+  } finally {
+    parent.remove();
+    tsrun(['delete', '--force', c.id], { root });
+    scrub(c.id, procs);
+  }
+});
+
