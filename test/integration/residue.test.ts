@@ -7,7 +7,8 @@
 import t, { Test } from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeBundle } from '../helpers/bundle';
+import { Bundle, makeBundle } from '../helpers/bundle';
+import { spawnSync } from 'node:child_process';
 import { readOr, rootSuite, tempDir, tsrunAsync } from '../helpers/container';
 import { pidAlive, residue, tsrun, TsrunResult, uniqueId } from '../helpers/tsrun';
 
@@ -114,15 +115,17 @@ interface KillPoint {
   line?: RegExp;
   /** ... then, with tsrun stopped (SIGSTOP), once the init blocks on exec.fifo: ready but not recorded. */
   initReady?: boolean;
+  /** With a user namespace: the init asks us to move it into its cgroups before it is ready. */
+  parentJoins?: boolean;
 }
 
 /** Start `create`/`run -d`, SIGKILL it at the point, `delete --force`, and list what is left. */
-async function killThenDelete(command: 'create' | 'run', point: KillPoint): Promise<{ left: string[]; del: TsrunResult; note: string }> {
+async function killThenDelete(command: 'create' | 'run', point: KillPoint, b: Bundle = bundle): Promise<{ left: string[]; del: TsrunResult; note: string }> {
   const id = uniqueId('res');
   const dir = tempDir('tsrun-res-');
   const errFile = path.join(dir.dir, 'stderr');
   const debug = point.line || point.initReady ? ['--debug'] : [];
-  const args = [...debug, command, ...(command === 'run' ? ['--detach'] : []), '--bundle', bundle.dir, id];
+  const args = [...debug, command, ...(command === 'run' ? ['--detach'] : []), '--bundle', b.dir, id];
   const run = tsrunAsync(args, { root, stderrFile: errFile, stdoutFile: path.join(dir.dir, 'stdout') });
   const pid = run.child.pid!;
   let note = '';
@@ -131,6 +134,13 @@ async function killThenDelete(command: 'create' | 'run', point: KillPoint): Prom
   if (line) {
     const seen = await until(() => line.test(readOr(errFile)));
     note = seen ? '' : ` (line ${line} never seen)`;
+  }
+  if (point.initReady && point.parentJoins) {
+    // The init waits for us to move it into its cgroups: let that happen, and stop us as soon
+    // as the init blocks on exec.fifo (we may win that race or not: see the retries below).
+    const family = descendants(pid);
+    const end = Date.now() + 15_000;
+    while (Date.now() < end && !family.some((p) => readOr(`/proc/${p.pid}/wchan`) === 'wait_for_partner')) pause(0.02);
   }
   let procs: Array<{ pid: number; start: string }> = [];
   try {
@@ -143,6 +153,7 @@ async function killThenDelete(command: 'create' | 'run', point: KillPoint): Prom
     // cleared), then blocks opening exec.fifo.
     const blocked = await until(() => descendants(pid).some((p) => readOr(`/proc/${p.pid}/wchan`) === 'wait_for_partner'), 15_000);
     note += blocked ? '' : ' (init never blocked on exec.fifo)';
+    if (fs.existsSync(path.join(root, id, 'state.json'))) note += ' (state.json was written already)';
   }
   procs = descendants(pid);
   try {
@@ -154,13 +165,14 @@ async function killThenDelete(command: 'create' | 'run', point: KillPoint): Prom
   const del = tsrun(['delete', '--force', id], { root });
   // The init of a kill point may take a moment to die of its parent's death (PDEATHSIG).
   let left: string[] = [];
-  await until(() => (left = [...residue(id, root, { bundle: bundle.dir }), ...stillAlive(procs)]).length === 0, 3000, 50);
+  await until(() => (left = [...residue(id, root, { bundle: b.dir }), ...stillAlive(procs)]).length === 0, 3000, 50);
   scrub(id, procs);
   dir.remove();
   return { left, del, note };
 }
 
 function checkPoint(tt: Test, label: string, r: { left: string[]; del: TsrunResult; note: string }): void {
+  tt.equal(r.note, '', `${label}: the kill point was reached`);
   tt.equal(r.del.status, 0, `${label}: delete --force exits 0${r.note} (${r.del.stderr.trim()})`);
   tt.notMatch(r.del.stderr, RAW_JS, `${label}: no JavaScript error text`);
   tt.same(r.left, [], `${label}: nothing left after delete --force${r.note}`);
@@ -185,6 +197,35 @@ t.test('SIGKILL of create / run -d at named phases, then delete --force, leaves 
 t.test('SIGKILL after the init is ready but before state.json is written', async (tt) => {
   for (const command of ['create', 'run'] as const) {
     checkPoint(tt, `${command} killed with the init ready`, await killThenDelete(command, { initReady: true }));
+  }
+});
+
+t.test('with a user namespace (the init behind a waiter): SIGKILL at phases and with the init ready', async (tt) => {
+  // As engines do for a user namespace: the rootfs belongs to the mapped root.
+  const HOST = 100000;
+  const userns = makeBundle({
+    args: ['sleep', '300'],
+    copyRootfs: true,
+    mutate: (c) => {
+      c.linux.namespaces!.push({ type: 'user' });
+      c.linux.uidMappings = [{ containerID: 0, hostID: HOST, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: HOST, size: 65536 }];
+    },
+  });
+  tt.teardown(() => userns.cleanup());
+  spawnSync('chown', ['-R', `${HOST}:${HOST}`, userns.rootfs]);
+  fs.chmodSync(userns.dir, 0o755);
+  for (const line of [/init spawned/, /cgroups ready/, /setup request received/]) {
+    checkPoint(tt, `userns create killed at ${line}`, await killThenDelete('create', { line }, userns));
+  }
+  for (const command of ['create', 'run'] as const) {
+    // Stopping tsrun between the init's `ready` and its state.json is a race here: retried.
+    let r = await killThenDelete(command, { initReady: true, parentJoins: true }, userns);
+    for (let attempt = 1; attempt < 8 && r.note !== ''; attempt++) {
+      tt.same(r.left, [], `userns ${command}: nothing left after a try that missed the window${r.note}`);
+      r = await killThenDelete(command, { initReady: true, parentJoins: true }, userns);
+    }
+    checkPoint(tt, `userns ${command} killed with the init ready`, r);
   }
 });
 
