@@ -523,6 +523,22 @@ static void become_process(void) {
   fail("exec: \"%s\": %s", plan.argv.item[0], why(err));
 }
 
+/* One line from the runtime (the control socket may be non-blocking), which must name `type`. */
+static void wait_for_line(const char *type) {
+  char buf[256];
+  size_t got = 0;
+  while (got < sizeof buf - 1) {
+    struct pollfd p = { .fd = plan.control, .events = POLLIN };
+    if (poll(&p, 1, -1) < 0 && errno != EINTR) fail("waiting for the runtime: %s", why(errno));
+    ssize_t n = read(plan.control, buf + got, 1);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) fail("the runtime went away before it answered %s", type);
+    if (buf[got++] == '\n') break;
+  }
+  buf[got] = '\0';
+  if (!strstr(buf, type)) fail("unexpected answer from the runtime: %s", buf);
+}
+
 /*
  * The seccomp listener's message names the process's host pid, which only the parent
  * knows after a fork: it sends it over a pipe and the child puts it in place.
@@ -580,6 +596,8 @@ static pid_t fork_into_pid_namespace(void) {
   char line[64];
   snprintf(line, sizeof line, "{\"type\":\"pid\",\"pid\":%d}\n", (int)pid);
   say(line);
+  /* A container's init: `tsrun create` records the pid (for delete --force after a SIGKILL) before the child goes on. */
+  if (plan.mode == 'j' || plan.mode == 'k') wait_for_line("pid-recorded");
   if (write(host_pid[1], &pid, sizeof pid) != sizeof pid) fail("tsrun-stage: sending the host pid: %s", why(errno));
   close(host_pid[1]);
   return pid;

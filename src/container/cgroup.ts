@@ -13,6 +13,8 @@ import type { ContainerRecord } from './state';
 export interface CgroupSetupOptions {
   /** --rootless (resolved): permission errors leave the container without a cgroup when it sets no limits. */
   rootless?: boolean;
+  /** Called before anything is made, with every directory that is missing listed as created (for recovery.json). */
+  beforeCreate?: (planned: CgroupRecord) => void;
 }
 
 /**
@@ -36,6 +38,7 @@ export function setupCgroup(id: string, config: Spec, opts: CgroupSetupOptions =
   if (frozen) throw new TsrunError(`linux.cgroupsPath: the container's cgroup is frozen (${frozen}): its processes could not run; thaw it first`);
   const resources = config.linux?.resources ?? {};
   const euid = process.geteuid?.() ?? 0;
+  opts.beforeCreate?.(planned(record));
   try {
     cg.create();
   } catch (err) {
@@ -90,6 +93,17 @@ function frozenBy(record: CgroupRecord): string | undefined {
   return undefined;
 }
 
+/** The record with every directory create() would make now listed in `created` (parents first). */
+function planned(record: CgroupRecord): CgroupRecord {
+  const missing = new Set<string>();
+  for (const dir of Object.values(record.dirs)) {
+    const chain: string[] = [];
+    for (let d = dir; !fs.existsSync(d) && d !== path.dirname(d); d = path.dirname(d)) chain.unshift(d);
+    for (const d of chain) missing.add(d);
+  }
+  return { ...record, created: [...missing] };
+}
+
 /** The linux.resources sections that need a cgroup (all but device rules), by name. */
 export function limitsSet(resources: LinuxResources): string[] {
   const out: string[] = [];
@@ -116,6 +130,11 @@ export function destroyCgroup(cg: Cgroup | undefined): void {
   } catch (err) {
     logWarning(`removing the container's cgroups: ${(err as Error).message}`);
   }
+}
+
+/** Where a container of this id gets its cgroups without linux.cgroupsPath: the last resort of delete --force. */
+export function defaultCgroup(id: string): CgroupRecord {
+  return resolveCgroup(id, undefined, detectLayout());
 }
 
 /** The container's cgroups; a clear error for containers created without them. */

@@ -15,11 +15,12 @@ import { runHooks, runHooksWarnOnly } from './hooks';
 import type { HooksRequest, InitMessage, JoinCgroupRequest, SetupRequest } from './init-protocol';
 import { containerDir, DEFAULT_ROOT, defaultRoot, EXEC_FIFO, stateRootRefused } from './paths';
 import { spawnInit, SpawnedInit } from './spawn-init';
-import { ContainerRecord, processStartTime, saveRecord } from './state';
+import { ContainerRecord, processRef, processStartTime, RecoveryRecord, saveRecord, saveRecovery } from './state';
+import { checkPidFile, writePidFile } from './pid-file';
 import { checkSupported } from './supported';
 import { Console, consoleForCreate } from './console';
 import { destroyCgroup, setupCgroup } from './cgroup';
-import { Cgroup, detectLayout, warmAttachLock } from '../cgroups';
+import { Cgroup, CgroupRecord, detectLayout, warmAttachLock } from '../cgroups';
 import type { UserNamespaceOptions } from './userns';
 import { mayHaveIdmappedMounts, sendIdmappedMounts } from './idmap';
 import { joinedPidNamespace, sendProcMounts } from './joined-pid-ns';
@@ -52,6 +53,7 @@ export interface CreatedContainer {
 export async function createContainer(opts: CreateOptions): Promise<CreatedContainer> {
   debug(`create ${opts.id} (node up ${Math.round(process.uptime() * 1000)} ms)`);
   const dir = containerDir(opts.root, opts.id);
+  if (opts.pidFile) checkPidFile(opts.pidFile);
   makeStateRoot(opts.root);
   try {
     fs.mkdirSync(dir, { mode: 0o711 });
@@ -69,7 +71,17 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   let mountFdsSent = false;
   let joinedPidFd: number | undefined;
   let forkedPid: number | undefined;
+  // Each thing made below is recorded first (a SIGKILL may come at any instant): see RecoveryRecord.
+  const recovery: RecoveryRecord = { id: opts.id, creator: processRef(process.pid)!, processes: [] };
+  const recordProcess = (p: number | undefined) => {
+    const ref = p === undefined ? undefined : processRef(p);
+    if (!ref || recovery.processes.some((known) => known.pid === p)) return;
+    // The init first: `list` shows the first live one.
+    recovery.processes.unshift(ref);
+    saveRecovery(dir, recovery);
+  };
   try {
+    saveRecovery(dir, recovery);
     const bundle = path.resolve(opts.bundle);
     const configFile = path.join(bundle, 'config.json');
     const raw = readConfig(configFile);
@@ -101,6 +113,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     });
     if (joinedPidFd !== undefined) fs.closeSync(joinedPidFd);
     joinedPidFd = undefined;
+    recordProcess(init.child.pid);
     term?.dropChildEnd();
     if (stateDirFd !== undefined) fs.closeSync(stateDirFd);
     stateDirFd = undefined;
@@ -113,6 +126,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     const exited = exitPromise(init.child, !!joinedPid && !opts.terminalRelay);
     // With a user namespace: the maps are written, the init is on its way.
     const pid = await Promise.race([init.pid, exited]);
+    recordProcess(pid);
     const config = validateSpec(raw, configFile);
     validated = config;
     checkSupported(config, { consoleSocket: opts.consoleSocket, terminalRelay: !!term?.local });
@@ -122,7 +136,11 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
 
     debug('config validated');
     // Made and limited before the init joins it (late, once Node has booted: DESIGN.md 4).
-    cgroup = setupCgroup(opts.id, config, { rootless: opts.rootless });
+    const beforeCreate = (planned: CgroupRecord) => {
+      recovery.cgroup = planned;
+      saveRecovery(dir, recovery);
+    };
+    cgroup = setupCgroup(opts.id, config, { rootless: opts.rootless, beforeCreate });
     debug('cgroups ready');
     if (mountFds) {
       // Made now that the container's user namespace exists; queued before the request.
@@ -182,7 +200,12 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       runHooks(config, 'createRuntime', state);
       spawned.control.write(`${JSON.stringify({ type: 'hooks-done' })}\n`);
     };
-    const forked = await Promise.race([waitReady(init, { hooks, joinCgroup, warmCgroupLock, forkedPid: (p) => { forkedPid = p; } }), exited]);
+    const forked = await Promise.race([waitReady(init, { hooks, joinCgroup, warmCgroupLock, forkedPid: (p) => {
+      // Recorded before the forked process may go on (tsrun-stage waits for this answer).
+      forkedPid = p;
+      recordProcess(p);
+      spawned.control.write(`${JSON.stringify({ type: 'pid-recorded' })}\n`);
+    } }), exited]);
     // The container's process: the init itself, or the one tsrun-stage forked into the joined pid namespace.
     const containerPid = forked ?? pid;
 
@@ -201,6 +224,8 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       rootless: opts.rootless || undefined,
     };
     saveRecord(dir, record);
+    recovery.recorded = true;
+    saveRecovery(dir, recovery);
     if (opts.pidFile) writePidFile(opts.pidFile, containerPid);
     // Let go of the init: it must outlive us and be reaped by our caller (a subreaper).
     (init.control as unknown as { destroy(): void }).destroy();
@@ -392,11 +417,3 @@ async function destroyInit(init: SpawnedInit | undefined): Promise<void> {
   child.kill('SIGKILL');
   await gone;
 }
-
-function writePidFile(file: string, pid: number): void {
-  const target = path.resolve(file);
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp`);
-  fs.writeFileSync(tmp, String(pid));
-  fs.renameSync(tmp, target);
-}
-

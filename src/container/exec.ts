@@ -20,6 +20,7 @@ import type { InitMessage } from './init-protocol';
 import { spawnInit, SpawnedInit } from './spawn-init';
 import { requireTrampoline } from './userns';
 import { ContainerRecord, loadContainer, statusOf } from './state';
+import { checkPidFile, writePidFile } from './pid-file';
 import { getWinsize } from '../../bindings/tty';
 import { ConsoleRelay, openConsole } from './console';
 
@@ -70,6 +71,7 @@ function isPermissionError(err: unknown): boolean {
 
 /** Run the exec; in the foreground, resolves with the exit status tsrun should exit with. */
 export async function execInContainer(opts: ExecOptions): Promise<number> {
+  if (opts.pidFile) checkPidFile(opts.pidFile);
   const container = loadContainer(opts.root, opts.id);
   const status = statusOf(container);
   if (status === 'stopped') throw new TsrunError('cannot exec in a stopped container');
@@ -326,12 +328,5 @@ function waitExec(init: SpawnedInit): Promise<number> {
     init.control.on('close', done);
     init.control.on('error', () => {});
   });
-}
-
-function writePidFile(file: string, pid: number): void {
-  const target = path.resolve(file);
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp`);
-  fs.writeFileSync(tmp, String(pid));
-  fs.renameSync(tmp, target);
 }
 

@@ -6,7 +6,8 @@ import { TsrunError } from '../errors';
 import { runHooksWarnOnly } from './hooks';
 import { EXEC_FIFO } from './paths';
 import { pidsInContainer, signalInit, sleepMs, waitInitGone } from './signal';
-import { Container, initAlive, loadContainer, NoSuchContainer, ociState, statusOf } from './state';
+import { Container, damagedError, initAlive, inspectContainer, loadContainer, NoSuchContainer, ociState, statusOf } from './state';
+import { defaultCgroup } from './cgroup';
 import { openCgroup } from '../cgroups';
 
 export function startContainer(root: string, id: string): Container {
@@ -94,16 +95,20 @@ export function killContainer(root: string, id: string, sig: number, all: boolea
 export function deleteContainer(root: string, id: string, force: boolean): void {
   let container: Container;
   try {
-    container = loadContainer(root, id);
+    container = inspectContainer(root, id);
   } catch (err) {
     if (force && err instanceof NoSuchContainer) return;
     throw err;
   }
-  const status = statusOf(container);
   const record = container.record;
   if (!record) {
+    if (container.damaged && !force) throw damagedError(container);
     if (!force) throw new TsrunError(`cannot delete container ${id} while it is being created`);
-  } else if (status !== 'stopped') {
+    removeUnrecorded(container);
+    return;
+  }
+  const status = statusOf(container);
+  if (status !== 'stopped') {
     if ((status === 'running' || status === 'paused') && !force) {
       throw new TsrunError(`cannot delete container ${id} that is not stopped: ${status}`);
     }
@@ -112,8 +117,35 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
     if (!waitInitGone(record, 10_000)) throw new TsrunError(`container ${id}: init pid ${record.pid} did not exit after SIGKILL`);
   }
   // Whatever is left in the cgroups (frozen or not) is killed, then every directory removed.
-  if (record?.cgroup) openCgroup(record.cgroup).destroy();
-  if (record?.config.hooks?.poststop?.length) runHooksWarnOnly(record.config, 'poststop', { ...ociState(container), status: 'stopped', pid: 0 });
+  if (record.cgroup) openCgroup(record.cgroup).destroy();
+  if (record.config.hooks?.poststop?.length) runHooksWarnOnly(record.config, 'poststop', { ...ociState(container), status: 'stopped', pid: 0 });
   fs.rmSync(container.dir, { recursive: true, force: true });
 }
 
+/**
+ * A container without a usable state.json (create interrupted, or the file damaged): kill
+ * the processes recovery.json names (by pidfd, start time checked) and remove the cgroups it
+ * names. Without a recovery record but with traces of one, the cgroups are found where a
+ * container of this id gets them by default. Its config is unknown: no poststop hooks run.
+ */
+function removeUnrecorded(container: Container): void {
+  const { recovery } = container;
+  const processes = (recovery?.processes ?? []).map((p) => ({ pid: p.pid, initStartTime: p.start }));
+  for (const proc of processes) signalInit(proc, 9);
+  const cgroup = recovery ? recovery.cgroup : leftTraces(container.dir) ? defaultCgroup(container.id) : undefined;
+  if (cgroup) openCgroup(cgroup).thaw();
+  for (const proc of processes) {
+    if (!waitInitGone(proc, 10_000)) throw new TsrunError(`container ${container.id}: pid ${proc.pid} did not exit after SIGKILL`);
+  }
+  if (cgroup) openCgroup(cgroup).destroy();
+  fs.rmSync(container.dir, { recursive: true, force: true });
+}
+
+/** Whether the state dir holds anything (a state or recovery file, a fifo): create got past its first step. */
+function leftTraces(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).length > 0;
+  } catch {
+    return false;
+  }
+}

@@ -6,6 +6,8 @@ import { TsrunError } from '../errors';
 export const DEFAULT_ROOT = '/run/tsrun';
 export const STATE_FILE = 'state.json';
 export const EXEC_FIFO = 'exec.fifo';
+/** What `create` must undo, recorded before it makes it (see RecoveryRecord). */
+export const RECOVERY_FILE = 'recovery.json';
 
 const ID_PATTERN = /^[\w+\-.]+$/;
 

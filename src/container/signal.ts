@@ -5,6 +5,9 @@ import { libc } from '../../bindings';
 import { TsrunError } from '../errors';
 import { ContainerRecord, processStartTime } from './state';
 
+/** A process by pid and the start time it had when recorded. */
+type InitRef = Pick<ContainerRecord, 'pid' | 'initStartTime'>;
+
 /** Signal numbers by name, loaded on first use (state and start never need node:os). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const signals = (): Record<string, number> => (require('node:os') as typeof import('node:os')).constants.signals as Record<string, number>;
@@ -32,7 +35,7 @@ export function signalName(sig: number): string {
 }
 
 /** Signal the init if it is still the process `create` started; false if it is gone. */
-export function signalInit(record: ContainerRecord, sig: number): boolean {
+export function signalInit(record: InitRef, sig: number): boolean {
   let pidfd: number;
   try {
     pidfd = libc().pidfdOpen(record.pid);
@@ -76,7 +79,7 @@ export function sleepMs(ms: number): void {
 }
 
 /** Wait until the init has exited (a zombie counts); false on timeout. */
-export function waitInitGone(record: ContainerRecord, timeoutMs: number): boolean {
+export function waitInitGone(record: InitRef, timeoutMs: number): boolean {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
     if (processStartTime(record.pid) !== record.initStartTime) return true;

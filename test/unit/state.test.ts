@@ -9,7 +9,10 @@ import {
   Container,
   ContainerRecord,
   initAlive,
+  inspectContainer,
+  listState,
   loadContainer,
+  loadRecovery,
   NoSuchContainer,
   ociState,
   processStartTime,
@@ -179,13 +182,51 @@ t.test('loadContainer', async (t) => {
     fs.writeFileSync(path.join(dir, 'state.json'), '{"id": "bad", ');
     t.throws(() => loadContainer(root, 'bad'), {
       name: 'TsrunError',
-      message: `${path.join(dir, 'state.json')}: the state file is corrupt (not JSON)`,
+      message: `container bad is damaged: ${path.join(dir, 'state.json')} is not JSON; \`tsrun delete --force bad\` kills what is left of it and removes it`,
     });
   });
 
-  t.test('unreadable state file: the real error, not "does not exist"', async (t) => {
+  t.test('unreadable state file: damaged, naming the error, not "does not exist"', async (t) => {
     const dir = path.join(root, 'isdir');
     fs.mkdirSync(path.join(dir, 'state.json'), { recursive: true });
-    t.throws(() => loadContainer(root, 'isdir'), { code: 'EISDIR' });
+    t.throws(() => loadContainer(root, 'isdir'), { name: 'TsrunError', message: /is damaged: .*state\.json: cannot be read \(EISDIR\)/ });
   });
+});
+
+t.test('inspectContainer: damaged states are reported, never thrown', async (t) => {
+  const root = tempDir(t);
+  const make = (id: string, state?: string, recovery?: unknown): Container => {
+    const dir = path.join(root, id);
+    fs.mkdirSync(dir);
+    if (state !== undefined) fs.writeFileSync(path.join(dir, 'state.json'), state);
+    if (recovery !== undefined) fs.writeFileSync(path.join(dir, 'recovery.json'), JSON.stringify(recovery));
+    return inspectContainer(root, id);
+  };
+  const me = { pid: process.pid, start: ownStartTime() };
+  const gone = { pid: deadPid(), start: '1' };
+  t.match(make('empty', '').damaged, /state\.json is empty$/);
+  t.match(make('null', 'null').damaged, /not a container record \(expected an object, found null\)/);
+  t.match(make('obj', '{}').damaged, /\/id is missing/);
+  t.match(make('other', JSON.stringify(record({ id: 'c1' }))).damaged, /\/id is "c1", expected "other"/);
+  t.match(make('nopid', JSON.stringify({ ...record({ id: 'nopid' }), pid: 'x' })).damaged, /\/pid is not a process id/);
+  t.match(make('noconfig', JSON.stringify({ ...record({ id: 'noconfig' }), config: null })).damaged, /\/config is not an object/);
+  t.match(make('badcg', JSON.stringify({ ...record({ id: 'badcg' }), cgroup: { version: 1, dirs: { a: 'rel' }, created: [] } })).damaged, /\/cgroup/);
+  const good = make('good', JSON.stringify(record({ id: 'good' })), { id: 'good', creator: gone, processes: [me], recorded: true });
+  t.equal(good.damaged, undefined, 'a valid record');
+  t.equal(good.recovery?.processes[0].pid, process.pid, 'with its recovery record');
+
+  t.same(make('fresh'), { id: 'fresh', dir: path.join(root, 'fresh') }, 'nothing recorded yet: being created');
+  t.equal(make('creating', undefined, { id: 'creating', creator: me, processes: [] }).damaged, undefined, 'creator alive: being created');
+  t.match(make('interrupted', undefined, { id: 'interrupted', creator: gone, processes: [] }).damaged, /create \(pid \d+\) was interrupted/);
+  t.match(make('lost', undefined, { id: 'lost', creator: me, processes: [], recorded: true }).damaged, /state\.json is missing/);
+  const badRecovery = make('badrec', 'x', { id: 'badrec', creator: me, processes: [{ pid: 'x' }] });
+  t.equal(badRecovery.recovery, undefined, 'an invalid recovery record is ignored');
+  t.equal(make('wrongid', 'x', { id: 'someone-else', creator: me, processes: [] }).recovery, undefined, 'so is one of another id');
+
+  t.throws(() => statusOf(badRecovery), { message: /damaged/ }, 'statusOf refuses a damaged container');
+  const listed = listState(make('listed', '{', { id: 'listed', creator: gone, processes: [gone, me] }));
+  t.equal(listed.status, 'damaged');
+  t.equal(listed.pid, process.pid, 'list shows the pid of a recorded process still alive');
+  t.equal(listState(good).status, 'running', 'a healthy container is listed with its OCI status');
+  t.equal(loadRecovery(path.join(root, 'good'), 'good')?.recorded, true);
 });

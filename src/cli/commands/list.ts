@@ -1,11 +1,15 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { loadContainer, ociState, StateOutput } from '../../container/state';
+import { inspectContainer, listState } from '../../container/state';
 import { GlobalOptions } from '../context';
 
 type ListArgs = GlobalOptions & { format: 'table' | 'json'; quiet: boolean };
 
-export function listStates(root: string): StateOutput[] {
+type ListEntry = ReturnType<typeof listState>;
+
+/** Every container under root; one whose state is damaged is listed as "damaged", not hidden. */
+export function listStates(root: string): ListEntry[] {
   let names: string[];
   try {
     names = fs.readdirSync(root);
@@ -13,12 +17,13 @@ export function listStates(root: string): StateOutput[] {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  const states: StateOutput[] = [];
+  const states: ListEntry[] = [];
   for (const name of names.sort()) {
     try {
-      states.push(ociState(loadContainer(root, name)));
+      if (!fs.lstatSync(path.join(root, name)).isDirectory()) continue;
+      states.push(listState(inspectContainer(root, name)));
     } catch {
-      // not a container directory, or removed meanwhile
+      // not a container directory (no valid id), or removed meanwhile
     }
   }
   return states;
