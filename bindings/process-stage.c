@@ -88,6 +88,7 @@ struct hook {
 static struct {
   char mode;
   int control, fifo, pidns, timens, listener;
+  int fifo_w; /* exec.fifo's write end, open from `start` until our execve */
   int has_user;
   uid_t uid;
   gid_t gid;
@@ -115,7 +116,7 @@ static struct {
   int nhooks;
   char *hook_state;
   int seccomp_loaded;
-} plan = { .control = -1, .fifo = -1, .pidns = -1, .timens = -1, .listener = -1 };
+} plan = { .control = -1, .fifo = -1, .pidns = -1, .timens = -1, .listener = -1, .fifo_w = -1 };
 
 /* Report an error to the runtime (or, once it has gone, to the container's stderr), exit 1. */
 static void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -141,6 +142,8 @@ static void fail(const char *fmt, ...) {
     o += snprintf(out + o, sizeof out - o, "\"}\n");
     if (write(plan.control, out, o) == (ssize_t)o) _exit(1);
   }
+  /* Between `start` and execve: `tsrun start` reads "E<message>" and reports it. */
+  if (plan.fifo_w >= 0 && dprintf(plan.fifo_w, "E%s", msg) > 0) _exit(1);
   dprintf(2, "tsrun: %s\n", msg);
   _exit(1);
 }
@@ -451,7 +454,11 @@ static const char *run_hooks(void) {
   return NULL;
 }
 
-/* The container init: ready, then wait for `tsrun start` on exec.fifo (as runc, through /proc/self/fd). */
+/*
+ * The container init: ready, then wait for `tsrun start` on exec.fifo (as runc, through
+ * /proc/self/fd). The fifo stays open (close-on-exec) after "0": `start` waits for its EOF,
+ * so poststart hooks run only once our execve has happened (or we died).
+ */
 static void wait_for_start(void) {
   /* `tsrun create` exits once we are ready: we must outlive it. */
   prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
@@ -466,15 +473,14 @@ static void wait_for_start(void) {
   if (fifo < 0) fail("opening exec.fifo: %s", strerror(errno));
   close(plan.fifo);
   plan.fifo = -1;
+  /* From here on fail() reports on the fifo (once: not on our stderr too). */
+  plan.fifo_w = fifo;
   const char *why = plan.nhooks ? run_hooks() : NULL;
   if (why) {
-    /* `tsrun start` reads "E<message>" and reports it (once: not on our stderr too). */
-    dprintf(fifo, "E%s", why);
-    close(fifo);
-    _exit(1);
+    errno = 0; /* the message is complete: no seccomp hint from a stale errno */
+    fail("%s", why);
   }
   if (write(fifo, "0", 1) != 1) fail("writing exec.fifo: %s", strerror(errno));
-  close(fifo);
 }
 
 static void set_final_affinity(void) {
@@ -500,13 +506,17 @@ static void become_process(void) {
   /* Without no_new_privs loading needs CAP_SYS_ADMIN: before the user change (as runc). */
   if (!plan.nnp) load_seccomp();
   become_user();
-  if (plan.mode == 'i' || plan.mode == 'j' || plan.mode == 'k') wait_for_start();
   set_final_affinity();
   write_lsm_label();
+  /*
+   * As runc: the filter is on before `start` is awaited, so startContainer hooks run under
+   * it, and its set-up errors fail `create`.
+   */
   if (plan.nnp) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
     load_seccomp();
   }
+  if (plan.mode == 'i' || plan.mode == 'j' || plan.mode == 'k') wait_for_start();
   reset_signals();
   execve(plan.exe, plan.argv.item, plan.envp.item);
   int err = errno;

@@ -20,6 +20,7 @@ import { setupRootfs } from './rootfs';
 import { setupTerminal } from './terminal';
 import { bootInit } from './boot';
 import { buildSeccomp } from '../security/seccomp';
+import { OCI_VERSION } from '../spec/default-config';
 
 function main(): void {
   const sys = libc();
@@ -98,7 +99,7 @@ function main(): void {
 /** The state hooks run from the init get: pid as the container sees it (runc's way). */
 function hookState(request: SetupRequest, status: 'creating' | 'created') {
   const base = request.hookState ?? { ociVersion: request.config.ociVersion, id: '', bundle: request.bundle };
-  return { ...base, annotations: base.annotations ?? {}, status, pid: process.pid };
+  return { ...base, ociVersion: OCI_VERSION, annotations: base.annotations ?? {}, status, pid: process.pid };
 }
 
 /**
@@ -118,7 +119,7 @@ function containerHooks(channel: ParentChannel, request: SetupRequest): void {
     }
     if (answer?.type !== 'hooks-done') throw new Error('unexpected answer from the runtime while it ran the hooks');
   }
-  runHooks(request.config, 'createContainer', hookState(request, 'creating'));
+  runHooks(request.config, 'createContainer', hookState(request, 'creating'), request.rootfs);
 }
 
 /** In a user namespace: the parent (host root, or the cgroup's owner) writes our pid. */
