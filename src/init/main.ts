@@ -17,7 +17,7 @@ import { enterCgroup, enterNamespaces } from './namespaces';
 import { applyRlimits, handOverToStage, keepFds, prepareProcess, setNoNewPrivileges } from './process';
 import { openStage } from './stage';
 import { setupRootfs } from './rootfs';
-import { setupTerminal } from './terminal';
+import { fixStdioOwnership, setupTerminal } from './terminal';
 import { bootInit } from './boot';
 import { buildSeccomp } from '../security/seccomp';
 import { OCI_VERSION } from '../spec/default-config';
@@ -59,6 +59,7 @@ function main(): void {
     const forks = request.joinPidNsFd !== undefined;
     if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug, !forks);
     const prepared = prepareProcess(proc, warn);
+    fixStdioOwnership(proc.user?.uid ?? 0, request.consoleFd !== undefined);
     debug('process prepared');
     // Joined this late: Node's ~40 MB and the set-up work stay charged where they were. The
     // scheduler and other attributes come after, so the cgroup's limits (cpu.rt_runtime_us)
