@@ -19,7 +19,8 @@
  *       child becomes the process; we report its host pid, wait, exit with its status.
  *   'd' exec --detach: the same, but we exit at once (the caller's subreaper reaps it).
  *   'i' container init: no fork (we are already the container's pid 1): become the user,
- *       say ready, wait on exec.fifo for `tsrun start`, run startContainer hooks, exec.
+ *       load seccomp, say ready, wait on exec.fifo for `tsrun start`, run startContainer
+ *       hooks, write "0" and exec (the fifo's EOF tells `start` the execve happened).
  *   'j' container init joining an existing pid namespace: fork first, as in 'd', and the
  *       child goes on as in 'i'.
  *   'k' the same, for a foreground `tsrun run`: we wait for the child as in 'e'.
