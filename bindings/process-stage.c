@@ -19,7 +19,8 @@
  *       child becomes the process; we report its host pid, wait, exit with its status.
  *   'd' exec --detach: the same, but we exit at once (the caller's subreaper reaps it).
  *   'i' container init: no fork (we are already the container's pid 1): become the user,
- *       say ready, wait on exec.fifo for `tsrun start`, run startContainer hooks, exec.
+ *       load seccomp, say ready, wait on exec.fifo for `tsrun start`, run startContainer
+ *       hooks, write "0" and exec (the fifo's EOF tells `start` the execve happened).
  *   'j' container init joining an existing pid namespace: fork first, as in 'd', and the
  *       child goes on as in 'i'.
  *   'k' the same, for a foreground `tsrun run`: we wait for the child as in 'e'.
@@ -88,6 +89,7 @@ struct hook {
 static struct {
   char mode;
   int control, fifo, pidns, timens, listener;
+  int fifo_w; /* exec.fifo's write end, open from `start` until our execve */
   int has_user;
   uid_t uid;
   gid_t gid;
@@ -115,7 +117,7 @@ static struct {
   int nhooks;
   char *hook_state;
   int seccomp_loaded;
-} plan = { .control = -1, .fifo = -1, .pidns = -1, .timens = -1, .listener = -1 };
+} plan = { .control = -1, .fifo = -1, .pidns = -1, .timens = -1, .listener = -1, .fifo_w = -1 };
 
 /* strerror as Go and Node spell it ("no such file or directory"): engines match these words. */
 static const char *why(int err) {
@@ -149,6 +151,8 @@ static void fail(const char *fmt, ...) {
     o += snprintf(out + o, sizeof out - o, "\"}\n");
     if (write(plan.control, out, o) == (ssize_t)o) _exit(1);
   }
+  /* Between `start` and execve: `tsrun start` reads "E<message>" and reports it. */
+  if (plan.fifo_w >= 0 && dprintf(plan.fifo_w, "E%s", msg) > 0) _exit(1);
   dprintf(2, "tsrun: %s\n", msg);
   _exit(1);
 }
@@ -459,7 +463,11 @@ static const char *run_hooks(void) {
   return NULL;
 }
 
-/* The container init: ready, then wait for `tsrun start` on exec.fifo (as runc, through /proc/self/fd). */
+/*
+ * The container init: ready, then wait for `tsrun start` on exec.fifo (as runc, through
+ * /proc/self/fd). The fifo stays open (close-on-exec) after "0": `start` waits for its EOF,
+ * so poststart hooks run only once our execve has happened (or we died).
+ */
 static void wait_for_start(void) {
   /* `tsrun create` exits once we are ready: we must outlive it. */
   prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
@@ -474,15 +482,14 @@ static void wait_for_start(void) {
   if (fifo < 0) fail("opening exec.fifo: %s", why(errno));
   close(plan.fifo);
   plan.fifo = -1;
+  /* From here on fail() reports on the fifo (once: not on our stderr too). */
+  plan.fifo_w = fifo;
   const char *failure = plan.nhooks ? run_hooks() : NULL;
   if (failure) {
-    /* `tsrun start` reads "E<message>" and reports it (once: not on our stderr too). */
-    dprintf(fifo, "E%s", failure);
-    close(fifo);
-    _exit(1);
+    errno = 0; /* the message is complete: no seccomp hint from a stale errno */
+    fail("%s", failure);
   }
   if (write(fifo, "0", 1) != 1) fail("writing exec.fifo: %s", why(errno));
-  close(fifo);
 }
 
 static void set_final_affinity(void) {
@@ -508,13 +515,17 @@ static void become_process(void) {
   /* Without no_new_privs loading needs CAP_SYS_ADMIN: before the user change (as runc). */
   if (!plan.nnp) load_seccomp();
   become_user();
-  if (plan.mode == 'i' || plan.mode == 'j' || plan.mode == 'k') wait_for_start();
   set_final_affinity();
   write_lsm_label();
+  /*
+   * As runc: the filter is on before `start` is awaited, so startContainer hooks run under
+   * it, and its set-up errors fail `create`.
+   */
   if (plan.nnp) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("prctl(PR_SET_NO_NEW_PRIVS): %s", why(errno));
     load_seccomp();
   }
+  if (plan.mode == 'i' || plan.mode == 'j' || plan.mode == 'k') wait_for_start();
   reset_signals();
   execve(plan.exe, plan.argv.item, plan.envp.item);
   int err = errno;

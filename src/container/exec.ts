@@ -227,7 +227,22 @@ function readProcessFile(file: string): Process {
   } catch (err) {
     throw new TsrunError(`${file}: invalid JSON: ${(err as Error).message}`);
   }
-  return validateProcess(raw, file);
+  return validateProcess(withProcessDefaults(raw), file);
+}
+
+/**
+ * runc decodes --process into Go zero values: an omitted user (or uid, gid) is root's 0,
+ * an omitted env is empty (the process still gets HOME). cwd stays required, as in runc.
+ */
+function withProcessDefaults(raw: unknown): unknown {
+  if (!isObject(raw)) return raw;
+  const user = raw.user ?? {};
+  if (!isObject(user)) return raw;
+  return { ...raw, user: { ...user, uid: user.uid ?? 0, gid: user.gid ?? 0 } };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** runc's getProcess: the container's process with the inline flags applied. */

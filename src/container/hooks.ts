@@ -1,11 +1,14 @@
 // OCI hooks: each runs with the container's state JSON on stdin, its own args and env,
-// and an optional timeout in seconds.
+// and an optional timeout in seconds. The state's ociVersion is the runtime-spec version
+// tsrun's state complies with (runc: specs.Version), not the config's.
 import type { Hook, HookName, Spec, State } from '../spec/types';
 import { TsrunError } from '../errors';
 import { logWarning } from '../logging';
+import { OCI_VERSION } from '../spec/default-config';
 
-export function runHooks(config: Spec, name: HookName, state: State): void {
-  for (const [i, hook] of (config.hooks?.[name] ?? []).entries()) runHook(hook, `hooks.${name}[${i}]`, state);
+/** `cwd`: where the hooks run (createContainer: the container's root, as runc); default ours. */
+export function runHooks(config: Spec, name: HookName, state: State, cwd?: string): void {
+  for (const [i, hook] of (config.hooks?.[name] ?? []).entries()) runHook(hook, `hooks.${name}[${i}]`, state, cwd);
 }
 
 /** poststop (and other after-the-fact) hooks: a failure is a warning, the rest still run. */
@@ -19,13 +22,14 @@ export function runHooksWarnOnly(config: Spec, name: HookName, state: State): vo
   }
 }
 
-function runHook(hook: Hook, where: string, state: State): void {
+function runHook(hook: Hook, where: string, state: State, cwd?: string): void {
   const args = hook.args ?? [hook.path];
   // Loaded on first use: child_process pulls in net and streams, which state/kill never need.
   const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
   const result = spawnSync(hook.path, args.slice(1), {
     argv0: args[0] ?? hook.path,
-    input: JSON.stringify(state),
+    input: JSON.stringify({ ...state, ociVersion: OCI_VERSION }),
+    cwd,
     // Without an env of its own a hook inherits ours, as with runc.
     env: hook.env ? Object.fromEntries(hook.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])) : process.env,
     timeout: hook.timeout ? hook.timeout * 1000 : undefined,

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { O } from '../../bindings';
 import { TsrunError } from '../errors';
-import { runHooksWarnOnly } from './hooks';
+import { runHooks, runHooksWarnOnly } from './hooks';
 import { EXEC_FIFO } from './paths';
 import { pidsInContainer, signalInit, sleepMs, waitInitGone } from './signal';
 import { Container, damagedError, initAlive, inspectContainer, loadContainer, NoSuchContainer, ociState, statusOf } from './state';
@@ -30,16 +30,19 @@ export function startContainer(root: string, id: string): Container {
     // answers within a fraction of a millisecond: poll finely first, then back off to 1 ms.
     const byte = Buffer.alloc(1);
     for (let waited = 0, delay = 0.05; ; waited++, delay = Math.min(delay * 2, 1)) {
-      let n = 0;
-      try {
-        n = fs.readSync(fifo, byte, 0, 1, null);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-      }
+      const n = readNow(fifo, byte);
       if (n === 1 && byte[0] === 0x45 /* E */) throw new TsrunError(`container init failed at start: ${readRest(fifo)}`);
       if (n === 1) break;
       if (waited % 20 === 19 && !initAlive(record)) throw new TsrunError('container init exited before start');
       sleepMs(delay);
+    }
+    // Its end stays open (close-on-exec) until its execve: EOF says the process runs, so
+    // poststart hooks see it (runtime-spec: after the user-specified process is executed).
+    for (let delay = 0.05; ; delay = Math.min(delay * 2, 1)) {
+      const n = readNow(fifo, byte);
+      if (n === 0) break;
+      if (n === 1 && byte[0] === 0x45) throw new TsrunError(`container init failed at start: ${readRest(fifo)}`);
+      if (n === undefined) sleepMs(delay);
     }
   } finally {
     fs.closeSync(fifo);
@@ -49,8 +52,27 @@ export function startContainer(root: string, id: string): Container {
   } catch {
     // already gone: nothing to remove
   }
-  if (record.config.hooks?.poststart?.length) runHooksWarnOnly(record.config, 'poststart', ociState(container));
+  if (record.config.hooks?.poststart?.length) {
+    try {
+      runHooks(record.config, 'poststart', ociState(container));
+    } catch (err) {
+      // runtime-spec 1.3: a failing poststart hook fails start and stops the container (runc kills it).
+      signalInit(record, 9);
+      waitInitGone(record, 10_000);
+      throw err;
+    }
+  }
   return container;
+}
+
+/** One non-blocking read: bytes read (0: no writer left), undefined when nothing is there yet. */
+function readNow(fifo: number, buf: Buffer): number | undefined {
+  try {
+    return fs.readSync(fifo, buf, 0, buf.length, null);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return undefined;
+    throw err;
+  }
 }
 
 /** What the init wrote after "E" (a startContainer hook failed), until it closed the fifo. */

@@ -15,7 +15,8 @@ const signals = (): Record<string, number> => (require('node:os') as typeof impo
 export function parseSignal(text: string): number {
   if (/^\d+$/.test(text)) {
     const n = Number(text);
-    if (n >= 1 && n <= 64) return n;
+    // 0 sends nothing: `kill ID 0` only checks that the init is alive (as with kill(1)).
+    if (n >= 0 && n <= 64) return n;
   } else {
     const upper = text.toUpperCase();
     const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
@@ -26,7 +27,7 @@ export function parseSignal(text: string): number {
     // Real-time signals run from SIGRTMIN (34) to SIGRTMAX (64).
     if (rt && offset <= 30) return name.startsWith('SIGRTMIN') ? 34 + offset : 64 - offset;
   }
-  throw new TsrunError(`invalid signal ${JSON.stringify(text)}: use a name such as TERM or SIGKILL, or a number from 1 to 64`);
+  throw new TsrunError(`invalid signal ${JSON.stringify(text)}: use a name such as TERM or SIGKILL, or a number from 0 to 64`);
 }
 
 export function signalName(sig: number): string {

@@ -18,7 +18,7 @@ import { buildSeccomp } from '../security/seccomp';
 import { applyAttributes, applyInitialAffinity, prepareAttributes } from './attributes';
 import { applyRlimits, handOverToStage, keepFds, prepareProcess, setNoNewPrivileges } from './process';
 import { openStage } from './stage';
-import { setupTerminal } from './terminal';
+import { fixStdioOwnership, setupTerminal } from './terminal';
 import { bootInit } from './boot';
 
 /**
@@ -59,6 +59,7 @@ function main(): void {
     const terminal = request.consoleFd !== undefined;
     if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug, false);
     const prepared = prepareProcess(proc, warn);
+    fixStdioOwnership(proc.user?.uid ?? 0, terminal);
     setNoNewPrivileges(proc);
     keepFds(request.preserveFds);
     // tsrun-stage sends {"type":"pid"} once it has forked; the socket is close-on-exec, so

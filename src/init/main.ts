@@ -17,9 +17,10 @@ import { enterCgroup, enterNamespaces } from './namespaces';
 import { applyRlimits, handOverToStage, keepFds, prepareProcess, setNoNewPrivileges } from './process';
 import { openStage } from './stage';
 import { setupRootfs } from './rootfs';
-import { setupTerminal } from './terminal';
+import { fixStdioOwnership, setupTerminal } from './terminal';
 import { bootInit } from './boot';
 import { buildSeccomp } from '../security/seccomp';
+import { OCI_VERSION } from '../spec/default-config';
 
 function main(): void {
   const sys = libc();
@@ -58,6 +59,7 @@ function main(): void {
     const forks = request.joinPidNsFd !== undefined;
     if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug, !forks);
     const prepared = prepareProcess(proc, warn);
+    fixStdioOwnership(proc.user?.uid ?? 0, request.consoleFd !== undefined);
     debug('process prepared');
     // Joined this late: Node's ~40 MB and the set-up work stay charged where they were. The
     // scheduler and other attributes come after, so the cgroup's limits (cpu.rt_runtime_us)
@@ -98,7 +100,7 @@ function main(): void {
 /** The state hooks run from the init get: pid as the container sees it (runc's way). */
 function hookState(request: SetupRequest, status: 'creating' | 'created') {
   const base = request.hookState ?? { ociVersion: request.config.ociVersion, id: '', bundle: request.bundle };
-  return { ...base, annotations: base.annotations ?? {}, status, pid: process.pid };
+  return { ...base, ociVersion: OCI_VERSION, annotations: base.annotations ?? {}, status, pid: process.pid };
 }
 
 /**
@@ -118,7 +120,7 @@ function containerHooks(channel: ParentChannel, request: SetupRequest): void {
     }
     if (answer?.type !== 'hooks-done') throw new Error('unexpected answer from the runtime while it ran the hooks');
   }
-  runHooks(request.config, 'createContainer', hookState(request, 'creating'));
+  runHooks(request.config, 'createContainer', hookState(request, 'creating'), request.rootfs);
 }
 
 /** In a user namespace: the parent (host root, or the cgroup's owner) writes our pid. */

@@ -59,3 +59,29 @@ function openCharDevice(file: string, flags: number): number {
   }
   return fd;
 }
+
+/**
+ * runc's fixStdioPermissions: fds 0-2 are handed to the process's uid (the group is left to
+ * the devpts mount's gid= option, i.e. tty) so that a non-root process can reopen them
+ * (/dev/stdout, /proc/self/fd/1) and use its own terminal. Unlike runc, only our pty and
+ * pipes or sockets: a regular file or a tty of the host the caller passed keeps its owner.
+ * EPERM (an owner not mapped in the user namespace) and EROFS leave it as it is (runc too).
+ */
+export function fixStdioOwnership(uid: number, ptyOnStdio: boolean): void {
+  for (const fd of [0, 1, 2]) {
+    let st: fs.Stats;
+    try {
+      st = fs.fstatSync(fd);
+    } catch {
+      continue; // closed: nothing to hand over
+    }
+    const ours = ptyOnStdio ? st.isCharacterDevice() : st.isFIFO() || st.isSocket();
+    if (!ours || st.uid === uid) continue;
+    try {
+      fs.fchownSync(fd, uid, -1);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EPERM' && code !== 'EROFS') throw new TsrunError(`giving stdio (fd ${fd}) to uid ${uid}: ${(err as Error).message}`);
+    }
+  }
+}

@@ -87,10 +87,11 @@ t.test('--process FILE (the engines\' form)', async (t) => {
   // podman's 14 default capabilities: 0x00000000a80425fb
   t.same(r.stdout.trim().split('\n'), ['podman /root', '/etc', '0', 'CapEff:\t00000000a80425fb', '256']);
 
-  fs.writeFileSync(file, JSON.stringify({ ...proc, user: undefined }));
+  // An omitted user is root (runc-process.test.ts); an omitted cwd is refused, as by runc.
+  fs.writeFileSync(file, JSON.stringify({ ...proc, cwd: undefined }));
   r = tsrun(['exec', '--process', file, id], { root });
   t.equal(r.status, 1, 'an invalid process.json is refused');
-  t.match(r.stderr, /process\.json.*user/);
+  t.match(r.stderr, /process\.json.*cwd/);
 });
 
 t.test('process attributes from --process: oomScoreAdj; an AppArmor profile is refused on this host', async (t) => {
