@@ -250,11 +250,30 @@ export function readJsonFile(file: string): unknown {
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
+  let doc: unknown;
   try {
-    return JSON.parse(text);
+    doc = JSON.parse(text);
   } catch (err) {
     throw new TsrunError(`${file}: invalid JSON: ${(err as Error).message}`);
   }
+  const deep = tooDeep(doc);
+  if (deep) throw new TsrunError(`${file}: ${deep.slice(0, 60)}${deep.length > 60 ? '...' : ''}: nested more than ${MAX_JSON_DEPTH} levels deep`);
+  return doc;
+}
+
+/** Deeper than any OCI document: validating or printing such values would overflow the stack. */
+export const MAX_JSON_DEPTH = 100;
+
+/** The JSON pointer of a value nested deeper than MAX_JSON_DEPTH, if any (iterative: no recursion). */
+function tooDeep(doc: unknown): string | undefined {
+  const stack: Array<{ value: unknown; at: string; depth: number }> = [{ value: doc, at: '', depth: 0 }];
+  while (stack.length > 0) {
+    const { value, at, depth } = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= MAX_JSON_DEPTH) return at;
+    for (const [k, v] of Object.entries(value)) stack.push({ value: v, at: `${at}/${k}`, depth: depth + 1 });
+  }
+  return undefined;
 }
 
 function fileKind(stat: fs.Stats): string {

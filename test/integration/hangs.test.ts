@@ -63,6 +63,20 @@ const cases: Case[] = [
     config: (c) => (c.annotations = { pad: 'x'.repeat(17 * 1024 * 1024) }),
     expect: ['config.json', '16 MiB'],
   },
+  {
+    // A valid config whose annotation value nests 100,000 arrays: the stack overflowed.
+    name: 'config.json nested 100,000 levels deep',
+    prepare: (ctx) => {
+      const text = JSON.stringify({ ...ctx.bundle.config, annotations: { deep: 'DEEP' } });
+      fs.writeFileSync(ctx.bundle.configPath, text.replace('"DEEP"', '['.repeat(100_000) + ']'.repeat(100_000)));
+    },
+    expect: ['config.json', '/annotations/deep/0/0', 'nested more than 100 levels deep'],
+  },
+  {
+    name: 'user namespace path that is not a user namespace',
+    config: (c) => c.linux.namespaces!.push({ type: 'user', path: '/proc/self/ns/net' }),
+    expect: ['user namespace path /proc/self/ns/net', 'not a user namespace'],
+  },
   { name: 'cgroupsPath with a NUL byte', config: setCgroupsPath('/tsrun-hangs/a\u0000b'), expect: ['/linux/cgroupsPath', 'NUL'] },
   { name: 'cgroupsPath of 100,000 characters', config: setCgroupsPath(`/${'a'.repeat(100_000)}`), expect: ['/linux/cgroupsPath', 'characters'] },
   {
@@ -128,7 +142,7 @@ t.test('errors, never hangs', { jobs: 2 }, async (t) => {
       t.match(lines[0] ?? '', /^tsrun: /, 'the line starts with "tsrun: "');
       t.ok((lines[0] ?? '').length < 1000, `the line is short (${(lines[0] ?? '').length} chars)`);
       for (const e of c.expect) t.match(lines[0] ?? '', e, `names the problem: ${String(e)}`);
-      t.notMatch(r.stderr, /TypeError|RangeError|SyntaxError|Cannot read properties|\bat .*\(.*:\d+:\d+\)/, 'no JavaScript error');
+      t.notMatch(r.stderr, /TypeError|RangeError|SyntaxError|Maximum call stack|Cannot read properties|\bat .*\(.*:\d+:\d+\)/, 'no JavaScript error');
       if (c.logFormat === undefined) {
         const entry = JSON.parse(lastLine(log) || '{}') as { level?: string; msg?: string };
         t.equal(entry.level, 'error', 'the log ends with an error line');
