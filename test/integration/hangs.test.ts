@@ -90,6 +90,15 @@ const cases: Case[] = [
     config: (c, ctx) => (c.linux.cgroupsPath = `/${ctx.id}/memory.limit_in_bytes`),
     expect: ['/linux/cgroupsPath', 'memory.limit_in_bytes', 'control file'],
   },
+  {
+    name: 'update --resources of a fifo nobody writes',
+    cmd: (ctx) => {
+      const fifo = path.join(ctx.bundle.dir, 'resources.json');
+      execFileSync('mkfifo', [fifo]);
+      return ['update', '--resources', fifo, ctx.id];
+    },
+    expect: ['--resources', 'resources.json', 'not a regular file (a fifo)'],
+  },
   { name: '--preserve-fds 99999', cmd: (ctx) => create(ctx, '--preserve-fds', '99999'), expect: ['--preserve-fds', '99999'] },
   { name: '--preserve-fds past the open fds', cmd: (ctx) => create(ctx, '--preserve-fds', '40'), expect: ['--preserve-fds', 'not open'] },
   { name: '1000-character id', id: 'x'.repeat(1000), expect: ['invalid container id', '1000 characters'] },
