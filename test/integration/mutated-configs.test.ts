@@ -139,9 +139,14 @@ function mutator(rand: () => number) {
     }],
     ['empty', (doc, p) => setAt(doc, p, Array.isArray(get(doc, p)) ? [] : {})],
   ];
-  const linux = (doc: Obj) => ((doc.linux ??= {}) as Obj);
+  // An earlier mutation may have replaced a section by anything: start it afresh then.
+  const obj = (o: Obj, k: string): Obj => {
+    const v = o[k];
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : (o[k] = {});
+  };
   const list = (o: Obj, k: string) => ((Array.isArray(o[k]) ? o[k] : (o[k] = [])) as Json[]);
-  const proc = (doc: Obj) => ((doc.process && typeof doc.process === 'object' ? doc.process : (doc.process = {})) as Obj);
+  const linux = (doc: Obj) => obj(doc, 'linux');
+  const proc = (doc: Obj) => obj(doc, 'process');
   const domain: Array<[string, (doc: Obj) => void]> = [
     ['unknown namespace', (doc) => list(linux(doc), 'namespaces').push({ type: pick(['bogus', 'PID', 'net', '', 'user ']) })],
     ['namespace path', (doc) => list(linux(doc), 'namespaces').push({
@@ -174,7 +179,7 @@ function mutator(rand: () => number) {
       { type: 'RLIMIT_AS', soft: 1024, hard: 1024 },
     ]))],
     ['bad capability', (doc) => {
-      const caps = (proc(doc).capabilities ??= {}) as Obj;
+      const caps = obj(proc(doc), 'capabilities');
       list(caps, pick(['bounding', 'effective', 'permitted', 'inheritable', 'ambient'])).push(pick(CAPS));
     }],
     ['bad seccomp', (doc) => {
@@ -200,7 +205,7 @@ function mutator(rand: () => number) {
       { path: '/dev/x', type: 'p' },
       { path: '/dev/x', type: 'c', major: 1, minor: 3, uid: -5 },
     ]))],
-    ['bad device rule', (doc) => list(((linux(doc).resources ??= {}) as Obj), 'devices').push(pick<Json>([
+    ['bad device rule', (doc) => list(obj(linux(doc), 'resources'), 'devices').push(pick<Json>([
       { allow: true, type: 'x', access: 'rwm' },
       { allow: true, type: 'c', major: -2, minor: 2 ** 40, access: 'rwm' },
       { allow: true, access: 'rwxq' },
@@ -226,7 +231,7 @@ function mutator(rand: () => number) {
       ]);
     }],
     ['bad hook', (doc) => {
-      const hooks = (doc.hooks ??= {}) as Obj;
+      const hooks = obj(doc, 'hooks');
       list(hooks, pick(['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'])).push(pick<Json>([
         { path: 'relative' },
         { path: `/nonexistent/${TOKEN}` },
@@ -239,7 +244,7 @@ function mutator(rand: () => number) {
       ]));
     }],
     ['bad sysctl', (doc) => {
-      const sysctl = (linux(doc).sysctl ??= {}) as Obj;
+      const sysctl = obj(linux(doc), 'sysctl');
       sysctl[pick(['kernel.panic', 'net.bogus.x', '../../x', 'net.ipv4.ip_forward', 'net.ipv4/../x', 'net.'])] = pick(['1', 'x', '', 'a\u0000b']);
     }],
     ['bad id mappings', (doc) => {
@@ -317,12 +322,10 @@ function mutator(rand: () => number) {
 
 /** The config text: markers replaced by deep nesting. */
 function configText(doc: Obj): string {
-  let text = JSON.stringify(doc);
-  for (const [marker, depth] of deepMarkers) {
-    const quoted = JSON.stringify(marker);
-    if (text.includes(quoted)) text = text.replace(quoted, '['.repeat(depth) + ']'.repeat(depth));
-  }
-  return text;
+  return JSON.stringify(doc).replace(/"\\u0001deep\d+\\u0001"/g, (quoted) => {
+    const depth = deepMarkers.get(JSON.parse(quoted) as string) ?? 1;
+    return '['.repeat(depth) + ']'.repeat(depth);
+  });
 }
 
 const JS_ERROR = /TypeError|RangeError|SyntaxError|ReferenceError|Maximum call stack|Cannot read propert|Cannot set propert|is not a function|is not iterable|\bundefined\b|\[object Object\]|\bNaN\b|\bat .*\(.*:\d+:\d+\)|node:internal/;
