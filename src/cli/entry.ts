@@ -2,12 +2,13 @@
 // they need; everything else loads the full yargs CLI, a separate bundle (cli.js).
 import * as path from 'node:path';
 import { logError } from '../logging';
-import { configureLogFromArgs, normalizeArgs } from './args';
+import { configureLogFromArgs, normalizeArgs, refuseRepeatedFlags } from './args';
 import { parseFast, runFast } from './fast';
 
 async function main(): Promise<void> {
   const args = normalizeArgs(process.argv.slice(2));
   configureLogFromArgs(args);
+  refuseRepeatedFlags(args);
   const fast = parseFast(args);
   if (fast) return runFast(fast);
   // A runtime path keeps the full CLI out of this bundle.
@@ -22,8 +23,10 @@ async function main(): Promise<void> {
 
 main().then(
   () => process.exit(process.exitCode ?? 0),
-  (err: Error) => {
-    logError(err.message);
+  (err: unknown) => {
+    // One line, whatever the error: engines read the first line of stderr.
+    const message = err instanceof Error ? err.message : String(err);
+    logError(message.replace(/\s*\n\s*/g, ' ').trim());
     process.exit(1);
   },
 );

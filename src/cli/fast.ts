@@ -8,7 +8,7 @@ import { loadContainer, ociState } from '../container/state';
 import * as path from 'node:path';
 import { configureLog, LogOptions, writeFd } from '../logging';
 import type { CreateOptions } from '../container/create';
-import { resolveGlobals } from './context';
+import { preserveFdsOption, resolveGlobals } from './context';
 
 const GLOBAL_VALUE_FLAGS = new Set(['root', 'log', 'log-format', 'rootless']);
 const GLOBAL_BOOLEAN_FLAGS = new Set(['debug', 'systemd-cgroup']);
@@ -113,7 +113,7 @@ export async function runFast(cmd: FastCommand): Promise<void> {
         pidFile: cmd.values['pid-file'],
         consoleSocket: cmd.values['console-socket'],
         noPivot: cmd.flags.has('no-pivot'),
-        preserveFds: Number(cmd.values['preserve-fds'] ?? 0),
+        preserveFds: preserveFdsOption(cmd.values['preserve-fds']),
         rootless,
       };
       if (cmd.command === 'create') await createContainer(opts);
@@ -134,7 +134,7 @@ export async function runFast(cmd: FastCommand): Promise<void> {
         additionalGids: [],
         caps: [],
         noNewPrivs: false,
-        preserveFds: Number(cmd.values['preserve-fds'] ?? 0),
+        preserveFds: preserveFdsOption(cmd.values['preserve-fds']),
         detach: cmd.flags.has('detach'),
         pidFile: cmd.values['pid-file'],
         ignorePaused: cmd.flags.has('ignore-paused'),

@@ -67,9 +67,18 @@ export async function runCli(args: string[]): Promise<void> {
     .wrap(100)
     .exitProcess(false)
     .fail((msg, err) => {
-      throw err ?? new UsageError(msg);
+      throw err ?? new UsageError(usageMessage(msg));
     });
   await parser.parseAsync();
+}
+
+/** yargs' "Invalid values:\n  Argument: format, Given: "xml", Choices: "table", "json"" as one line. */
+export function usageMessage(msg: string): string {
+  const invalid = [...msg.matchAll(/Argument: (\S+), Given: (.*), Choices: (.*)/g)];
+  if (invalid.length === 0) return msg;
+  return invalid
+    .map(([, name, given, choices]) => `--${name}: invalid value ${given}, expected one of ${choices.replace(/"/g, '')}`)
+    .join('; ');
 }
 
 export class UsageError extends Error {}

@@ -20,6 +20,7 @@ import type { InitMessage } from './init-protocol';
 import { spawnInit, SpawnedInit } from './spawn-init';
 import { requireTrampoline } from './userns';
 import { ContainerRecord, loadContainer, statusOf } from './state';
+import { readJsonFile } from './create';
 import { checkPidFile, writePidFile } from './pid-file';
 import { getWinsize } from '../../bindings/tty';
 import { ConsoleRelay, openConsole } from './console';
@@ -214,18 +215,13 @@ function forwardSignals(pid: number): () => void {
 }
 
 function readProcessFile(file: string): Process {
-  let text: string;
-  try {
-    text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new TsrunError(`${file}: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
-  }
+  // A file is read as config.json is (a fifo or device refused, not waited on); '-' is stdin.
+  if (file !== '-') return validateProcess(withProcessDefaults(readJsonFile(file)), file);
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(fs.readFileSync(0, 'utf8'));
   } catch (err) {
-    throw new TsrunError(`${file}: invalid JSON: ${(err as Error).message}`);
+    throw new TsrunError(`${file}: ${err instanceof SyntaxError ? `invalid JSON: ${err.message}` : (err as Error).message}`);
   }
   return validateProcess(withProcessDefaults(raw), file);
 }

@@ -1,7 +1,7 @@
 // Where a container's state lives, and which ids are acceptable (runc's rules).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TsrunError } from '../errors';
+import { describeValue, TsrunError } from '../errors';
 
 export const DEFAULT_ROOT = '/run/tsrun';
 export const STATE_FILE = 'state.json';
@@ -10,11 +10,16 @@ export const EXEC_FIFO = 'exec.fifo';
 export const RECOVERY_FILE = 'recovery.json';
 
 const ID_PATTERN = /^[\w+\-.]+$/;
+/** The id names the state directory and the default cgroup: one file name (NAME_MAX). */
+export const MAX_ID_LENGTH = 255;
 
 export function checkId(id: unknown): string {
   if (typeof id !== 'string' || id === '') throw new TsrunError('container id cannot be empty');
-  if (!ID_PATTERN.test(id) || id === '.' || id === '..' || id.length > 1024) {
-    throw new TsrunError(`invalid container id ${JSON.stringify(id)}: use letters, digits and _ + - . only`);
+  if (!ID_PATTERN.test(id) || id === '.' || id === '..') {
+    throw new TsrunError(`invalid container id ${describeValue(id)}: use letters, digits and _ + - . only`);
+  }
+  if (id.length > MAX_ID_LENGTH) {
+    throw new TsrunError(`invalid container id ${describeValue(id)}: ${id.length} characters, at most ${MAX_ID_LENGTH}`);
   }
   return id;
 }

@@ -72,6 +72,12 @@ export function openUserNamespace(opts: UserNamespaceOptions): { joinFd: number;
     } catch (err) {
       throw new TsrunError(`user namespace path ${opts.user.path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
     }
+    // Checked here: tsrun-userns's setns would fail with a bare EINVAL on its own line.
+    const kind = fs.readlinkSync(`/proc/self/fd/${joinFd}`);
+    if (!kind.startsWith('user:[')) {
+      fs.closeSync(joinFd);
+      throw new TsrunError(`user namespace path ${opts.user.path}: not a user namespace (${kind})`);
+    }
   } else if (opts.uidMappings.length === 0 || opts.gidMappings.length === 0) {
     throw new TsrunError('linux.uidMappings/gidMappings: a new user namespace needs both mappings');
   }

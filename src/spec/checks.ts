@@ -45,6 +45,7 @@ export function checkSpec(spec: Spec, file: string): void {
   checkNamespaces(spec, file);
   checkSysctls(spec, file);
   checkLinuxPaths(spec, file);
+  checkCgroupsPath(spec, file);
   if (spec.linux?.resources) checkResources(spec.linux.resources, file, '/linux/resources');
 }
 
@@ -299,5 +300,34 @@ function symlinkTarget(p: string): string | undefined {
     return fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() ? fs.readlinkSync(p) : undefined;
   } catch {
     return undefined; // ENOTDIR, EACCES: the init reports it when it gets there
+  }
+}
+
+/** Longest linux.cgroupsPath accepted: it is joined under /sys/fs/cgroup/<controller> (PATH_MAX 4096). */
+export const MAX_CGROUPS_PATH = 2048;
+const NAME_MAX = 255;
+const CONTROLLERS = [
+  'blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'hugetlb', 'io', 'memory', 'misc',
+  'net_cls', 'net_prio', 'perf_event', 'pids', 'rdma',
+];
+const CONTROL_FILE = new RegExp(`^(cgroup\\..*|tasks|notify_on_release|release_agent|(${CONTROLLERS.join('|')})\\..+)$`);
+
+/**
+ * linux.cgroupsPath becomes directory names under every cgroup hierarchy: refuse what no
+ * directory can be called (NUL and other control characters, over-long names) and names
+ * of cgroup control files (cgroup.procs, tasks, memory.max, ...), which the kernel owns.
+ */
+function checkCgroupsPath(spec: Spec, file: string): void {
+  const cgroupsPath = spec.linux?.cgroupsPath;
+  if (cgroupsPath === undefined) return;
+  const at = '/linux/cgroupsPath';
+  const found = `found ${describeValue(cgroupsPath)}`;
+  if (/[\u0000-\u001f\u007f]/.test(cgroupsPath)) {
+    fail(file, at, `${found}, which contains ${cgroupsPath.includes('\u0000') ? 'a NUL byte' : 'a control character'}: expected a cgroup path`);
+  }
+  if (cgroupsPath.length > MAX_CGROUPS_PATH) fail(file, at, `${found}: ${cgroupsPath.length} characters, at most ${MAX_CGROUPS_PATH}`);
+  for (const name of cgroupsPath.split('/')) {
+    if (Buffer.byteLength(name) > NAME_MAX) fail(file, at, `${found}: a path component of ${Buffer.byteLength(name)} bytes, at most ${NAME_MAX}`);
+    if (CONTROL_FILE.test(name)) fail(file, at, `${found} names the cgroup control file "${name}", not a cgroup`);
   }
 }

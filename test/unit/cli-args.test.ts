@@ -1,6 +1,7 @@
 // normalizeArgs (single-dash long flags from go-runc) and the fast-path parser.
 import t from 'tap';
-import { normalizeArgs } from '../../src/cli/args';
+import { normalizeArgs, refuseRepeatedFlags } from '../../src/cli/args';
+import { usageMessage } from '../../src/cli/main';
 import { parseFast } from '../../src/cli/fast';
 
 t.test('single-dash long flags become double-dash', async (t) => {
@@ -94,4 +95,27 @@ t.test('parseFast: anything unusual goes to the full CLI', async (t) => {
   ]) {
     t.equal(parseFast(args), undefined, JSON.stringify(args));
   }
+});
+
+t.test('value flags given twice are refused, repeatable ones are not', async (t) => {
+  const refused = (args: string[], msg: RegExp) => t.throws(() => refuseRepeatedFlags(normalizeArgs(args)), msg, args.join(' '));
+  refused(['--root', '/a', '--root', '/b', 'state', 'id'], /^--root given more than once \("\/a" and "\/b"\): give it once$/);
+  refused(['--root=/a', 'create', '--root', '/b', 'id'], /--root given more than once/);
+  refused(['create', '-b', '/x', '--bundle=/y', 'id'], /--bundle given more than once/);
+  refused(['-log', '/l1', '--log', '/l2', 'state', 'id'], /--log given more than once/);
+  refused(['create', 'id', '--pid-file', 'p1', '--pid-file', 'p2'], /--pid-file given more than once/);
+  const ok = (args: string[]) => t.doesNotThrow(() => refuseRepeatedFlags(normalizeArgs(args)), args.join(' '));
+  ok(['exec', '-e', 'A=1', '--env', 'B=2', '--cap', 'CAP_KILL', '-c', 'CAP_CHOWN', 'id', 'sh']);
+  ok(['exec', 'id', 'sh', '-c', 'x', '--root', 'a', '--root', 'b']);
+  ok(['ps', 'id', '-p', '1', '-p', '2']);
+  ok(['--debug', '--debug', 'state', 'id']);
+  ok(['--root', '/a', 'create', '--bundle', '/b', 'id']);
+});
+
+t.test("yargs' invalid choice errors become one line", async (t) => {
+  t.equal(
+    usageMessage('Invalid values:\n  Argument: log-format, Given: "xml", Choices: "text", "json"'),
+    '--log-format: invalid value "xml", expected one of text, json',
+  );
+  t.equal(usageMessage('Unknown argument: frobnicate'), 'Unknown argument: frobnicate');
 });

@@ -259,6 +259,14 @@ const cases: Case[] = [
   { name: 'bad rootfsPropagation', edit: (s) => (s.linux.rootfsPropagation = 'sharedish'), path: '/linux/rootfsPropagation', detail: 'found "sharedish", expected one of "", private, rprivate' },
   { name: 'bad personality', edit: (s) => (s.linux.personality = { domain: 'LINUX64' }), path: '/linux/personality/domain', detail: 'expected one of LINUX, LINUX32' },
   { name: 'cgroupsPath a number', edit: (s) => (s.linux.cgroupsPath = 5), path: '/linux/cgroupsPath', detail: 'found 5, expected a string' },
+  { name: 'cgroupsPath with a NUL', edit: (s) => (s.linux.cgroupsPath = '/a\u0000b'), path: '/linux/cgroupsPath', detail: 'contains a NUL byte' },
+  { name: 'cgroupsPath with a newline', edit: (s) => (s.linux.cgroupsPath = '/a\nb'), path: '/linux/cgroupsPath', detail: 'contains a control character' },
+  { name: 'cgroupsPath too long', edit: (s) => (s.linux.cgroupsPath = `/${'a/'.repeat(1100)}`), path: '/linux/cgroupsPath', detail: '2201 characters, at most 2048' },
+  { name: 'cgroupsPath component too long', edit: (s) => (s.linux.cgroupsPath = `/a/${'b'.repeat(256)}`), path: '/linux/cgroupsPath', detail: 'a path component of 256 bytes, at most 255' },
+  { name: 'cgroupsPath cgroup.procs', edit: (s) => (s.linux.cgroupsPath = '/a/cgroup.procs/b'), path: '/linux/cgroupsPath', detail: 'names the cgroup control file "cgroup.procs"' },
+  { name: 'cgroupsPath tasks', edit: (s) => (s.linux.cgroupsPath = 'tasks'), path: '/linux/cgroupsPath', detail: 'names the cgroup control file "tasks"' },
+  { name: 'cgroupsPath memory.max', edit: (s) => (s.linux.cgroupsPath = '/x/memory.max'), path: '/linux/cgroupsPath', detail: 'names the cgroup control file "memory.max"' },
+  { name: 'cgroupsPath release_agent', edit: (s) => (s.linux.cgroupsPath = '/release_agent'), path: '/linux/cgroupsPath', detail: 'names the cgroup control file "release_agent"' },
 
   // linux.resources
   { name: 'cgroup device access', edit: (s) => (s.linux.resources.devices[0].access = 'rwx'), path: '/linux/resources/devices/0/access', detail: 'found "rwx", expected a combination of the letters r, w and m' },
@@ -381,4 +389,12 @@ t.test('resolveInRootfs: symlinks followed inside the rootfs, never above it', a
   t.equal(resolveInRootfs(rootfs, '/up'), '/proc', '.. stops at the rootfs');
   t.equal(resolveInRootfs(rootfs, '/new/../etc/./x'), '/etc/x', 'missing parts taken as written');
   t.equal(resolveInRootfs(rootfs, '/loop'), '/loop', 'a symlink loop ends');
+});
+
+t.test('usual cgroupsPath forms are accepted', async (t) => {
+  for (const p of ['/docker/abc', '/kubepods/besteffort/pod1234/abc', 'system.slice:docker:abc', 'user.slice/x', 'a/b', '/tsrun/c-1.2']) {
+    const spec = base();
+    spec.linux.cgroupsPath = p;
+    t.doesNotThrow(() => validateSpec(spec, FILE), p);
+  }
 });

@@ -1,7 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { createContainer } from '../../container/create';
-import { TsrunError } from '../../errors';
-import { containerId, GlobalOptions, resolveGlobals } from '../context';
+import { containerId, GlobalOptions, preserveFdsOption, resolveGlobals } from '../context';
 
 export interface CreateArgs extends GlobalOptions {
   id: string;
@@ -27,10 +26,7 @@ export function createFlags<T>(y: Argv<T>) {
 
 export function createOptions(argv: CreateArgs) {
   const { rootless } = resolveGlobals(argv);
-  const preserveFds = String(argv['preserve-fds']);
-  if (!/^\d+$/.test(preserveFds)) {
-    throw new TsrunError(`--preserve-fds: expected a number of fds (0 or more), found ${JSON.stringify(preserveFds)}`);
-  }
+  const preserveFds = preserveFdsOption(argv['preserve-fds']);
   return {
     root: argv.root,
     id: containerId(argv),
@@ -38,7 +34,7 @@ export function createOptions(argv: CreateArgs) {
     pidFile: argv['pid-file'],
     consoleSocket: argv['console-socket'],
     noPivot: argv['no-pivot'],
-    preserveFds: Number(preserveFds),
+    preserveFds,
     rootless,
   };
 }

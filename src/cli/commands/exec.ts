@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { execInContainer } from '../../container/exec';
 import { TsrunError } from '../../errors';
-import { containerId, GlobalOptions, resolveGlobals } from '../context';
+import { containerId, GlobalOptions, preserveFdsOption, resolveGlobals } from '../context';
 
 export interface ExecArgs extends GlobalOptions {
   id: string;
@@ -49,10 +49,7 @@ export const execCommand: CommandModule<GlobalOptions, ExecArgs> = {
       .option('cgroup', { type: 'string', describe: 'sub-cgroup to join: PATH or CONTROLLER[,CONTROLLER]:PATH' }) as unknown as Argv<ExecArgs>,
   handler: async (argv) => {
     const { rootless } = resolveGlobals(argv);
-    const preserveFds = String(argv['preserve-fds']);
-    if (!/^\d+$/.test(preserveFds)) {
-      throw new TsrunError(`--preserve-fds: expected a number of fds (0 or more), found ${JSON.stringify(preserveFds)}`);
-    }
+    const preserveFds = preserveFdsOption(argv['preserve-fds']);
     // After the id, normalizeArgs inserts `--`: yargs leaves what follows in argv._ (after "exec").
     const rest = ((argv as unknown as { _: Array<string | number> })._ ?? []).slice(1);
     const args = [...(argv.command ?? []), ...rest].map(String);
@@ -81,7 +78,7 @@ export const execCommand: CommandModule<GlobalOptions, ExecArgs> = {
       noNewPrivs: argv['no-new-privs'],
       apparmor: argv.apparmor,
       processLabel: argv['process-label'],
-      preserveFds: Number(preserveFds),
+      preserveFds,
       detach: argv.detach,
       pidFile: argv['pid-file'],
       ignorePaused: argv['ignore-paused'],

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { dropZeros, parseBytes, updateContainer } from '../../container/cgroup-ops';
+import { readJsonFile } from '../../container/create';
 import type { LinuxResources } from '../../spec/types';
 import { TsrunError } from '../../errors';
 import { containerId, GlobalOptions } from '../context';
@@ -30,16 +31,19 @@ export function resourcesFromArgs(argv: UpdateArgs, stdin: () => string = () => 
   let r: LinuxResources = {};
   if (argv.resources !== undefined) {
     const where = argv.resources === '-' ? 'standard input' : argv.resources;
-    let text: string;
-    try {
-      text = argv.resources === '-' ? stdin() : fs.readFileSync(argv.resources, 'utf8');
-    } catch (err) {
-      throw new TsrunError(`--resources ${where}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
-    }
-    try {
-      r = JSON.parse(text) as LinuxResources;
-    } catch (err) {
-      throw new TsrunError(`--resources ${where}: invalid JSON: ${(err as Error).message}`);
+    if (argv.resources === '-') {
+      try {
+        r = JSON.parse(stdin()) as LinuxResources;
+      } catch (err) {
+        throw new TsrunError(`--resources ${where}: ${err instanceof SyntaxError ? 'invalid JSON: ' : ''}${(err as Error).message}`);
+      }
+    } else {
+      // Like config.json: a fifo, a device or a huge file is refused unread.
+      try {
+        r = readJsonFile(argv.resources) as LinuxResources;
+      } catch (err) {
+        throw new TsrunError(`--resources ${(err as Error).message}`);
+      }
     }
     if (!r || typeof r !== 'object' || Array.isArray(r)) throw new TsrunError(`--resources ${where}: expected a LinuxResources JSON object`);
     r = dropZeros(r);
