@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Bundle, BundleConfig, makeBundle } from '../helpers/bundle';
 import { fdHolders, lastLine, rootSuite, tempDir, tsrunAsync } from '../helpers/container';
-import { forceDelete, residue, uniqueId } from '../helpers/tsrun';
+import { forceDelete, residue, state, tsrun, uniqueId } from '../helpers/tsrun';
 
 const topRoot = rootSuite();
 const work = tempDir('tsrun-hangs-');
@@ -162,5 +162,28 @@ t.test('errors, never hangs', { jobs: 2 }, async (t) => {
       t.same(residue(needle, root, { bundle: bundle.dir }), [], 'no residue');
       t.same(fdHolders([out, err, log]), [], 'no process holds the stdio tsrun was given');
     });
+  }
+});
+
+t.test('exec --process of a fifo or a device: refused at once, the container untouched', async (t) => {
+  const id = uniqueId('hangexec');
+  const bundle = makeBundle({ args: ['sleep', '60'] });
+  const fifo = path.join(bundle.dir, 'process.json');
+  execFileSync('mkfifo', [fifo]);
+  try {
+    const run = tsrun(['run', '-d', '--bundle', bundle.dir, id], { root: topRoot });
+    t.equal(run.status, 0, run.stderr);
+    for (const [file, kind] of [[fifo, 'a fifo'], ['/dev/zero', 'a character device']]) {
+      const started = Date.now();
+      const r = tsrun(['exec', '--process', file, id], { root: topRoot, timeout: 20_000 });
+      t.equal(r.status, 1, `${file}: exit 1`);
+      t.ok(Date.now() - started < LIMIT_MS, `${file}: ended in ${Date.now() - started} ms`);
+      t.equal(r.stderr, `tsrun: ${file}: not a regular file (${kind})\n`, 'one line naming the file');
+    }
+    t.equal(state(id, topRoot).status, 'running', 'the container still runs');
+  } finally {
+    forceDelete(id, topRoot);
+    t.same(residue(id, topRoot, { bundle: bundle.dir }), []);
+    bundle.cleanup();
   }
 });
