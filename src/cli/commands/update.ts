@@ -14,8 +14,10 @@ type UpdateArgs = GlobalOptions & {
   'kernel-memory'?: string;
   'kernel-memory-tcp'?: string;
   'pids-limit'?: number;
+  'cpu-share'?: number;
   'cpu-shares'?: number;
   'cpu-quota'?: number;
+  'cpu-burst'?: number;
   'cpu-period'?: number;
   'cpu-rt-period'?: number;
   'cpu-rt-runtime'?: number;
@@ -23,6 +25,8 @@ type UpdateArgs = GlobalOptions & {
   'cpuset-cpus'?: string;
   'cpuset-mems'?: string;
   'blkio-weight'?: number;
+  'l3-cache-schema'?: string;
+  'mem-bw-schema'?: string;
 };
 
 /** The LinuxResources an update asks for: --resources JSON (zeros = unset), then the flags. */
@@ -64,8 +68,9 @@ export function resourcesFromArgs(argv: UpdateArgs, stdin: () => string = () => 
   const cpu = (k: keyof NonNullable<LinuxResources['cpu']>, v: number | string | undefined) => {
     if (v !== undefined) (r.cpu ??= {})[k] = v as never;
   };
-  cpu('shares', num('cpu-shares'));
+  cpu('shares', num('cpu-share') ?? num('cpu-shares'));
   cpu('quota', num('cpu-quota'));
+  cpu('burst', num('cpu-burst'));
   cpu('period', num('cpu-period'));
   cpu('realtimePeriod', num('cpu-rt-period'));
   cpu('realtimeRuntime', num('cpu-rt-runtime'));
@@ -76,6 +81,11 @@ export function resourcesFromArgs(argv: UpdateArgs, stdin: () => string = () => 
   if (pids !== undefined) r.pids = { limit: pids };
   const weight = num('blkio-weight');
   if (weight !== undefined) r.blockIO = { ...(r.blockIO ?? {}), weight };
+  for (const flag of ['l3-cache-schema', 'mem-bw-schema'] as const) {
+    if (argv[flag] !== undefined) throw new TsrunError(`--${flag}: Intel RDT is not supported by tsrun`);
+  }
+  // runc: --memory -1 alone lifts memory+swap too (the kernel refuses memory above memsw).
+  if (r.memory?.limit === -1 && r.memory.swap === undefined) r.memory.swap = -1;
   return r;
 }
 
@@ -92,15 +102,19 @@ export const updateCommand: CommandModule<GlobalOptions, UpdateArgs> = {
       .option('kernel-memory', { type: 'string', describe: 'kernel memory limit (ignored, as runc)' })
       .option('kernel-memory-tcp', { type: 'string', describe: 'kernel TCP buffer limit (v1)' })
       .option('pids-limit', { type: 'number', describe: 'maximum number of tasks (-1 unlimited)' })
-      .option('cpu-shares', { type: 'number', describe: 'CPU shares (v2: converted to cpu.weight)' })
+      // runc spells it --cpu-share; --cpu-shares (docker's spelling) is kept as an alias.
+      .option('cpu-share', { alias: 'cpu-shares', type: 'number', describe: 'CPU shares (v2: converted to cpu.weight)' })
       .option('cpu-quota', { type: 'number', describe: 'CFS quota in microseconds per period (-1 unlimited)' })
+      .option('cpu-burst', { type: 'number', describe: 'CFS burst in microseconds per period' })
       .option('cpu-period', { type: 'number', describe: 'CFS period in microseconds' })
       .option('cpu-rt-period', { type: 'number', describe: 'real-time period (v1)' })
       .option('cpu-rt-runtime', { type: 'number', describe: 'real-time runtime (v1)' })
       .option('cpu-idle', { type: 'number', describe: 'SCHED_IDLE for the cgroup (0 or 1)' })
       .option('cpuset-cpus', { type: 'string', describe: 'CPUs to run on (0-3, 0,1)' })
       .option('cpuset-mems', { type: 'string', describe: 'memory nodes to use' })
-      .option('blkio-weight', { type: 'number', describe: 'block IO weight (10-1000)' }),
+      .option('blkio-weight', { type: 'number', describe: 'block IO weight (10-1000)' })
+      .option('l3-cache-schema', { type: 'string', describe: 'Intel RDT L3 cache schema (not supported: refused)' })
+      .option('mem-bw-schema', { type: 'string', describe: 'Intel RDT memory bandwidth schema (not supported: refused)' }),
   handler: (argv) => {
     const resources = resourcesFromArgs(argv);
     // runc ignores kernel memory: it is deprecated and gone from recent kernels.

