@@ -34,6 +34,8 @@ export interface CreateOptions {
   pidFile?: string;
   consoleSocket?: string;
   noPivot?: boolean;
+  /** --no-new-keyring: the container keeps our session keyring. */
+  noNewKeyring?: boolean;
   preserveFds?: number;
   /** Foreground run: with process.terminal and no console socket, relay the pty ourselves. */
   terminalRelay?: boolean;
@@ -139,7 +141,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     fs.chmodSync(path.join(dir, EXEC_FIFO), 0o622);
     const procsFiles = cgroup?.procsFiles() ?? [];
     const request: SetupRequest = {
-      config, rootfs, bundle, stateDir: dir, noPivot: !!opts.noPivot, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(),
+      config, rootfs, bundle, stateDir: dir, noPivot: !!opts.noPivot, noNewKeyring: opts.noNewKeyring || undefined, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(),
       consoleFd: term ? init.extraFds[0] : undefined,
       mountFdSocket: mountFds || mountFdsSent ? init.extraFds[term ? 1 : 0] : undefined,
       procMountsSent: joinedPid ? true : undefined,
@@ -199,6 +201,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       config,
       cgroup: cgroup?.record,
       rootless: opts.rootless || undefined,
+      noNewKeyring: opts.noNewKeyring || undefined,
     };
     saveRecord(dir, record);
     if (opts.pidFile) writePidFile(opts.pidFile, containerPid);

@@ -132,16 +132,21 @@ t.test('delete of a host-pid container kills the processes it left', async (t) =
   t.same(residue(c.id, root), []);
 });
 
-t.test('a new session keyring by default (_ses.ID), none with --no-new-keyring', async (t) => {
+t.test('a new session keyring by default (_ses.ID), none with --no-new-keyring; exec works in both', async (t) => {
   for (const noNew of [false, true]) {
     const c = newCtr(t, {
-      args: ['cat', '/proc/keys'],
+      args: ['sh', '-c', 'cat /proc/keys; exec sleep 1000'],
       mutate: (cfg) => (cfg.linux.maskedPaths = cfg.linux.maskedPaths!.filter((p) => p !== '/proc/keys')),
     });
-    const r = cli(c, ['run', ...(noNew ? ['--no-new-keyring'] : []), '--bundle', c.bundle.dir, c.id]);
+    const r = cli(c, ['run', '-d', ...(noNew ? ['--no-new-keyring'] : []), '--bundle', c.bundle.dir, c.id]);
     t.equal(r.status, 0, why(r));
+    const mine = new RegExp(`keyring\\s+_ses\\.${c.id}:`);
+    t.ok(waitFor(() => /keyring/.test(fs.readFileSync(c.out, 'utf8'))), 'the container listed /proc/keys');
     const keys = fs.readFileSync(c.out, 'utf8');
-    if (noNew) t.notMatch(keys, `_ses.${c.id}`, `--no-new-keyring: no keyring of ours\n${keys}`);
-    else t.match(keys, new RegExp(`keyring\\s+_ses\\.${c.id}:`), `the session keyring _ses.${c.id}\n${keys}`);
+    if (noNew) t.notMatch(keys, mine, `--no-new-keyring: no keyring of ours\n${keys}`);
+    else t.match(keys, mine, `the session keyring _ses.${c.id}\n${keys}`);
+    // exec joins the container's keyring by name (runc); it must work either way.
+    const e = tsrun(['exec', c.id, 'true'], { root });
+    t.equal(e.status, 0, why(e));
   }
 });
