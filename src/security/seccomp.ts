@@ -7,7 +7,7 @@
 //    refuses them); when one argument index is compared twice, each comparison becomes
 //    its own rule (runc does the same: libseccomp cannot AND two tests of one argument).
 // The filter is built and checked in the init before `create` reports success, exported
-// as a BPF program (seccomp_export_bpf), and loaded by tsrun-stage (bindings/process-stage.c)
+// as a BPF program (seccomp_export_bpf) behind runc's -ENOSYS stub (enosys-stub.ts), and loaded by tsrun-stage (bindings/process-stage.c)
 // at the end, just before execve (before the user change without no_new_privs, as runc).
 //
 // SCMP_ACT_NOTIFY (seccomp user notification) needs linux.seccomp.listenerPath: the init
@@ -24,6 +24,7 @@ import * as fs from 'node:fs';
 import { connectUnix, SEND_FD_MAX, sendFd } from '../../bindings/tty';
 import { OCI_VERSION } from '../spec/default-config';
 import { libc } from '../../bindings';
+import { enosysStub } from './enosys-stub';
 
 const EPERM = 1;
 
@@ -263,6 +264,8 @@ export class SeccompFilter {
     private readonly listener?: Listener,
     /** linux.seccomp.flags */
     private readonly flags: string[] = [],
+    /** runc's -ENOSYS stub, run before libseccomp's program (empty: none). */
+    private readonly stub: Buffer = Buffer.alloc(0),
   ) {}
 
   /**
@@ -279,8 +282,9 @@ export class SeccompFilter {
       } catch (err) {
         throw new TsrunError(`linux.seccomp: exporting the filter: ${(err as Error).message}`);
       }
-      bpf = Buffer.alloc(fs.fstatSync(memfd).size);
-      fs.readSync(memfd, bpf, 0, bpf.length, 0);
+      const program = Buffer.alloc(fs.fstatSync(memfd).size);
+      fs.readSync(memfd, program, 0, program.length, 0);
+      bpf = Buffer.concat([this.stub, program]);
     } finally {
       fs.closeSync(memfd);
     }
@@ -315,6 +319,7 @@ export function buildSeccomp(seccomp: LinuxSeccomp | undefined, lib: Libseccomp 
   const ctx = lib.init(plan.defaultAction);
   let listener: Listener | undefined;
   const unknown: string[] = [];
+  let stub: Buffer;
   try {
     const native = lib.archNative();
     for (const name of plan.architectures) {
@@ -361,11 +366,12 @@ export function buildSeccomp(seccomp: LinuxSeccomp | undefined, lib: Libseccomp 
         pid: hostPid(),
       };
     }
+    stub = enosysStub(seccomp, lib);
   } catch (err) {
     lib.release(ctx);
     if (listener) fs.closeSync(listener.fd);
     if (err instanceof TsrunError) throw err;
     throw new TsrunError(`linux.seccomp: ${(err as Error).message}`);
   }
-  return new SeccompFilter(lib, ctx, [...new Set(unknown)], listener, seccomp.flags ?? []);
+  return new SeccompFilter(lib, ctx, [...new Set(unknown)], listener, seccomp.flags ?? [], stub);
 }

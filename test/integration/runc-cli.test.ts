@@ -150,3 +150,80 @@ t.test('a new session keyring by default (_ses.ID), none with --no-new-keyring; 
     t.equal(e.status, 0, why(e));
   }
 });
+
+/** A static program that makes each syscall number given and prints "NR ERRNO" (0: no error). */
+function buildSysno(dir: string): string | undefined {
+  const src = path.join(dir, 'sysno.c');
+  fs.writeFileSync(src, `#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    long nr = strtol(argv[i], 0, 0);
+    errno = 0;
+    long r = syscall(nr, 0, 0, 0, 0, 0);
+    printf("%ld %d\\n", nr, r < 0 ? errno : 0);
+  }
+  return 0;
+}
+`);
+  const bin = path.join(dir, 'sysno');
+  const r = spawnSync('gcc', ['-static', '-O2', '-o', bin, src], { encoding: 'utf8' });
+  return r.status === 0 ? bin : undefined;
+}
+
+/** Syscalls a static glibc program needs to start, print and exit (x86_64 and arm64 names). */
+const SYSNO_NEEDS = [
+  'execve', 'brk', 'arch_prctl', 'set_tid_address', 'set_robust_list', 'rseq', 'prlimit64', 'readlink', 'readlinkat',
+  'getrandom', 'mprotect', 'mmap', 'munmap', 'uname', 'write', 'writev', 'exit', 'exit_group', 'fstat', 'newfstatat',
+  'close', 'futex', 'rt_sigaction', 'rt_sigprocmask', 'read', 'openat', 'getpid', 'ioctl', 'lseek', 'fcntl',
+  'capget', 'capset', 'prctl', 'setresuid', 'setresgid', 'setgroups', 'chdir', 'getppid', 'sendmsg', 'wait4',
+  // and runc's Go init, which loads the filter before its own execve (all numbered below rseq)
+  'statfs', 'fstatfs', 'getdents64', 'nanosleep', 'sched_yield', 'clone', 'tgkill', 'gettid', 'sigaltstack', 'madvise',
+  'mincore', 'epoll_create1', 'epoll_ctl', 'epoll_pwait', 'epoll_wait', 'pipe2', 'dup3', 'rt_sigreturn', 'clock_gettime',
+  'sched_getaffinity', 'getuid', 'geteuid', 'getgid', 'getegid', 'kill', 'faccessat', 'access', 'fchdir', 'pread64',
+  'socket', 'connect', 'fchown', 'fchmod', 'umask', 'getcwd', 'setsid', 'write', 'recvmsg', 'recvfrom', 'sendto', 'poll',
+  'ppoll', 'select', 'pselect6', 'dup', 'dup2', 'getpgrp', 'setpgid', 'unshare', 'setns', 'keyctl', 'fstatat64',
+];
+
+t.test('seccomp: syscalls above the profile\'s highest get ENOSYS (runc\'s stub), the others the default errno', async (t) => {
+  if (process.arch !== 'x64') {
+    t.comment(`skipped: the syscall numbers below are x86_64's (${process.arch})`);
+    return;
+  }
+  const tmp = tempDir('tsrun-sysno-');
+  t.teardown(tmp.remove);
+  const bin = buildSysno(tmp.dir);
+  if (!bin) {
+    t.comment('skipped: gcc -static could not build the helper');
+    return;
+  }
+  // 140 getpriority: below the highest listed (rseq, 334) and not listed; 440 process_madvise
+  // and 1000: above it.
+  const probe = ['140', '440', '1000'];
+  for (const defaultErrnoRet of [undefined, 13]) {
+    const mutate = (cfg: Parameters<NonNullable<BundleOptions['mutate']>>[0]) => {
+      cfg.process.args = ['/sysno', ...probe];
+      cfg.linux.seccomp = {
+        defaultAction: 'SCMP_ACT_ERRNO',
+        ...(defaultErrnoRet !== undefined ? { defaultErrnoRet } : {}),
+        architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+        syscalls: [{ names: SYSNO_NEEDS, action: 'SCMP_ACT_ALLOW' }],
+      };
+    };
+    const c = newCtr(t, { copyRootfs: true, mutate });
+    fs.copyFileSync(bin, path.join(c.bundle.rootfs, 'sysno'));
+    fs.chmodSync(path.join(c.bundle.rootfs, 'sysno'), 0o755);
+    const r = cli(c, ['run', '--bundle', c.bundle.dir, c.id]);
+    t.equal(r.status, 0, why(r));
+    const deflt = defaultErrnoRet ?? 1;
+    t.equal(fs.readFileSync(c.out, 'utf8'), `140 ${deflt}\n440 38\n1000 38\n`, `defaultErrnoRet ${defaultErrnoRet}: default errno below, ENOSYS above`);
+    if (!haveRunc) continue;
+    const out = path.join(c.bundle.dir, 'runc.out');
+    const fd = fs.openSync(out, 'w');
+    const rr = spawnSync(RUNC, ['--root', path.join(tmp.dir, 'runc'), 'run', '--bundle', c.bundle.dir, `${c.id}-runc`], { stdio: ['ignore', fd, fd] });
+    fs.closeSync(fd);
+    t.equal(fs.readFileSync(out, 'utf8'), fs.readFileSync(c.out, 'utf8'), `runc prints the same (status ${rr.status})`);
+  }
+});

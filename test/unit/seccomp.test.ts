@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createLibseccomp, Libseccomp, packArgs, SCMP_ACT, SCMP_CMP, SCMP_FLTATR, SeccompCtx } from '../../bindings/libseccomp';
 import { buildSeccomp, containerProcessState, hostPid, planSeccomp } from '../../src/security/seccomp';
+import { enosysStub } from '../../src/security/enosys-stub';
 import type { LinuxSeccomp } from '../../src/spec/types';
 
 const fixtures = path.join(__dirname, '..', 'fixtures', 'engine-configs');
@@ -221,4 +222,19 @@ t.test('build: the Docker and podman default profiles', async (t) => {
 
 t.test('no profile, no filter', async (t) => {
   t.equal(buildSeccomp(undefined), undefined);
+});
+
+t.test('-ENOSYS stub: none for an allowing default or default errno ENOSYS; else a program ending in ERRNO(ENOSYS)', async (t) => {
+  const lib = createLibseccomp();
+  const syscalls = [{ names: ['read', 'openat'], action: 'SCMP_ACT_ALLOW' as const }];
+  t.equal(enosysStub({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO' }] }, lib).length, 0);
+  t.equal(enosysStub({ defaultAction: 'SCMP_ACT_LOG', syscalls }, lib).length, 0);
+  t.equal(enosysStub({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 38, syscalls }, lib).length, 0);
+  const stub = enosysStub({ defaultAction: 'SCMP_ACT_ERRNO', syscalls }, lib);
+  t.equal(stub.length % 8, 0, 'whole struct sock_filter entries');
+  t.equal(stub.readUInt16LE(stub.length - 8), 0x06, 'the last instruction returns');
+  t.equal(stub.readUInt32LE(stub.length - 4), SCMP_ACT.ERRNO(38), '... ERRNO(ENOSYS)');
+  // The highest listed syscall (openat) is the bound the program compares with.
+  const ks = Array.from({ length: stub.length / 8 }, (_, i) => stub.readUInt32LE(i * 8 + 4));
+  t.ok(ks.includes(lib.syscallResolveName('openat')), 'compares with openat\'s number');
 });
