@@ -99,10 +99,15 @@ export function createLibc(): Libc {
     joinSessionKeyring: (name) =>
       check('keyctl', `KEYCTL_JOIN_SESSION_KEYRING ${JSON.stringify(name)}`, 'syscall', [T.I64, T.I32, T.String], [syscallNumber('keyctl'), KEYCTL_JOIN_SESSION_KEYRING, name]),
     keyDescribe(key) {
-      const buf = Buffer.alloc(512);
-      const n = check('keyctl', `KEYCTL_DESCRIBE ${key}`, 'syscall', [T.I64, T.I32, T.I32, u8(buf.length), T.U64],
-        [syscallNumber('keyctl'), KEYCTL_DESCRIBE, key, buf, buf.length]);
-      return buf.subarray(0, Math.max(0, Math.min(n, buf.length) - 1)).toString('utf8');
+      const size = 512;
+      const buf = calloc(size); // the kernel writes C memory, read back through a view
+      try {
+        const n = check('keyctl', `KEYCTL_DESCRIBE ${key}`, 'syscall', [T.I64, T.I32, T.I32, T.External, T.U64],
+          [syscallNumber('keyctl'), KEYCTL_DESCRIBE, key, buf, size]);
+        return view(buf, size).subarray(0, Math.max(0, Math.min(n, size) - 1)).toString('utf8');
+      } finally {
+        free(buf);
+      }
     },
     keySetperm(key, perm) {
       check('keyctl', `KEYCTL_SETPERM ${key}`, 'syscall', [T.I64, T.I32, T.I32, T.U32], [syscallNumber('keyctl'), KEYCTL_SETPERM, key, perm >>> 0]);

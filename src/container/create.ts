@@ -1,6 +1,7 @@
 // `create`: from a bundle to an init blocked on exec.fifo, recorded in <root>/<id>.
 // The init is spawned first so that its Node start-up overlaps our validation; every step
 // registers its undo so that a failure leaves nothing behind.
+import { addNotifySocket } from './notify-socket';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -121,6 +122,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     const rootfs = path.resolve(bundle, config.root!.path);
     if (!fs.existsSync(rootfs)) throw new TsrunError(`${configFile}: /root/path: rootfs ${rootfs}: no such file or directory`);
     checkHostConfig(config, configFile, rootfs, { noPivot: opts.noPivot });
+    addNotifySocket(config, dir);
 
     debug('config validated');
     // Made and limited before the init joins it (late, once Node has booted: DESIGN.md 4).

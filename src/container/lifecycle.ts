@@ -8,14 +8,17 @@ import { EXEC_FIFO } from './paths';
 import { pidsInContainer, signalInit, sleepMs, waitInitGone } from './signal';
 import { Container, initAlive, loadContainer, NoSuchContainer, ociState, statusOf } from './state';
 import { openCgroup } from '../cgroups';
+import { openNotifySocket } from './notify-socket';
 
-export function startContainer(root: string, id: string): Container {
+/** `mainPid`: what NOTIFY_SOCKET's MAINPID says (default: the init; a foreground run: itself). */
+export function startContainer(root: string, id: string, mainPid?: number): Container {
   const container = loadContainer(root, id);
   const status = statusOf(container);
   if (status !== 'created') {
     throw new TsrunError(status === 'stopped' ? 'cannot start a container that has stopped' : `cannot start a container in the ${status} state`);
   }
   const record = container.record!;
+  const notify = openNotifySocket(container.dir);
   const fifoPath = path.join(container.dir, EXEC_FIFO);
   let fifo: number;
   try {
@@ -49,6 +52,7 @@ export function startContainer(root: string, id: string): Container {
     // already gone: nothing to remove
   }
   if (record.config.hooks?.poststart?.length) runHooksWarnOnly(record.config, 'poststart', ociState(container));
+  notify?.forward(record.pid, mainPid ?? record.pid);
   return container;
 }
 

@@ -16,7 +16,8 @@ export async function runContainer(opts: CreateOptions, mode: { detach: boolean;
   // A foreground terminal: relay the pty to our stdio from before the process starts.
   const relay = term?.local ? term.startRelay() : undefined;
   try {
-    startContainer(opts.root, opts.id);
+    // In the foreground we are the process to watch (runc's MAINPID).
+    startContainer(opts.root, opts.id, mode.detach ? undefined : process.pid);
   } catch (err) {
     deleteContainer(opts.root, opts.id, true);
     throw err;

@@ -4,12 +4,12 @@
 // of seccomp filters and NOTIFY_SOCKET. Real containers as root; where runc is installed
 // the same thing is done with runc and the results compared.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Bundle, BundleOptions, makeBundle } from '../helpers/bundle';
 import { rootSuite, tempDir } from '../helpers/container';
-import { forceDelete, pidAlive, residue, state, tsrun, TsrunResult, uniqueId, waitFor } from '../helpers/tsrun';
+import { cleanEnv, forceDelete, pidAlive, residue, state, tsrun, TsrunResult, uniqueId, waitFor } from '../helpers/tsrun';
 
 const root = rootSuite();
 const RUNC = '/usr/sbin/runc';
@@ -144,17 +144,30 @@ t.test('a new session keyring by default (_ses.ID), none with --no-new-keyring; 
     t.ok(waitFor(() => /keyring/.test(fs.readFileSync(c.out, 'utf8'))), 'the container listed /proc/keys');
     const keys = fs.readFileSync(c.out, 'utf8');
     if (noNew) t.notMatch(keys, mine, `--no-new-keyring: no keyring of ours\n${keys}`);
-    else t.match(keys, mine, `the session keyring _ses.${c.id}\n${keys}`);
+    else {
+      t.match(keys, mine, `the session keyring _ses.${c.id}\n${keys}`);
+      // runc's permissions: the possessor keeps all, the owner uid may search (exec joins it).
+      const perm = parseInt(/perm ([0-9a-f]+) .*_ses\./.exec(keys.split('\n').find((l) => mine.test(l)) ?? '')?.[1] ?? '0', 16);
+      t.equal((perm & 0x3f080000) >>> 0, 0x3f080000, `perm ${perm.toString(16)}`);
+    }
     // exec joins the container's keyring by name (runc); it must work either way.
     const e = tsrun(['exec', c.id, 'true'], { root });
     t.equal(e.status, 0, why(e));
   }
 });
 
+/** gcc -static of `source` into dir/name; undefined when it cannot be built. */
+function buildStatic(dir: string, name: string, source: string): string | undefined {
+  const src = path.join(dir, `${name}.c`);
+  fs.writeFileSync(src, source);
+  const bin = path.join(dir, name);
+  const r = spawnSync('gcc', ['-static', '-O2', '-o', bin, src], { encoding: 'utf8' });
+  return r.status === 0 ? bin : undefined;
+}
+
 /** A static program that makes each syscall number given and prints "NR ERRNO" (0: no error). */
 function buildSysno(dir: string): string | undefined {
-  const src = path.join(dir, 'sysno.c');
-  fs.writeFileSync(src, `#include <errno.h>
+  return buildStatic(dir, 'sysno', `#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -168,9 +181,6 @@ int main(int argc, char **argv) {
   return 0;
 }
 `);
-  const bin = path.join(dir, 'sysno');
-  const r = spawnSync('gcc', ['-static', '-O2', '-o', bin, src], { encoding: 'utf8' });
-  return r.status === 0 ? bin : undefined;
 }
 
 /** Syscalls a static glibc program needs to start, print and exit (x86_64 and arm64 names). */
@@ -226,4 +236,77 @@ t.test('seccomp: syscalls above the profile\'s highest get ENOSYS (runc\'s stub)
     fs.closeSync(fd);
     t.equal(fs.readFileSync(out, 'utf8'), fs.readFileSync(c.out, 'utf8'), `runc prints the same (status ${rr.status})`);
   }
+});
+
+/** sd_notify in a few lines: sends argv[1] to $NOTIFY_SOCKET and prints where it sent it. */
+const NOTIFY_C = `#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+int main(int argc, char **argv) {
+  const char *path = getenv("NOTIFY_SOCKET");
+  if (!path) { printf("no NOTIFY_SOCKET\\n"); return 1; }
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  strncpy(addr.sun_path, path, sizeof(addr.sun_path) - 1);
+  int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  if (sendto(fd, argv[1], strlen(argv[1]), 0, (struct sockaddr *)&addr, sizeof(addr)) < 0) { perror("sendto"); return 1; }
+  printf("sent to %s\\n", path);
+  return 0;
+}
+`;
+
+/** The caller's side: a python3 datagram socket that appends what it receives to a file. */
+function notifyReceiver(dir: string): { socket: string; got: () => string; stop: () => void } {
+  const socket = path.join(dir, 'host-notify.sock');
+  const file = path.join(dir, 'host-notify.out');
+  fs.writeFileSync(file, '');
+  const script = `import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(60)
+while True:
+    data = s.recv(4096)
+    with open(sys.argv[2], 'ab') as f:
+        f.write(data)
+`;
+  const child = spawn('python3', ['-c', script, socket, file], { stdio: 'ignore' });
+  waitFor(() => fs.existsSync(socket));
+  return { socket, got: () => fs.readFileSync(file, 'utf8'), stop: () => child.kill('SIGKILL') };
+}
+
+t.test('NOTIFY_SOCKET: the container notifies at /run/notify/notify.sock, start forwards READY and MAINPID', async (t) => {
+  const tmp = tempDir('tsrun-notify-');
+  t.teardown(tmp.remove);
+  const bin = buildStatic(tmp.dir, 'notify', NOTIFY_C);
+  if (!bin) {
+    t.comment('skipped: gcc -static could not build the helper');
+    return;
+  }
+  const receiver = notifyReceiver(tmp.dir);
+  t.teardown(receiver.stop);
+  const env = cleanEnv({ NOTIFY_SOCKET: receiver.socket });
+  const c = newCtr(t, { copyRootfs: true, args: ['sh', '-c', '/notify READY=1 && exec sleep 1000'] });
+  fs.copyFileSync(bin, path.join(c.bundle.rootfs, 'notify'));
+  fs.chmodSync(path.join(c.bundle.rootfs, 'notify'), 0o755);
+  let r = tsrun(['create', '--bundle', c.bundle.dir, c.id], { root, stdoutFile: c.out, stderrFile: c.out, env });
+  t.equal(r.status, 0, why(r));
+  t.equal(receiver.got(), '', 'nothing before start');
+  r = tsrun(['start', c.id], { root, env });
+  t.equal(r.status, 0, why(r));
+  // start returns once READY has been passed on.
+  const pid = state(c.id, root).pid;
+  t.equal(receiver.got(), `READY=1\nMAINPID=${pid}\n`, 'READY=1 then MAINPID of the init');
+  t.equal(fs.readFileSync(c.out, 'utf8'), 'sent to /run/notify/notify.sock\n', 'NOTIFY_SOCKET in the container (runc\'s path)');
+  t.equal(tsrun(['delete', '--force', c.id], { root }).status, 0);
+  t.same(residue(c.id, root), []);
+
+  // run -d: the same, from one command.
+  const d = newCtr(t, { copyRootfs: true, args: ['sh', '-c', '/notify READY=1 && exec sleep 1000'] });
+  fs.copyFileSync(bin, path.join(d.bundle.rootfs, 'notify'));
+  fs.chmodSync(path.join(d.bundle.rootfs, 'notify'), 0o755);
+  const before = receiver.got();
+  r = tsrun(['run', '-d', '--bundle', d.bundle.dir, d.id], { root, stdoutFile: d.out, stderrFile: d.out, env });
+  t.equal(r.status, 0, why(r));
+  t.equal(receiver.got().slice(before.length), `READY=1\nMAINPID=${state(d.id, root).pid}\n`, 'run -d forwards too');
 });
