@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Bundle, BundleOptions, makeBundle } from '../helpers/bundle';
 import { rootSuite, tempDir } from '../helpers/container';
-import { cleanEnv, forceDelete, pidAlive, residue, state, tsrun, TsrunResult, uniqueId, waitFor } from '../helpers/tsrun';
+import { cleanEnv, forceDelete, pidAlive, residue, state, tsrun, tsrunJs, TsrunResult, uniqueId, waitFor } from '../helpers/tsrun';
 
 const root = rootSuite();
 const RUNC = '/usr/sbin/runc';
@@ -309,4 +309,25 @@ t.test('NOTIFY_SOCKET: the container notifies at /run/notify/notify.sock, start 
   r = tsrun(['run', '-d', '--bundle', d.bundle.dir, d.id], { root, stdoutFile: d.out, stderrFile: d.out, env });
   t.equal(r.status, 0, why(r));
   t.equal(receiver.got().slice(before.length), `READY=1\nMAINPID=${state(d.id, root).pid}\n`, 'run -d forwards too');
+});
+
+t.test('no fd of tsrun in a terminal process: run and exec -t on a pty', async (t) => {
+  if (spawnSync('script', ['--version']).status !== 0) {
+    t.comment('skipped: script(1) (util-linux) is missing');
+    return;
+  }
+  const c = newCtr(t, { args: ['sleep', '1000'] });
+  const term = makeBundle({ args: ['ls', '-1', '/proc/self/fd'], mutate: (cfg) => (cfg.process.terminal = true) });
+  t.teardown(() => term.cleanup());
+  /** tsrun under script(1): its stdio is a pty, as for a person at a terminal. */
+  const onPty = (args: string[]): string => {
+    const cmd = [process.execPath, tsrunJs, '--root', root, ...args].map((a) => `'${a}'`).join(' ');
+    return spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: cleanEnv(), timeout: 60_000 }).stdout;
+  };
+  // ls's own directory fd is 3: anything more came from tsrun.
+  const fds = (out: string) => out.split(/\r?\n/).filter((l) => /^\d+$/.test(l.trim())).map((l) => l.trim());
+  const runId = uniqueId('rcli');
+  t.same(fds(onPty(['run', '--bundle', term.dir, runId])), ['0', '1', '2', '3'], 'run with process.terminal');
+  t.equal(cli(c, ['run', '-d', '--bundle', c.bundle.dir, c.id]).status, 0);
+  t.same(fds(onPty(['exec', '-t', c.id, 'ls', '-1', '/proc/self/fd'])), ['0', '1', '2', '3'], 'exec -t');
 });
