@@ -111,6 +111,30 @@ t.test('--version has the lines of runc --version; --help and -v exit 0', async 
   t.match(help.stdout, /update/);
 });
 
+t.test('--debug: runc\'s log lines (time=... level=debug msg=...) on stderr or in --log', async (t) => {
+  const c = newCtr(t, {});
+  const r = tsrun(['--debug', 'run', '--bundle', c.bundle.dir, c.id], { root });
+  t.equal(r.status, 0, why(r));
+  const lines = r.stderr.trimEnd().split('\n');
+  t.ok(lines.length > 3, 'debug lines');
+  for (const line of lines) t.match(line, /^time="[^"]+" level=debug msg="tsrun:[a-z-]+: .+"$/, line);
+  const log = path.join(c.bundle.dir, 'debug.log');
+  const id2 = uniqueId('rcli');
+  t.teardown(() => forceDelete(id2, root));
+  const j = tsrun(['run', '--bundle', c.bundle.dir, id2], { root, globalArgs: ['--log', log, '--log-format', 'json', '--debug'] });
+  t.equal(j.status, 0, why(j));
+  t.equal(j.stderr, '', 'nothing on stderr with --log');
+  for (const line of fs.readFileSync(log, 'utf8').trimEnd().split('\n')) {
+    const o = JSON.parse(line) as { level: string; msg: string; time: string };
+    t.same(Object.keys(o).sort(), ['level', 'msg', 'time']);
+    t.match(o.msg, /^tsrun:[a-z-]+: /, 'no second timestamp in msg');
+  }
+  // runc's exit statuses: 1 for an error; the process's status from run.
+  t.equal(tsrun(['state', 'no-such-container-h12']).status, 1);
+  const exit3 = newCtr(t, { args: ['sh', '-c', 'exit 3'] });
+  t.equal(tsrun(['run', '--bundle', exit3.bundle.dir, exit3.id], { root }).status, 3);
+});
+
 t.test('delete of a host-pid container kills the processes it left', async (t) => {
   const c = newCtr(t, {
     args: ['sh', '-c', 'sleep 1001 & echo $! > /tmp/bg.pid; exec sleep 1000'],
