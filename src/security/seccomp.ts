@@ -2,6 +2,7 @@
 //  - the default action (ERRNO/TRACE carry defaultErrnoRet, else EPERM);
 //  - the extra architectures (SCMP_ARCH_X86 -> libseccomp's "x86"; the native one is there);
 //  - flags TSYNC/LOG/SPEC_ALLOW as filter attributes, no_new_privs left to tsrun (NNP=0);
+//    WAIT_KILLABLE_RECV (runtime-spec 1.2, Linux 5.19) goes straight to seccomp(2), with a listener;
 //  - one rule per syscall name; unknown names are skipped (the profile may be newer than
 //    this libseccomp); rules whose action is the default one are skipped (libseccomp
 //    refuses them); when one argument index is compared twice, each comparison becomes
@@ -52,6 +53,9 @@ export const SECCOMP_ARCHS = [
 /** seccomp(2) flags for linux.seccomp.flags, when tsrun-stage loads the filter. */
 const STAGE_FLAGS: Record<string, number> = { SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4 };
 const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
+/** Notifications wait killably once received; only with a listener (the kernel refuses it alone). */
+const WAIT_KILLABLE_RECV = 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV';
+const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 32;
 const MFD_CLOEXEC = 1;
 /** JSON.stringify of this is tsrun-stage's PID_PLACEHOLDER. */
 const PID_PLACEHOLDER_VALUE = '__TSRUN_HOST_PID__';
@@ -61,7 +65,7 @@ const FLAG_ATTRS: Record<string, number> = {
   SECCOMP_FILTER_FLAG_LOG: SCMP_FLTATR.CTL_LOG,
   SECCOMP_FILTER_FLAG_SPEC_ALLOW: SCMP_FLTATR.CTL_SSB,
 };
-export const SECCOMP_FLAGS = Object.keys(FLAG_ATTRS);
+export const SECCOMP_FLAGS = [...Object.keys(FLAG_ATTRS), WAIT_KILLABLE_RECV];
 
 const OPERATORS: Record<string, number> = {
   SCMP_CMP_NE: SCMP_CMP.NE,
@@ -118,7 +122,7 @@ export function checkSeccompSupported(seccomp: LinuxSeccomp): void {
     if (refused) fail(where, `SCMP_ACT_NOTIFY cannot be used for ${refused}: tsrun sends the notify fd with it`);
   });
   for (const flag of seccomp.flags ?? []) {
-    if (!(flag in FLAG_ATTRS)) {
+    if (!SECCOMP_FLAGS.includes(flag)) {
       fail('linux.seccomp.flags', `${JSON.stringify(flag)} is not supported by tsrun (supported: ${SECCOMP_FLAGS.join(', ')})`);
     }
   }
@@ -181,7 +185,7 @@ export function planSeccomp(seccomp: LinuxSeccomp): SeccompPlan {
     return arch.slice('SCMP_ARCH_'.length).toLowerCase();
   });
   const attributes: Array<[number, number]> = [[SCMP_FLTATR.CTL_NNP, 0]];
-  for (const flag of seccomp.flags ?? []) attributes.push([FLAG_ATTRS[flag], 1]);
+  for (const flag of seccomp.flags ?? []) if (flag in FLAG_ATTRS) attributes.push([FLAG_ATTRS[flag], 1]);
   const rules: SeccompRule[] = [];
   let notify = false;
   (seccomp.syscalls ?? []).forEach((sc, i) => {
@@ -293,6 +297,7 @@ export class SeccompFilter {
     for (const flag of this.flags) flags |= STAGE_FLAGS[flag] ?? 0;
     if (!this.listener) return { bpf, flags };
     const pid = forkedPid ? (PID_PLACEHOLDER_VALUE as unknown as number) : this.listener.pid;
+    if (this.flags.includes(WAIT_KILLABLE_RECV)) flags |= SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
     return {
       bpf,
       flags: flags | SECCOMP_FILTER_FLAG_NEW_LISTENER,
