@@ -10,8 +10,8 @@ import { Container, initAlive, loadContainer, NoSuchContainer, ociState, statusO
 import { openCgroup } from '../cgroups';
 import { openNotifySocket } from './notify-socket';
 
-/** `mainPid`: what NOTIFY_SOCKET's MAINPID says (default: the init; a foreground run: itself). */
-export function startContainer(root: string, id: string, mainPid?: number): Container {
+/** `foregroundPid`: a foreground run, the process NOTIFY_SOCKET's MAINPID names (else the init). */
+export function startContainer(root: string, id: string, foregroundPid?: number): Container {
   const container = loadContainer(root, id);
   const status = statusOf(container);
   if (status !== 'created') {
@@ -52,7 +52,8 @@ export function startContainer(root: string, id: string, mainPid?: number): Cont
     // already gone: nothing to remove
   }
   if (record.config.hooks?.poststart?.length) runHooksWarnOnly(record.config, 'poststart', ociState(container));
-  notify?.forward(record.pid, mainPid ?? record.pid);
+  if (foregroundPid !== undefined) notify?.forwardInBackground(record, foregroundPid);
+  else notify?.forward(record, record.pid);
   return container;
 }
 

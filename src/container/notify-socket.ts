@@ -7,6 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Spec } from '../spec/types';
 import { sleepMs } from './signal';
+import { ContainerRecord, initAlive } from './state';
+import { logWarning } from '../logging';
 
 /** Loaded when a socket is used: `start` without NOTIFY_SOCKET never pays for ffi-rs. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -32,8 +34,10 @@ export function addNotifySocket(config: Spec, stateDir: string): void {
 }
 
 export interface NotifyRelay {
-  /** Wait for READY= from the container (or the init's end), pass it on; closes the socket. */
-  forward(initPid: number, mainPid: number): void;
+  /** Wait for READY= from the container (or its end), pass it on with MAINPID; closes the socket. */
+  forward(record: ContainerRecord, mainPid: number): void;
+  /** The same without blocking (a foreground run relays its terminal meanwhile). */
+  forwardInBackground(record: ContainerRecord, mainPid: number): void;
 }
 
 /** start: bind the container's socket (before the process runs, so no message is lost). */
@@ -46,37 +50,66 @@ export function openNotifySocket(stateDir: string): NotifyRelay | undefined {
   const { datagramSocket, sendDatagram } = tty();
   const fd = datagramSocket(file);
   fs.chmodSync(file, 0o777); // any user of the container may notify
+  const close = () => {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+  };
+  const tell = (ready: string, mainPid: number) => {
+    const out = datagramSocket();
+    try {
+      sendDatagram(out, host, Buffer.from(`${ready}\n`));
+      sendDatagram(out, host, Buffer.from(`MAINPID=${mainPid}\n`));
+    } finally {
+      fs.closeSync(out);
+    }
+  };
   return {
-    forward(initPid, mainPid) {
+    forward(record, mainPid) {
       try {
-        const ready = waitReady(fd, initPid);
-        if (ready === undefined) return; // the container ended first: nothing to tell
-        const out = datagramSocket();
-        try {
-          sendDatagram(out, host, Buffer.from(`${ready}\n`));
-          sendDatagram(out, host, Buffer.from(`MAINPID=${mainPid}\n`));
-        } finally {
-          fs.closeSync(out);
+        for (let i = 0; ; i++) {
+          const ready = readyLine(fd);
+          if (ready !== undefined) return tell(ready, mainPid);
+          // The init's liveness, every 100 ms as runc: a container that ends first has nothing to tell.
+          if (i % 100 === 99 && !initAlive(record)) return;
+          sleepMs(1);
         }
       } finally {
-        fs.closeSync(fd);
-        fs.rmSync(file, { force: true });
+        close();
       }
+    },
+    forwardInBackground(record, mainPid) {
+      let done = () => {};
+      background = new Promise<void>((resolve) => (done = resolve));
+      const poll = () => {
+        try {
+          const ready = readyLine(fd);
+          if (ready === undefined && initAlive(record)) {
+            setTimeout(poll, 10);
+            return;
+          }
+          if (ready !== undefined) tell(ready, mainPid);
+        } catch (err) {
+          logWarning(`NOTIFY_SOCKET: ${(err as Error).message}`);
+        }
+        close();
+        done();
+      };
+      poll();
     },
   };
 }
 
-/** The READY=... line of the first datagram that has one; undefined once the init is gone. */
-function waitReady(fd: number, initPid: number): string | undefined {
-  for (let i = 0; ; i++) {
-    const msg = tty().recvDatagram(fd);
-    if (msg) {
-      const line = msg.toString('utf8').split('\n').find((l) => l.startsWith('READY='));
-      if (line !== undefined) return line;
-      continue;
-    }
-    // The init's liveness, every 100 ms as runc.
-    if (i % 100 === 99 && !fs.existsSync(`/proc/${initPid}`)) return undefined;
-    sleepMs(1);
+let background: Promise<void> = Promise.resolve();
+/** Resolves when a forwardInBackground has told the caller (or given up): a run awaits it before exiting. */
+export function notifyForwarded(): Promise<void> {
+  return background;
+}
+
+/** The READY=... line of the datagrams waiting, if one has it. */
+function readyLine(fd: number): string | undefined {
+  for (let msg = tty().recvDatagram(fd); msg; msg = tty().recvDatagram(fd)) {
+    const line = msg.toString('utf8').split('\n').find((l) => l.startsWith('READY='));
+    if (line !== undefined) return line;
   }
+  return undefined;
 }

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Bundle, BundleOptions, makeBundle } from '../helpers/bundle';
-import { rootSuite, tempDir } from '../helpers/container';
+import { rootSuite, tempDir, tsrunAsync } from '../helpers/container';
 import { cleanEnv, forceDelete, pidAlive, residue, state, tsrun, tsrunJs, TsrunResult, uniqueId, waitFor } from '../helpers/tsrun';
 
 const root = rootSuite();
@@ -333,6 +333,20 @@ t.test('NOTIFY_SOCKET: the container notifies at /run/notify/notify.sock, start 
   r = tsrun(['run', '-d', '--bundle', d.bundle.dir, d.id], { root, stdoutFile: d.out, stderrFile: d.out, env });
   t.equal(r.status, 0, why(r));
   t.equal(receiver.got().slice(before.length), `READY=1\nMAINPID=${state(d.id, root).pid}\n`, 'run -d forwards too');
+
+  // A foreground run: MAINPID is tsrun itself (runc's way), and a container that never
+  // notifies does not hold run up.
+  const f = newCtr(t, { copyRootfs: true, args: ['sh', '-c', '/notify READY=1'] });
+  fs.copyFileSync(bin, path.join(f.bundle.rootfs, 'notify'));
+  fs.chmodSync(path.join(f.bundle.rootfs, 'notify'), 0o755);
+  const before2 = receiver.got();
+  const fg = tsrunAsync(['run', '--bundle', f.bundle.dir, f.id], { root, env, timeout: 30_000 });
+  const fr = await fg.done;
+  t.equal(fr.status, 0, why(fr));
+  t.equal(receiver.got().slice(before2.length), `READY=1\nMAINPID=${fg.child.pid}\n`, 'foreground run: MAINPID of tsrun');
+  const silent = newCtr(t, { args: ['true'] });
+  const sr = tsrun(['run', '--bundle', silent.bundle.dir, silent.id], { root, env, timeout: 30_000 });
+  t.equal(sr.status, 0, `no READY, no wait: ${why(sr)}`);
 });
 
 t.test('no fd of tsrun in a terminal process: run and exec -t on a pty', async (t) => {

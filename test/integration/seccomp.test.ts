@@ -249,7 +249,7 @@ t.test('SCMP_ACT_NOTIFY: the listener gets the fd and the state, and answers mkd
 
 t.test('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (runtime-spec 1.2): with a listener, and alone', async (t) => {
   const listener = await startListener(1);
-  const flags = ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'];
+  const flags = ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV' as const];
   const r = run(t, 'mkdir /tmp/x; echo "status $?"', { ...notifyProfile(listener.sock), flags });
   await listener.done();
   t.match(r.stdout + r.stderr, /Invalid cross-device link/, 'the listener answered mkdir');

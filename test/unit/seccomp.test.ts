@@ -112,7 +112,7 @@ t.test('flags, architectures', async (t) => {
     [SCMP_FLTATR.CTL_LOG, 1],
     [SCMP_FLTATR.CTL_SSB, 1],
   ]);
-  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_NO_SUCH_FLAG'] }),
+  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_NO_SUCH_FLAG' as 'SECCOMP_FILTER_FLAG_LOG'] }),
     /linux\.seccomp\.flags: "SECCOMP_FILTER_FLAG_NO_SUCH_FLAG" is not supported by tsrun/);
   // WAIT_KILLABLE_RECV is no libseccomp attribute: tsrun-stage passes it to seccomp(2).
   t.same(planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] }).attributes, [[SCMP_FLTATR.CTL_NNP, 0]]);
