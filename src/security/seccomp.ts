@@ -67,6 +67,13 @@ const FLAG_ATTRS: Record<string, number> = {
 };
 export const SECCOMP_FLAGS = [...Object.keys(FLAG_ATTRS), WAIT_KILLABLE_RECV];
 
+/** The flags this kernel takes (`features` supportedFlags): WAIT_KILLABLE_RECV came with Linux 5.19. */
+export function supportedSeccompFlags(release: string): string[] {
+  const [major, minor] = release.split('.').map((n) => parseInt(n, 10));
+  const killable = major > 5 || (major === 5 && minor >= 19);
+  return SECCOMP_FLAGS.filter((f) => f !== WAIT_KILLABLE_RECV || killable);
+}
+
 const OPERATORS: Record<string, number> = {
   SCMP_CMP_NE: SCMP_CMP.NE,
   SCMP_CMP_LT: SCMP_CMP.LT,

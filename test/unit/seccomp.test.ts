@@ -4,7 +4,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createLibseccomp, Libseccomp, packArgs, SCMP_ACT, SCMP_CMP, SCMP_FLTATR, SeccompCtx } from '../../bindings/libseccomp';
-import { buildSeccomp, containerProcessState, hostPid, planSeccomp } from '../../src/security/seccomp';
+import { buildSeccomp, containerProcessState, hostPid, planSeccomp, supportedSeccompFlags } from '../../src/security/seccomp';
 import { enosysStub } from '../../src/security/enosys-stub';
 import type { LinuxSeccomp } from '../../src/spec/types';
 
@@ -239,4 +239,11 @@ t.test('-ENOSYS stub: none for an allowing default or default errno ENOSYS; else
   // The highest listed syscall (openat) is the bound the program compares with.
   const ks = Array.from({ length: stub.length / 8 }, (_, i) => stub.readUInt32LE(i * 8 + 4));
   t.ok(ks.includes(lib.syscallResolveName('openat')), 'compares with openat\'s number');
+});
+
+t.test('supportedSeccompFlags: WAIT_KILLABLE_RECV from Linux 5.19', async (t) => {
+  t.notOk(supportedSeccompFlags('5.15.0-91-generic').includes('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'));
+  t.ok(supportedSeccompFlags('5.19.0').includes('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'));
+  t.ok(supportedSeccompFlags('6.1.0-13-amd64').includes('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'));
+  t.ok(supportedSeccompFlags('4.19.0').includes('SECCOMP_FILTER_FLAG_LOG'));
 });
