@@ -51,6 +51,13 @@ t.test('update takes the flags of runc update (--cpu-share and the others)', asy
   t.equal(r.status, 0, why(r));
   t.equal(fs.readFileSync(`/sys/fs/cgroup/cpu${cg}/cpu.shares`, 'utf8').trim(), '512', 'cpu.shares from --cpu-share');
   t.equal(fs.readFileSync(`/sys/fs/cgroup/pids${cg}/pids.max`, 'utf8').trim(), '77');
+  // As runc: with --resources the other flags are ignored; Intel RDT in runc's words.
+  const both = tsrun(['update', '--resources', '-', '--pids-limit', '99', c.id], { root, input: '{"pids":{"limit":55}}' });
+  t.equal(both.status, 0, why(both));
+  t.equal(fs.readFileSync(`/sys/fs/cgroup/pids${cg}/pids.max`, 'utf8').trim(), '55', '--pids-limit ignored next to --resources');
+  const rdt = tsrun(['update', '--l3-cache-schema', 'L3:0=f', c.id], { root });
+  t.equal(rdt.status, 1);
+  t.equal(rdt.stderr, 'tsrun: Intel RDT/CAT: l3 cache schema is not enabled\n');
   if (!haveRunc) {
     t.comment(`skipped the flag list comparison: ${RUNC} is missing`);
     return;

@@ -29,7 +29,7 @@ type UpdateArgs = GlobalOptions & {
   'mem-bw-schema'?: string;
 };
 
-/** The LinuxResources an update asks for: --resources JSON (zeros = unset), then the flags. */
+/** The LinuxResources an update asks for: --resources JSON (zeros = unset), or else the flags (as runc). */
 export function resourcesFromArgs(argv: UpdateArgs, stdin: () => string = () => fs.readFileSync(0, 'utf8')): LinuxResources {
   let r: LinuxResources = {};
   if (argv.resources !== undefined) {
@@ -46,7 +46,7 @@ export function resourcesFromArgs(argv: UpdateArgs, stdin: () => string = () => 
       throw new TsrunError(`--resources ${where}: invalid JSON: ${(err as Error).message}`);
     }
     if (!r || typeof r !== 'object' || Array.isArray(r)) throw new TsrunError(`--resources ${where}: expected a LinuxResources JSON object`);
-    r = dropZeros(r);
+    return lifted(dropZeros(r));
   }
   const mem = (k: keyof NonNullable<LinuxResources['memory']>, flag: keyof UpdateArgs) => {
     const v = argv[flag];
@@ -81,10 +81,14 @@ export function resourcesFromArgs(argv: UpdateArgs, stdin: () => string = () => 
   if (pids !== undefined) r.pids = { limit: pids };
   const weight = num('blkio-weight');
   if (weight !== undefined) r.blockIO = { ...(r.blockIO ?? {}), weight };
-  for (const flag of ['l3-cache-schema', 'mem-bw-schema'] as const) {
-    if (argv[flag] !== undefined) throw new TsrunError(`--${flag}: Intel RDT is not supported by tsrun`);
-  }
-  // runc: --memory -1 alone lifts memory+swap too (the kernel refuses memory above memsw).
+  // runc's words: tsrun has no Intel RDT.
+  if (argv['l3-cache-schema'] !== undefined) throw new TsrunError('Intel RDT/CAT: l3 cache schema is not enabled');
+  if (argv['mem-bw-schema'] !== undefined) throw new TsrunError('Intel RDT/MBA: memory bandwidth schema is not enabled');
+  return lifted(r);
+}
+
+/** runc: a memory limit of -1 without a swap value lifts memory+swap too (the kernel refuses memory above memsw). */
+function lifted(r: LinuxResources): LinuxResources {
   if (r.memory?.limit === -1 && r.memory.swap === undefined) r.memory.swap = -1;
   return r;
 }
@@ -95,7 +99,7 @@ export const updateCommand: CommandModule<GlobalOptions, UpdateArgs> = {
   builder: (y) =>
     y
       .positional('id', { type: 'string', demandOption: true })
-      .option('resources', { alias: 'r', type: 'string', describe: 'LinuxResources JSON file, or - for standard input' })
+      .option('resources', { alias: 'r', type: 'string', describe: 'LinuxResources JSON file, or - for standard input (the other flags are then ignored, as by runc)' })
       .option('memory', { type: 'string', describe: 'memory limit (bytes, or 64m, 1g; -1 unlimited)' })
       .option('memory-swap', { type: 'string', describe: 'memory plus swap limit' })
       .option('memory-reservation', { type: 'string', describe: 'memory soft limit' })
@@ -113,8 +117,8 @@ export const updateCommand: CommandModule<GlobalOptions, UpdateArgs> = {
       .option('cpuset-cpus', { type: 'string', describe: 'CPUs to run on (0-3, 0,1)' })
       .option('cpuset-mems', { type: 'string', describe: 'memory nodes to use' })
       .option('blkio-weight', { type: 'number', describe: 'block IO weight (10-1000)' })
-      .option('l3-cache-schema', { type: 'string', describe: 'Intel RDT L3 cache schema (not supported: refused)' })
-      .option('mem-bw-schema', { type: 'string', describe: 'Intel RDT memory bandwidth schema (not supported: refused)' }),
+      .option('l3-cache-schema', { type: 'string', describe: 'Intel RDT L3 cache schema (no Intel RDT in tsrun: refused)' })
+      .option('mem-bw-schema', { type: 'string', describe: 'Intel RDT memory bandwidth schema (no Intel RDT in tsrun: refused)' }),
   handler: (argv) => {
     const resources = resourcesFromArgs(argv);
     // runc ignores kernel memory: it is deprecated and gone from recent kernels.
