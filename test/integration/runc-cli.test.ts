@@ -99,6 +99,29 @@ t.test('cgroup v1: memory and memory+swap raised, lowered and made unlimited in 
   t.ok(Number(v1Memory(cg, 'memory.memsw.limit_in_bytes')) > 1 << 40, 'memory+swap unlimited');
 });
 
+t.test('cgroup v1: CFS period/quota/burst and RT period/runtime lowered together in a working order', async (t) => {
+  const cg = uniqueId('rcli');
+  const cpu = (file: string) => fs.readFileSync(`/sys/fs/cgroup/cpu/${cg}/${file}`, 'utf8').trim();
+  if (!fs.existsSync('/sys/fs/cgroup/cpu/cpu.cfs_burst_us') || !fs.existsSync('/sys/fs/cgroup/cpu/cpu.rt_runtime_us')) {
+    t.comment('skipped: no v1 cpu controller with cfs_burst_us and rt_runtime_us');
+    return;
+  }
+  const c = newCtr(t, {
+    args: ['sleep', '1000'],
+    mutate: (cfg) => {
+      cfg.linux.cgroupsPath = `/${cg}`;
+      cfg.linux.resources = { ...cfg.linux.resources, cpu: { period: 100000, quota: 50000, burst: 40000, realtimePeriod: 100000, realtimeRuntime: 50000 } };
+    },
+  });
+  const r = cli(c, ['run', '-d', '--bundle', c.bundle.dir, c.id]);
+  t.equal(r.status, 0, why(r));
+  // Written one by one in the order given, the kernel refuses the quota below the current
+  // burst and the RT period below the current runtime (EINVAL).
+  const u = cli(c, ['update', '--cpu-quota', '20000', '--cpu-burst', '10000', '--cpu-rt-period', '10000', '--cpu-rt-runtime', '5000', c.id]);
+  t.equal(u.status, 0, why(u));
+  t.same([cpu('cpu.cfs_quota_us'), cpu('cpu.cfs_burst_us'), cpu('cpu.rt_period_us'), cpu('cpu.rt_runtime_us')], ['20000', '10000', '10000', '5000']);
+});
+
 t.test('--version has the lines of runc --version; --help and -v exit 0', async (t) => {
   const r = tsrun(['--version']);
   t.equal(r.status, 0, why(r));
