@@ -63,6 +63,9 @@ const DESCRIBE: { [K in CallName]: (...args: ArgsOf<K>) => [string, string] } = 
   mkdirat: (_dirfd, path) => ['mkdirat', path],
   fcntl: (fd) => ['fcntl', `fd ${fd}`],
   closeRange: (first, last) => ['close_range', `${first}..${last}`],
+  joinSessionKeyring: (name) => ['keyctl', `KEYCTL_JOIN_SESSION_KEYRING ${JSON.stringify(name)}`],
+  keyDescribe: (key) => ['keyctl', `KEYCTL_DESCRIBE ${key}`],
+  keySetperm: (key) => ['keyctl', `KEYCTL_SETPERM ${key}`],
   prctl: (option) => ['prctl', String(option)],
   capget: () => ['capget', 'pid 0'],
   capset: (sets) => ['capset', `eff=${sets.effective.toString(16)} prm=${sets.permitted.toString(16)} inh=${sets.inheritable.toString(16)}`],
@@ -180,6 +183,9 @@ export class FakeLibc implements Libc {
   mkdirat(...a: ArgsOf<'mkdirat'>) { this.record('mkdirat', a); }
   fcntl(...a: ArgsOf<'fcntl'>) { this.record('fcntl', a); return 0; }
   closeRange(...a: ArgsOf<'closeRange'>) { this.record('closeRange', a); }
+  joinSessionKeyring(...a: ArgsOf<'joinSessionKeyring'>) { this.record('joinSessionKeyring', a); return 1; }
+  keyDescribe(...a: ArgsOf<'keyDescribe'>) { this.record('keyDescribe', a); return 'keyring;0;0;3f030000;_ses'; }
+  keySetperm(...a: ArgsOf<'keySetperm'>) { this.record('keySetperm', a); }
   prctl(...a: ArgsOf<'prctl'>) { this.record('prctl', a); return 0; }
   /** What capget returns: a fully privileged thread (capabilities 0-40) unless a test sets it. */
   capSets: CapSets = { effective: (1n << 41n) - 1n, permitted: (1n << 41n) - 1n, inheritable: 0n };

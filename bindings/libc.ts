@@ -6,8 +6,8 @@ import { Libc } from './types';
 
 /** Syscall numbers for calls glibc 2.36 has no wrapper for. */
 const SYSCALLS: Record<string, Record<string, number>> = {
-  x64: { execveat: 322, memfd_create: 319, pivot_root: 155, ioprio_set: 251, sched_setattr: 314, pidfd_send_signal: 424, open_tree: 428, move_mount: 429, pidfd_open: 434, close_range: 436, openat2: 437, mount_setattr: 442 },
-  arm64: { execveat: 281, memfd_create: 279, pivot_root: 41, ioprio_set: 30, sched_setattr: 274, pidfd_send_signal: 424, open_tree: 428, move_mount: 429, pidfd_open: 434, close_range: 436, openat2: 437, mount_setattr: 442 },
+  x64: { keyctl: 250, execveat: 322, memfd_create: 319, pivot_root: 155, ioprio_set: 251, sched_setattr: 314, pidfd_send_signal: 424, open_tree: 428, move_mount: 429, pidfd_open: 434, close_range: 436, openat2: 437, mount_setattr: 442 },
+  arm64: { keyctl: 219, execveat: 281, memfd_create: 279, pivot_root: 41, ioprio_set: 30, sched_setattr: 274, pidfd_send_signal: 424, open_tree: 428, move_mount: 429, pidfd_open: 434, close_range: 436, openat2: 437, mount_setattr: 442 },
 };
 
 function syscallNumber(name: string): number {
@@ -26,6 +26,10 @@ function cStringArray(items: string[]): ffi.JsExternal {
   });
   return array;
 }
+
+const KEYCTL_SETPERM = 5;
+const KEYCTL_DESCRIBE = 6;
+const KEYCTL_JOIN_SESSION_KEYRING = 1;
 
 const RLIM_INFINITY = 0xffffffffffffffffn;
 /** JSON cannot carry 2^64-1 exactly: anything at or past 2^64 - 2^11 is "unlimited". */
@@ -91,6 +95,22 @@ export function createLibc(): Libc {
     fcntl: (fd, cmd, arg) => check('fcntl', `fd ${fd}`, 'fcntl', [T.I32, T.I32, T.I64], [fd, cmd, arg]),
     closeRange(first, last, flags) {
       check('close_range', `${first}..${last}`, 'syscall', [T.I64, T.U32, T.U32, T.U32], [syscallNumber('close_range'), first, last, flags]);
+    },
+    joinSessionKeyring: (name) =>
+      check('keyctl', `KEYCTL_JOIN_SESSION_KEYRING ${JSON.stringify(name)}`, 'syscall', [T.I64, T.I32, T.String], [syscallNumber('keyctl'), KEYCTL_JOIN_SESSION_KEYRING, name]),
+    keyDescribe(key) {
+      const size = 512;
+      const buf = calloc(size); // the kernel writes C memory, read back through a view
+      try {
+        const n = check('keyctl', `KEYCTL_DESCRIBE ${key}`, 'syscall', [T.I64, T.I32, T.I32, T.External, T.U64],
+          [syscallNumber('keyctl'), KEYCTL_DESCRIBE, key, buf, size]);
+        return view(buf, size).subarray(0, Math.max(0, Math.min(n, size) - 1)).toString('utf8');
+      } finally {
+        free(buf);
+      }
+    },
+    keySetperm(key, perm) {
+      check('keyctl', `KEYCTL_SETPERM ${key}`, 'syscall', [T.I64, T.I32, T.I32, T.U32], [syscallNumber('keyctl'), KEYCTL_SETPERM, key, perm >>> 0]);
     },
     prctl: (option, arg2, arg3 = 0) =>
       check('prctl', String(option), 'prctl', [T.I32, T.U64, T.U64, T.U64, T.U64], [option, arg2, arg3, 0, 0]),

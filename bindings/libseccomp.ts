@@ -70,6 +70,10 @@ export interface Libseccomp {
   archAdd(ctx: SeccompCtx, arch: number): void;
   /** The syscall number (negative pseudo numbers included), NR_SCMP_ERROR when unknown. */
   syscallResolveName(name: string): number;
+  /** The syscall number on architecture token `arch` (an AUDIT_ARCH_* value), NR_SCMP_ERROR when unknown. */
+  syscallResolveNameArch(arch: number, name: string): number;
+  /** seccomp_version(): "2.5.4". */
+  version(): string;
   ruleAdd(ctx: SeccompCtx, action: number, syscall: number, args: ScmpArgCmp[], what: string): void;
   attrSet(ctx: SeccompCtx, attr: number, value: number): void;
   load(ctx: SeccompCtx): void;
@@ -151,6 +155,13 @@ export function createLibseccomp(): Libseccomp {
       check('seccomp_arch_add', hex(arch), 'seccomp_arch_add', [T.External, T.U32], [ctx, arch >>> 0]);
     },
     syscallResolveName: (name) => call<number>('seccomp_syscall_resolve_name', T.I32, [T.String], [name]),
+    syscallResolveNameArch: (arch, name) => call<number>('seccomp_syscall_resolve_name_arch', T.I32, [T.U32, T.String], [arch >>> 0, name]),
+    version() {
+      // const struct scmp_version { unsigned int major, minor, micro; } *
+      // (ffi-rs reads a struct return type through the returned pointer)
+      const v = call<{ major: number; minor: number; micro: number }>('seccomp_version', { major: T.I32, minor: T.I32, micro: T.I32 } as unknown as FFI.DataType, [], []);
+      return `${v.major}.${v.minor}.${v.micro}`;
+    },
     ruleAdd(ctx, action, syscall, args, what) {
       const packed = packArgs(args);
       check('seccomp_rule_add', what, 'seccomp_rule_add_array',

@@ -22,6 +22,7 @@ function check(name: string, arg: string, funcName: string, retType: ffi.DataTyp
 
 export const AF_UNIX = 1;
 export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
 export const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
@@ -129,21 +130,66 @@ export function socketpair(): [number, number] {
   }
 }
 
+/**
+ * struct sockaddr_un { sa_family_t; char sun_path[108] } for a path and its length; "@name"
+ * is the abstract namespace (as systemd's NOTIFY_SOCKET may say).
+ */
+function unixAddress(call_: string, socketPath: string): { addr: Buffer; len: number } {
+  const abstract = socketPath.startsWith('@');
+  const pathBytes = Buffer.from(abstract ? socketPath.slice(1) : socketPath);
+  if (pathBytes.length >= 107) throw new SysError(call_, socketPath, 36, 'file name too long');
+  const addr = Buffer.alloc(110);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  pathBytes.copy(addr, abstract ? 3 : 2); // abstract: a NUL first, no NUL after
+  return { addr, len: 2 + pathBytes.length + 1 };
+}
+
 /** socket() + connect() to a unix socket path; returns the fd (close-on-exec). */
 export function connectUnix(socketPath: string): number {
-  const pathBytes = Buffer.from(socketPath);
-  if (pathBytes.length >= 108) throw new SysError('connect', socketPath, 36, 'file name too long');
-  const addr = Buffer.alloc(110); // struct sockaddr_un { sa_family_t; char sun_path[108] }
-  addr.writeUInt16LE(AF_UNIX, 0);
-  pathBytes.copy(addr, 2);
+  const { addr, len } = unixAddress('connect', socketPath);
   const fd = check('socket', 'AF_UNIX', 'socket', T.I32, [T.I32, T.I32, T.I32], [AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0]);
   try {
-    check('connect', socketPath, 'connect', T.I32, [T.I32, u8(110), T.U32], [fd, addr, 2 + pathBytes.length + 1]);
+    check('connect', socketPath, 'connect', T.I32, [T.I32, u8(110), T.U32], [fd, addr, len]);
   } catch (err) {
     call('close', T.I32, [T.I32], [fd]);
     throw err;
   }
   return fd;
+}
+
+/** A unix datagram socket (close-on-exec), bound to `bindPath` when given. */
+export function datagramSocket(bindPath?: string): number {
+  const fd = check('socket', 'AF_UNIX', 'socket', T.I32, [T.I32, T.I32, T.I32], [AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0]);
+  if (bindPath === undefined) return fd;
+  try {
+    const { addr, len } = unixAddress('bind', bindPath);
+    check('bind', bindPath, 'bind', T.I32, [T.I32, u8(110), T.U32], [fd, addr, len]);
+  } catch (err) {
+    call('close', T.I32, [T.I32], [fd]);
+    throw err;
+  }
+  return fd;
+}
+
+/** One datagram waiting on `fd`, or undefined when none is (never blocks). */
+export function recvDatagram(fd: number): Buffer | undefined {
+  const buf = calloc(DATA_MAX); // the kernel writes C memory, read back through a view
+  try {
+    const r = call('recv', T.I64, [T.I32, T.External, T.U64, T.I32], [fd, buf, DATA_MAX, MSG_DONTWAIT]);
+    if (r.value === -1) {
+      if (r.errnoCode === 11 /* EAGAIN */) return undefined;
+      throw sysError('recv', `fd ${fd}`, r.errnoCode, r.errnoMessage);
+    }
+    return Buffer.from(cView(buf, DATA_MAX).subarray(0, Number(r.value)));
+  } finally {
+    free(buf);
+  }
+}
+
+/** sendto(): one datagram to the unix socket at `socketPath`. */
+export function sendDatagram(fd: number, socketPath: string, data: Buffer): void {
+  const { addr, len } = unixAddress('sendto', socketPath);
+  check('sendto', socketPath, 'sendto', T.I64, [T.I32, u8(data.length), T.U64, T.I32, u8(110), T.U32], [fd, data, data.length, 0, addr, len]);
 }
 
 /** ioctl with an int value argument (TIOCSCTTY). */

@@ -76,6 +76,12 @@ export interface Libc {
   mkdirat(dirfd: number, path: string, mode: number): void;
   fcntl(fd: number, cmd: number, arg: number): number;
   closeRange(first: number, last: number, flags: number): void;
+  /** keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new (or the named) session keyring for this thread; its serial. */
+  joinSessionKeyring(name: string): number;
+  /** keyctl(KEYCTL_DESCRIBE): "type;uid;gid;perm;description". */
+  keyDescribe(key: number): string;
+  /** keyctl(KEYCTL_SETPERM). */
+  keySetperm(key: number, perm: number): void;
   /** prctl(2); arg3 (default 0) for options such as PR_CAP_AMBIENT. */
   prctl(option: number, arg2: number, arg3?: number): number;
   /** capget(2) of the calling thread (header version 3, 64-bit sets). */

@@ -32,8 +32,14 @@ const builtinsOnce = {
     }));
   },
 };
+// `tsrun --version` prints the commit it was built from (runc's "commit:" line).
+const commit = (() => {
+  const r = require('node:child_process').spawnSync('git', ['rev-parse', 'HEAD'], { cwd: top, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : 'unknown';
+})();
 const common = {
   bundle: true,
+  define: { TSRUN_COMMIT: JSON.stringify(commit) },
   plugins: [builtinsOnce],
   platform: 'node',
   target: 'node20',

@@ -18,17 +18,28 @@ export function configureLog(opts: LogOptions): void {
   // DEBUG=tsrun:* works as with any `debug` user; --debug turns the same namespaces on.
   createDebug = require('debug') as typeof import('debug');
   if (opts.debug) createDebug.enable('tsrun:*');
-  if (opts.file) createDebug.log = (...args: unknown[]) => write('debug', args.map(String).join(' '));
+  if (!opts.debug && !opts.file) return; // DEBUG=tsrun:* alone: the debug package's own format
+  // runc's shape (tools read it): one `time=... level=debug msg=...` line (or JSON object) per
+  // message, to --log or else stderr; the namespace leads the message, no second timestamp.
+  createDebug.formatArgs = function formatArgs(this: Debugger, args: unknown[]) {
+    args[0] = `${this.namespace}: ${String(args[0])}`;
+  };
+  createDebug.log = (...args: unknown[]) => write('debug', args.map(String).join(' '), true);
 }
 
 let createDebug: typeof import('debug') | undefined;
 
-function write(level: 'error' | 'warning' | 'info' | 'debug', msg: string): void {
-  if (!options.file) return;
+/** A line to --log; `orStderr`: to stderr when there is no --log. */
+function write(level: 'error' | 'warning' | 'info' | 'debug', msg: string, orStderr = false): void {
+  if (!options.file && !orStderr) return;
   const time = new Date().toISOString();
   const line = options.format === 'json'
     ? JSON.stringify({ level, msg, time })
     : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
+  if (!options.file) {
+    writeFd(2, `${line}\n`);
+    return;
+  }
   try {
     fs.appendFileSync(options.file, `${line}\n`);
   } catch {

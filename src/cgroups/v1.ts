@@ -11,6 +11,28 @@ import {
   parseDevNum, procsBelow, readFile, readKeyed, readNumber, realFs, removeTree, sleepMs, writeFile,
 } from './common';
 
+/** dir, file, value, field: one cgroup file write. */
+type DependentWrite = [string, string, number, string];
+
+/**
+ * Files the kernel checks against each other (CFS period, quota and burst; RT period and
+ * runtime): each value is refused (EINVAL) while a current value of another contradicts it,
+ * so the order that works depends on whether limits go up or down. As runc: what is refused
+ * is written again once the others are in.
+ */
+function writeDependent(writes: DependentWrite[]): void {
+  const refused = writes.filter(([dir, file, value, field]) => {
+    try {
+      writeFile(dir, file, value, field);
+      return false;
+    } catch (err) {
+      if (!/\(EINVAL\)$/.test((err as Error).message) || writes.length < 2) throw err;
+      return true;
+    }
+  });
+  for (const [dir, file, value, field] of refused) writeFile(dir, file, value, field);
+}
+
 export class CgroupV1 implements Cgroup {
   readonly version = 1 as const;
   constructor(
@@ -61,21 +83,25 @@ export class CgroupV1 implements Cgroup {
         const d = this.need('cpu', `${f}.shares`);
         writeFile(d, 'cpu.shares', cpu.shares, `${f}.shares`);
       }
+      const cfs: DependentWrite[] = [];
       if (isSet(cpu.period)) {
         checkInt(`${f}.period`, cpu.period, 1000, 1_000_000);
-        writeFile(this.need('cpu', `${f}.period`), 'cpu.cfs_period_us', cpu.period, `${f}.period`);
+        cfs.push([this.need('cpu', `${f}.period`), 'cpu.cfs_period_us', cpu.period, `${f}.period`]);
       }
       if (isSet(cpu.quota)) {
         checkInt(`${f}.quota`, cpu.quota, -1);
         if (cpu.quota > 0 && cpu.quota < 1000) throw new TsrunError(`${f}.quota: invalid value ${cpu.quota}, expected -1 or at least 1000 (microseconds)`);
-        writeFile(this.need('cpu', `${f}.quota`), 'cpu.cfs_quota_us', cpu.quota, `${f}.quota`);
+        cfs.push([this.need('cpu', `${f}.quota`), 'cpu.cfs_quota_us', cpu.quota, `${f}.quota`]);
       }
       if (cpu.burst !== undefined && cpu.burst !== null) {
         checkInt(`${f}.burst`, cpu.burst, 0);
-        writeFile(this.need('cpu', `${f}.burst`), 'cpu.cfs_burst_us', cpu.burst, `${f}.burst`);
+        cfs.push([this.need('cpu', `${f}.burst`), 'cpu.cfs_burst_us', cpu.burst, `${f}.burst`]);
       }
-      if (isSet(cpu.realtimePeriod)) writeFile(this.need('cpu', `${f}.realtimePeriod`), 'cpu.rt_period_us', cpu.realtimePeriod, `${f}.realtimePeriod`);
-      if (isSet(cpu.realtimeRuntime)) writeFile(this.need('cpu', `${f}.realtimeRuntime`), 'cpu.rt_runtime_us', cpu.realtimeRuntime, `${f}.realtimeRuntime`);
+      writeDependent(cfs);
+      const rt: DependentWrite[] = [];
+      if (isSet(cpu.realtimePeriod)) rt.push([this.need('cpu', `${f}.realtimePeriod`), 'cpu.rt_period_us', cpu.realtimePeriod, `${f}.realtimePeriod`]);
+      if (isSet(cpu.realtimeRuntime)) rt.push([this.need('cpu', `${f}.realtimeRuntime`), 'cpu.rt_runtime_us', cpu.realtimeRuntime, `${f}.realtimeRuntime`]);
+      writeDependent(rt);
       if (cpu.idle !== undefined && cpu.idle !== null) {
         checkInt(`${f}.idle`, cpu.idle, 0, 1);
         writeFile(this.need('cpu', `${f}.idle`), 'cpu.idle', cpu.idle, `${f}.idle`);

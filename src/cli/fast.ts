@@ -113,6 +113,7 @@ export async function runFast(cmd: FastCommand): Promise<void> {
         pidFile: cmd.values['pid-file'],
         consoleSocket: cmd.values['console-socket'],
         noPivot: cmd.flags.has('no-pivot'),
+        noNewKeyring: cmd.flags.has('no-new-keyring'),
         preserveFds: preserveFdsOption(cmd.values['preserve-fds']),
         rootless,
       };

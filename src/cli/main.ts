@@ -21,8 +21,23 @@ import { stateCommand } from './commands/state';
 import { defaultRoot } from '../container/paths';
 import { OCI_VERSION } from '../spec/default-config';
 import type { GlobalOptions } from './context';
+import { libseccomp } from '../../bindings/libseccomp';
 
 export const VERSION = '0.1.0';
+/** Set by scripts/build.js (esbuild define); absent when run from source. */
+declare const TSRUN_COMMIT: string | undefined;
+
+/** runc --version's lines and keys (tools parse them), with tsrun's name and Node for go. */
+function versionText(): string {
+  let seccomp = 'unknown';
+  try {
+    seccomp = libseccomp().version();
+  } catch {
+    // no libseccomp.so.2 on this host
+  }
+  const commit = typeof TSRUN_COMMIT === 'string' ? TSRUN_COMMIT : 'unknown';
+  return `tsrun version ${VERSION}\ncommit: ${commit}\nspec: ${OCI_VERSION}\ngo: node ${process.version}\nlibseccomp: ${seccomp}`;
+}
 
 /** The full CLI (yargs). `args` are already normalised. */
 export async function runCli(args: string[]): Promise<void> {
@@ -60,7 +75,8 @@ export async function runCli(args: string[]): Promise<void> {
     .command(featuresCommand)
     .demandCommand(1, 'a command is required')
     .strict()
-    .version(`tsrun version ${VERSION}\nspec: ${OCI_VERSION}\nnode: ${process.version}`)
+    // libseccomp is asked for its version only when the version is wanted.
+    .version(args.includes('--version') || args.includes('-v') ? versionText() : VERSION)
     .alias('version', 'v')
     .help()
     .alias('help', 'h')

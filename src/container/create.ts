@@ -1,6 +1,7 @@
 // `create`: from a bundle to an init blocked on exec.fifo, recorded in <root>/<id>.
 // The init is spawned first so that its Node start-up overlaps our validation; every step
 // registers its undo so that a failure leaves nothing behind.
+import { addNotifySocket } from './notify-socket';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -35,6 +36,8 @@ export interface CreateOptions {
   pidFile?: string;
   consoleSocket?: string;
   noPivot?: boolean;
+  /** --no-new-keyring: the container keeps our session keyring. */
+  noNewKeyring?: boolean;
   preserveFds?: number;
   /** Foreground run: with process.terminal and no console socket, relay the pty ourselves. */
   terminalRelay?: boolean;
@@ -133,6 +136,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     const rootfs = path.resolve(bundle, config.root!.path);
     if (!fs.existsSync(rootfs)) throw new TsrunError(`${configFile}: /root/path: rootfs ${rootfs}: no such file or directory`);
     checkHostConfig(config, configFile, rootfs, { noPivot: opts.noPivot });
+    addNotifySocket(config, dir);
 
     debug('config validated');
     // Made and limited before the init joins it (late, once Node has booted: DESIGN.md 4).
@@ -157,7 +161,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     fs.chmodSync(path.join(dir, EXEC_FIFO), 0o622);
     const procsFiles = cgroup?.procsFiles() ?? [];
     const request: SetupRequest = {
-      config, rootfs, bundle, stateDir: dir, noPivot: !!opts.noPivot, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(),
+      config, rootfs, bundle, stateDir: dir, noPivot: !!opts.noPivot, noNewKeyring: opts.noNewKeyring || undefined, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(),
       consoleFd: term ? init.extraFds[0] : undefined,
       mountFdSocket: mountFds || mountFdsSent ? init.extraFds[term ? 1 : 0] : undefined,
       procMountsSent: joinedPid ? true : undefined,
@@ -222,6 +226,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       config,
       cgroup: cgroup?.record,
       rootless: opts.rootless || undefined,
+      noNewKeyring: opts.noNewKeyring || undefined,
     };
     saveRecord(dir, record);
     recovery.recorded = true;

@@ -25,6 +25,8 @@ export interface ExecRequest {
   /** exec --detach: tsrun-stage does not wait for the process (our caller's subreaper reaps it). */
   detach: boolean;
   debug: boolean;
+  /** Join the container's session keyring _ses.ID (unset: created with --no-new-keyring). */
+  sessionKeyring?: string;
 }
 
 /** The bundled exec-init file name, next to tsrun.js. */

@@ -5,6 +5,7 @@
 // over to tsrun-stage, which forks the process into the container's pid namespace. The
 // control socket tells us its host pid, then whether execve happened (EOF) or what went
 // wrong (an error line).
+import { sessionKeyringName } from '../init/keyring';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
@@ -156,6 +157,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     consoleFd: term ? init.extraFds[0] : undefined,
     detach: opts.detach,
     debug: !!opts.debug,
+    sessionKeyring: record.noNewKeyring ? undefined : sessionKeyringName(record.id),
   };
   init.control.write(`${JSON.stringify(request)}\n`);
   let pid: number;

@@ -11,6 +11,8 @@ export interface SetupRequest {
   /** The container's state directory: the init opens exec.fifo there. */
   stateDir: string;
   noPivot: boolean;
+  /** --no-new-keyring: keep the caller's session keyring (default: a new one, _ses.ID). */
+  noNewKeyring?: boolean;
   /** fds 3 .. 3+preserveFds-1 stay open in the container (--preserve-fds, LISTEN_FDS). */
   preserveFds: number;
   debug: boolean;

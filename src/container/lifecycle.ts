@@ -9,14 +9,17 @@ import { pidsInContainer, signalInit, sleepMs, waitInitGone } from './signal';
 import { Container, damagedError, initAlive, inspectContainer, loadContainer, NoSuchContainer, ociState, statusOf } from './state';
 import { defaultCgroup } from './cgroup';
 import { openCgroup } from '../cgroups';
+import { openNotifySocket } from './notify-socket';
 
-export function startContainer(root: string, id: string): Container {
+/** `foregroundPid`: a foreground run, the process NOTIFY_SOCKET's MAINPID names (else the init). */
+export function startContainer(root: string, id: string, foregroundPid?: number): Container {
   const container = loadContainer(root, id);
   const status = statusOf(container);
   if (status !== 'created') {
     throw new TsrunError(status === 'stopped' ? 'cannot start a container that has stopped' : `cannot start a container in the ${status} state`);
   }
   const record = container.record!;
+  const notify = openNotifySocket(container.dir);
   const fifoPath = path.join(container.dir, EXEC_FIFO);
   let fifo: number;
   try {
@@ -62,6 +65,8 @@ export function startContainer(root: string, id: string): Container {
       throw err;
     }
   }
+  if (foregroundPid !== undefined) notify?.forwardInBackground(record, foregroundPid);
+  else notify?.forward(record, record.pid);
   return container;
 }
 

@@ -3,6 +3,7 @@ import { constants } from 'node:os';
 import { createContainer, CreateOptions } from './create';
 import { deleteContainer, startContainer } from './lifecycle';
 import { signalInit } from './signal';
+import { notifyForwarded } from './notify-socket';
 import { logWarning } from '../logging';
 
 /** Signals a foreground `run` passes on to the container, as runc does. */
@@ -16,7 +17,8 @@ export async function runContainer(opts: CreateOptions, mode: { detach: boolean;
   // A foreground terminal: relay the pty to our stdio from before the process starts.
   const relay = term?.local ? term.startRelay() : undefined;
   try {
-    startContainer(opts.root, opts.id);
+    // In the foreground we are the process to watch (runc's MAINPID).
+    startContainer(opts.root, opts.id, mode.detach ? undefined : process.pid);
   } catch (err) {
     deleteContainer(opts.root, opts.id, true);
     throw err;
@@ -26,6 +28,7 @@ export async function runContainer(opts: CreateOptions, mode: { detach: boolean;
   for (const sig of FORWARDED) process.on(sig, () => signalInit(record, constants.signals[sig]));
   const { code, signal } = await exited;
   await relay?.finish();
+  await notifyForwarded(); // READY may still be waiting on the container's socket
   if (signal === 'SIGSYS' || code === 128 + constants.signals.SIGSYS) {
     logWarning('the container process was killed by seccomp (SIGSYS): linux.seccomp kills a system call it made');
   }

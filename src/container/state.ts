@@ -24,6 +24,8 @@ export interface ContainerRecord {
   cgroup?: CgroupRecord;
   /** Created with --rootless (resolved true): cgroup permission errors were not fatal. */
   rootless?: boolean;
+  /** Created with --no-new-keyring: exec'd processes keep the caller's session keyring too. */
+  noNewKeyring?: boolean;
 }
 
 /**

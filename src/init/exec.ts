@@ -9,6 +9,7 @@
 // (one bundled file; libseccomp is opened from the host before joining the mount ns), and
 // nothing from the container's filesystem is executed before the user switch: the only
 // container file run is the final execve.
+import { joinSessionKeyring } from './keyring';
 import * as fs from 'node:fs';
 import { CLONE, libc, O } from '../../bindings';
 import type { ExecRequest } from '../container/exec-protocol';
@@ -56,6 +57,8 @@ function main(): void {
     applyRlimits(proc);
     applyAttributes(proc, attributes);
     const forChild = joinNamespaces(request, debug);
+    // runc: an exec'd process joins the container's session keyring (by its name).
+    if (request.sessionKeyring) joinSessionKeyring(request.sessionKeyring, warn);
     const terminal = request.consoleFd !== undefined;
     if (request.consoleFd !== undefined) setupTerminal(request.consoleFd, proc.consoleSize, debug, false);
     const prepared = prepareProcess(proc, warn);

@@ -21,6 +21,7 @@ import { fixStdioOwnership, setupTerminal } from './terminal';
 import { bootInit } from './boot';
 import { buildSeccomp } from '../security/seccomp';
 import { OCI_VERSION } from '../spec/default-config';
+import { makeSessionKeyring, sessionKeyringName } from './keyring';
 
 function main(): void {
   const sys = libc();
@@ -47,6 +48,8 @@ function main(): void {
     // The cgroup.procs files are opened now (host paths), written at the very end.
     const join = request.parentJoinsCgroup ? () => askParentToJoinCgroup(channel) : joinCgroups(request.cgroupProcs ?? []);
     enterNamespaces(config.linux?.namespaces ?? [], debug, join);
+    const userns = (config.linux?.namespaces ?? []).some((ns) => ns.type === 'user');
+    if (!request.noNewKeyring) makeSessionKeyring(sessionKeyringName(request.hookState?.id ?? ''), userns, warn);
     if (config.hostname !== undefined) sys.sethostname(config.hostname);
     if (config.domainname !== undefined) sys.setdomainname(config.domainname);
     writeSysctls(config.linux?.sysctl ?? {});

@@ -2,12 +2,13 @@
 //  - the default action (ERRNO/TRACE carry defaultErrnoRet, else EPERM);
 //  - the extra architectures (SCMP_ARCH_X86 -> libseccomp's "x86"; the native one is there);
 //  - flags TSYNC/LOG/SPEC_ALLOW as filter attributes, no_new_privs left to tsrun (NNP=0);
+//    WAIT_KILLABLE_RECV (runtime-spec 1.2, Linux 5.19) goes straight to seccomp(2), with a listener;
 //  - one rule per syscall name; unknown names are skipped (the profile may be newer than
 //    this libseccomp); rules whose action is the default one are skipped (libseccomp
 //    refuses them); when one argument index is compared twice, each comparison becomes
 //    its own rule (runc does the same: libseccomp cannot AND two tests of one argument).
 // The filter is built and checked in the init before `create` reports success, exported
-// as a BPF program (seccomp_export_bpf), and loaded by tsrun-stage (bindings/process-stage.c)
+// as a BPF program (seccomp_export_bpf) behind runc's -ENOSYS stub (enosys-stub.ts), and loaded by tsrun-stage (bindings/process-stage.c)
 // at the end, just before execve (before the user change without no_new_privs, as runc).
 //
 // SCMP_ACT_NOTIFY (seccomp user notification) needs linux.seccomp.listenerPath: the init
@@ -24,6 +25,7 @@ import * as fs from 'node:fs';
 import { connectUnix, SEND_FD_MAX, sendFd } from '../../bindings/tty';
 import { OCI_VERSION } from '../spec/default-config';
 import { libc } from '../../bindings';
+import { enosysStub } from './enosys-stub';
 
 const EPERM = 1;
 
@@ -51,6 +53,9 @@ export const SECCOMP_ARCHS = [
 /** seccomp(2) flags for linux.seccomp.flags, when tsrun-stage loads the filter. */
 const STAGE_FLAGS: Record<string, number> = { SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4 };
 const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
+/** Notifications wait killably once received; only with a listener (the kernel refuses it alone). */
+const WAIT_KILLABLE_RECV = 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV';
+const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 32;
 const MFD_CLOEXEC = 1;
 /** JSON.stringify of this is tsrun-stage's PID_PLACEHOLDER. */
 const PID_PLACEHOLDER_VALUE = '__TSRUN_HOST_PID__';
@@ -60,7 +65,14 @@ const FLAG_ATTRS: Record<string, number> = {
   SECCOMP_FILTER_FLAG_LOG: SCMP_FLTATR.CTL_LOG,
   SECCOMP_FILTER_FLAG_SPEC_ALLOW: SCMP_FLTATR.CTL_SSB,
 };
-export const SECCOMP_FLAGS = Object.keys(FLAG_ATTRS);
+export const SECCOMP_FLAGS = [...Object.keys(FLAG_ATTRS), WAIT_KILLABLE_RECV];
+
+/** The flags this kernel takes (`features` supportedFlags): WAIT_KILLABLE_RECV came with Linux 5.19. */
+export function supportedSeccompFlags(release: string): string[] {
+  const [major, minor] = release.split('.').map((n) => parseInt(n, 10));
+  const killable = major > 5 || (major === 5 && minor >= 19);
+  return SECCOMP_FLAGS.filter((f) => f !== WAIT_KILLABLE_RECV || killable);
+}
 
 const OPERATORS: Record<string, number> = {
   SCMP_CMP_NE: SCMP_CMP.NE,
@@ -117,7 +129,7 @@ export function checkSeccompSupported(seccomp: LinuxSeccomp): void {
     if (refused) fail(where, `SCMP_ACT_NOTIFY cannot be used for ${refused}: tsrun sends the notify fd with it`);
   });
   for (const flag of seccomp.flags ?? []) {
-    if (!(flag in FLAG_ATTRS)) {
+    if (!SECCOMP_FLAGS.includes(flag)) {
       fail('linux.seccomp.flags', `${JSON.stringify(flag)} is not supported by tsrun (supported: ${SECCOMP_FLAGS.join(', ')})`);
     }
   }
@@ -180,7 +192,7 @@ export function planSeccomp(seccomp: LinuxSeccomp): SeccompPlan {
     return arch.slice('SCMP_ARCH_'.length).toLowerCase();
   });
   const attributes: Array<[number, number]> = [[SCMP_FLTATR.CTL_NNP, 0]];
-  for (const flag of seccomp.flags ?? []) attributes.push([FLAG_ATTRS[flag], 1]);
+  for (const flag of seccomp.flags ?? []) if (flag in FLAG_ATTRS) attributes.push([FLAG_ATTRS[flag], 1]);
   const rules: SeccompRule[] = [];
   let notify = false;
   (seccomp.syscalls ?? []).forEach((sc, i) => {
@@ -263,6 +275,8 @@ export class SeccompFilter {
     private readonly listener?: Listener,
     /** linux.seccomp.flags */
     private readonly flags: string[] = [],
+    /** runc's -ENOSYS stub, run before libseccomp's program (empty: none). */
+    private readonly stub: Buffer = Buffer.alloc(0),
   ) {}
 
   /**
@@ -279,8 +293,9 @@ export class SeccompFilter {
       } catch (err) {
         throw new TsrunError(`linux.seccomp: exporting the filter: ${(err as Error).message}`);
       }
-      bpf = Buffer.alloc(fs.fstatSync(memfd).size);
-      fs.readSync(memfd, bpf, 0, bpf.length, 0);
+      const program = Buffer.alloc(fs.fstatSync(memfd).size);
+      fs.readSync(memfd, program, 0, program.length, 0);
+      bpf = Buffer.concat([this.stub, program]);
     } finally {
       fs.closeSync(memfd);
     }
@@ -289,6 +304,7 @@ export class SeccompFilter {
     for (const flag of this.flags) flags |= STAGE_FLAGS[flag] ?? 0;
     if (!this.listener) return { bpf, flags };
     const pid = forkedPid ? (PID_PLACEHOLDER_VALUE as unknown as number) : this.listener.pid;
+    if (this.flags.includes(WAIT_KILLABLE_RECV)) flags |= SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
     return {
       bpf,
       flags: flags | SECCOMP_FILTER_FLAG_NEW_LISTENER,
@@ -315,6 +331,7 @@ export function buildSeccomp(seccomp: LinuxSeccomp | undefined, lib: Libseccomp 
   const ctx = lib.init(plan.defaultAction);
   let listener: Listener | undefined;
   const unknown: string[] = [];
+  let stub: Buffer;
   try {
     const native = lib.archNative();
     for (const name of plan.architectures) {
@@ -361,11 +378,12 @@ export function buildSeccomp(seccomp: LinuxSeccomp | undefined, lib: Libseccomp 
         pid: hostPid(),
       };
     }
+    stub = enosysStub(seccomp, lib);
   } catch (err) {
     lib.release(ctx);
     if (listener) fs.closeSync(listener.fd);
     if (err instanceof TsrunError) throw err;
     throw new TsrunError(`linux.seccomp: ${(err as Error).message}`);
   }
-  return new SeccompFilter(lib, ctx, [...new Set(unknown)], listener, seccomp.flags ?? []);
+  return new SeccompFilter(lib, ctx, [...new Set(unknown)], listener, seccomp.flags ?? [], stub);
 }

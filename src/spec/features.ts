@@ -2,7 +2,8 @@
 import type { Features } from './types';
 import { KNOWN_MOUNT_OPTIONS } from '../init/mount-options';
 import { OCI_VERSION } from './default-config';
-import { SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '../security/seccomp';
+import { release } from 'node:os';
+import { SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_FLAGS, SECCOMP_OPERATORS, supportedSeccompFlags } from '../security/seccomp';
 import { CAPABILITY_NAMES } from '../security/capabilities';
 
 export function features(): Features {
@@ -21,7 +22,7 @@ export function features(): Features {
         operators: [...SECCOMP_OPERATORS],
         archs: [...SECCOMP_ARCHS],
         knownFlags: [...SECCOMP_FLAGS],
-        supportedFlags: [...SECCOMP_FLAGS],
+        supportedFlags: supportedSeccompFlags(release()),
       },
       apparmor: { enabled: false },
       selinux: { enabled: false },

@@ -37,7 +37,7 @@ function run(): void {
     for (const flag of ['--version', '-v']) {
       const r = tsrun([flag], { root: root(t) });
       t.equal(r.status, 0, `${flag} exits 0`);
-      t.match(r.stdout, /^tsrun version 0\.1\.0\nspec: 1\.2\.0\nnode: v\d+\.\d+\.\d+\n$/, flag);
+      t.match(r.stdout, /^tsrun version 0\.1\.0\ncommit: \S+\nspec: 1\.2\.0\ngo: node v\d+\.\d+\.\d+\nlibseccomp: \S+\n$/, flag);
       t.equal(r.stderr, '');
     }
   });

@@ -4,7 +4,8 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createLibseccomp, Libseccomp, packArgs, SCMP_ACT, SCMP_CMP, SCMP_FLTATR, SeccompCtx } from '../../bindings/libseccomp';
-import { buildSeccomp, containerProcessState, hostPid, planSeccomp } from '../../src/security/seccomp';
+import { buildSeccomp, containerProcessState, hostPid, planSeccomp, supportedSeccompFlags } from '../../src/security/seccomp';
+import { enosysStub } from '../../src/security/enosys-stub';
 import type { LinuxSeccomp } from '../../src/spec/types';
 
 const fixtures = path.join(__dirname, '..', 'fixtures', 'engine-configs');
@@ -111,8 +112,10 @@ t.test('flags, architectures', async (t) => {
     [SCMP_FLTATR.CTL_LOG, 1],
     [SCMP_FLTATR.CTL_SSB, 1],
   ]);
-  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] }),
-    /linux\.seccomp\.flags: "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" is not supported by tsrun/);
+  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_NO_SUCH_FLAG' as 'SECCOMP_FILTER_FLAG_LOG'] }),
+    /linux\.seccomp\.flags: "SECCOMP_FILTER_FLAG_NO_SUCH_FLAG" is not supported by tsrun/);
+  // WAIT_KILLABLE_RECV is no libseccomp attribute: tsrun-stage passes it to seccomp(2).
+  t.same(planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] }).attributes, [[SCMP_FLTATR.CTL_NNP, 0]]);
 });
 
 t.test('notify: rules need listenerPath; default NOTIFY, sendmsg and stray metadata refused', async (t) => {
@@ -221,4 +224,26 @@ t.test('build: the Docker and podman default profiles', async (t) => {
 
 t.test('no profile, no filter', async (t) => {
   t.equal(buildSeccomp(undefined), undefined);
+});
+
+t.test('-ENOSYS stub: none for an allowing default or default errno ENOSYS; else a program ending in ERRNO(ENOSYS)', async (t) => {
+  const lib = createLibseccomp();
+  const syscalls = [{ names: ['read', 'openat'], action: 'SCMP_ACT_ALLOW' as const }];
+  t.equal(enosysStub({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO' }] }, lib).length, 0);
+  t.equal(enosysStub({ defaultAction: 'SCMP_ACT_LOG', syscalls }, lib).length, 0);
+  t.equal(enosysStub({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 38, syscalls }, lib).length, 0);
+  const stub = enosysStub({ defaultAction: 'SCMP_ACT_ERRNO', syscalls }, lib);
+  t.equal(stub.length % 8, 0, 'whole struct sock_filter entries');
+  t.equal(stub.readUInt16LE(stub.length - 8), 0x06, 'the last instruction returns');
+  t.equal(stub.readUInt32LE(stub.length - 4), SCMP_ACT.ERRNO(38), '... ERRNO(ENOSYS)');
+  // The highest listed syscall (openat) is the bound the program compares with.
+  const ks = Array.from({ length: stub.length / 8 }, (_, i) => stub.readUInt32LE(i * 8 + 4));
+  t.ok(ks.includes(lib.syscallResolveName('openat')), 'compares with openat\'s number');
+});
+
+t.test('supportedSeccompFlags: WAIT_KILLABLE_RECV from Linux 5.19', async (t) => {
+  t.notOk(supportedSeccompFlags('5.15.0-91-generic').includes('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'));
+  t.ok(supportedSeccompFlags('5.19.0').includes('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'));
+  t.ok(supportedSeccompFlags('6.1.0-13-amd64').includes('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'));
+  t.ok(supportedSeccompFlags('4.19.0').includes('SECCOMP_FILTER_FLAG_LOG'));
 });

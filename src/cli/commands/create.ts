@@ -20,7 +20,7 @@ export function createFlags<T>(y: Argv<T>) {
     .option('pid-file', { type: 'string', describe: 'write the init process id to this file' })
     .option('console-socket', { type: 'string', describe: 'unix socket that receives the pty master' })
     .option('no-pivot', { type: 'boolean', default: false, describe: 'use MS_MOVE + chroot instead of pivot_root' })
-    .option('no-new-keyring', { type: 'boolean', default: false, describe: 'keep the session keyring (tsrun never makes one)' })
+    .option('no-new-keyring', { type: 'boolean', default: false, describe: 'keep the caller\'s session keyring (default: a new one, _ses.ID)' })
     .option('preserve-fds', { type: 'string', default: '0', describe: 'pass fds 3..3+N-1 to the container' });
 }
 
@@ -34,6 +34,7 @@ export function createOptions(argv: CreateArgs) {
     pidFile: argv['pid-file'],
     consoleSocket: argv['console-socket'],
     noPivot: argv['no-pivot'],
+    noNewKeyring: argv['no-new-keyring'],
     preserveFds,
     rootless,
   };

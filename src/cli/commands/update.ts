@@ -15,8 +15,10 @@ type UpdateArgs = GlobalOptions & {
   'kernel-memory'?: string;
   'kernel-memory-tcp'?: string;
   'pids-limit'?: number;
+  'cpu-share'?: number;
   'cpu-shares'?: number;
   'cpu-quota'?: number;
+  'cpu-burst'?: number;
   'cpu-period'?: number;
   'cpu-rt-period'?: number;
   'cpu-rt-runtime'?: number;
@@ -24,9 +26,11 @@ type UpdateArgs = GlobalOptions & {
   'cpuset-cpus'?: string;
   'cpuset-mems'?: string;
   'blkio-weight'?: number;
+  'l3-cache-schema'?: string;
+  'mem-bw-schema'?: string;
 };
 
-/** The LinuxResources an update asks for: --resources JSON (zeros = unset), then the flags. */
+/** The LinuxResources an update asks for: --resources JSON (zeros = unset), or else the flags (as runc). */
 export function resourcesFromArgs(argv: UpdateArgs, stdin: () => string = () => fs.readFileSync(0, 'utf8')): LinuxResources {
   let r: LinuxResources = {};
   if (argv.resources !== undefined) {
@@ -46,7 +50,7 @@ export function resourcesFromArgs(argv: UpdateArgs, stdin: () => string = () => 
       }
     }
     if (!r || typeof r !== 'object' || Array.isArray(r)) throw new TsrunError(`--resources ${where}: expected a LinuxResources JSON object`);
-    r = dropZeros(r);
+    return lifted(dropZeros(r));
   }
   const mem = (k: keyof NonNullable<LinuxResources['memory']>, flag: keyof UpdateArgs) => {
     const v = argv[flag];
@@ -68,8 +72,9 @@ export function resourcesFromArgs(argv: UpdateArgs, stdin: () => string = () => 
   const cpu = (k: keyof NonNullable<LinuxResources['cpu']>, v: number | string | undefined) => {
     if (v !== undefined) (r.cpu ??= {})[k] = v as never;
   };
-  cpu('shares', num('cpu-shares'));
+  cpu('shares', num('cpu-share') ?? num('cpu-shares'));
   cpu('quota', num('cpu-quota'));
+  cpu('burst', num('cpu-burst'));
   cpu('period', num('cpu-period'));
   cpu('realtimePeriod', num('cpu-rt-period'));
   cpu('realtimeRuntime', num('cpu-rt-runtime'));
@@ -80,6 +85,15 @@ export function resourcesFromArgs(argv: UpdateArgs, stdin: () => string = () => 
   if (pids !== undefined) r.pids = { limit: pids };
   const weight = num('blkio-weight');
   if (weight !== undefined) r.blockIO = { ...(r.blockIO ?? {}), weight };
+  // runc's words: tsrun has no Intel RDT.
+  if (argv['l3-cache-schema'] !== undefined) throw new TsrunError('Intel RDT/CAT: l3 cache schema is not enabled');
+  if (argv['mem-bw-schema'] !== undefined) throw new TsrunError('Intel RDT/MBA: memory bandwidth schema is not enabled');
+  return lifted(r);
+}
+
+/** runc: a memory limit of -1 without a swap value lifts memory+swap too (the kernel refuses memory above memsw). */
+function lifted(r: LinuxResources): LinuxResources {
+  if (r.memory?.limit === -1 && r.memory.swap === undefined) r.memory.swap = -1;
   return r;
 }
 
@@ -89,22 +103,26 @@ export const updateCommand: CommandModule<GlobalOptions, UpdateArgs> = {
   builder: (y) =>
     y
       .positional('id', { type: 'string', demandOption: true })
-      .option('resources', { alias: 'r', type: 'string', describe: 'LinuxResources JSON file, or - for standard input' })
+      .option('resources', { alias: 'r', type: 'string', describe: 'LinuxResources JSON file, or - for standard input (the other flags are then ignored, as by runc)' })
       .option('memory', { type: 'string', describe: 'memory limit (bytes, or 64m, 1g; -1 unlimited)' })
       .option('memory-swap', { type: 'string', describe: 'memory plus swap limit' })
       .option('memory-reservation', { type: 'string', describe: 'memory soft limit' })
       .option('kernel-memory', { type: 'string', describe: 'kernel memory limit (ignored, as runc)' })
       .option('kernel-memory-tcp', { type: 'string', describe: 'kernel TCP buffer limit (v1)' })
       .option('pids-limit', { type: 'number', describe: 'maximum number of tasks (-1 unlimited)' })
-      .option('cpu-shares', { type: 'number', describe: 'CPU shares (v2: converted to cpu.weight)' })
+      // runc spells it --cpu-share; --cpu-shares (docker's spelling) is kept as an alias.
+      .option('cpu-share', { alias: 'cpu-shares', type: 'number', describe: 'CPU shares (v2: converted to cpu.weight)' })
       .option('cpu-quota', { type: 'number', describe: 'CFS quota in microseconds per period (-1 unlimited)' })
+      .option('cpu-burst', { type: 'number', describe: 'CFS burst in microseconds per period' })
       .option('cpu-period', { type: 'number', describe: 'CFS period in microseconds' })
       .option('cpu-rt-period', { type: 'number', describe: 'real-time period (v1)' })
       .option('cpu-rt-runtime', { type: 'number', describe: 'real-time runtime (v1)' })
       .option('cpu-idle', { type: 'number', describe: 'SCHED_IDLE for the cgroup (0 or 1)' })
       .option('cpuset-cpus', { type: 'string', describe: 'CPUs to run on (0-3, 0,1)' })
       .option('cpuset-mems', { type: 'string', describe: 'memory nodes to use' })
-      .option('blkio-weight', { type: 'number', describe: 'block IO weight (10-1000)' }),
+      .option('blkio-weight', { type: 'number', describe: 'block IO weight (10-1000)' })
+      .option('l3-cache-schema', { type: 'string', describe: 'Intel RDT L3 cache schema (no Intel RDT in tsrun: refused)' })
+      .option('mem-bw-schema', { type: 'string', describe: 'Intel RDT memory bandwidth schema (no Intel RDT in tsrun: refused)' }),
   handler: (argv) => {
     const resources = resourcesFromArgs(argv);
     // runc ignores kernel memory: it is deprecated and gone from recent kernels.
