@@ -395,7 +395,10 @@ t.test('no fd of tsrun in a terminal process: run and exec -t on a pty', async (
   // ls's own directory fd is 3: anything more came from tsrun.
   const fds = (out: string) => out.split(/\r?\n/).filter((l) => /^\d+$/.test(l.trim())).map((l) => l.trim());
   const runId = uniqueId('rcli');
-  t.same(fds(onPty(['run', '--bundle', term.dir, runId])), ['0', '1', '2', '3'], 'run with process.terminal');
+  // Judged by what is listed beyond stdio (under load the relay was once seen to drop the
+  // first line, "0": the leak check does not depend on it).
+  const beyondStdio = (out: string) => fds(out).filter((fd) => Number(fd) > 2);
+  t.same(beyondStdio(onPty(['run', '--bundle', term.dir, runId])), ['3'], 'run with process.terminal');
   t.equal(cli(c, ['run', '-d', '--bundle', c.bundle.dir, c.id]).status, 0);
-  t.same(fds(onPty(['exec', '-t', c.id, 'ls', '-1', '/proc/self/fd'])), ['0', '1', '2', '3'], 'exec -t');
+  t.same(beyondStdio(onPty(['exec', '-t', c.id, 'ls', '-1', '/proc/self/fd'])), ['3'], 'exec -t');
 });
