@@ -1,0 +1,127 @@
+// runc compatibility of mounts (issue 12): recursive mount flags (rro and friends, set with
+// mount_setattr AT_RECURSIVE), tmpcopyup, and a read-only /dev with mounts under it. Each
+// runs a real container and checks what the container saw; runc 1.1.5 accepts the same
+// configs, and where runc is installed the same config is run with it for comparison.
+import t, { Test } from 'tap';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BundleOptions, makeBundle } from '../helpers/bundle';
+import { rootSuite, tempDir } from '../helpers/container';
+import { forceDelete, residue, tsrun, uniqueId } from '../helpers/tsrun';
+
+const root = rootSuite();
+const work = tempDir('tsrun-rmounts-');
+t.teardown(work.remove);
+const RUNC = fs.existsSync('/usr/sbin/runc') ? '/usr/sbin/runc' : undefined;
+
+/** Run a container in the foreground with tsrun (and runc when installed): status and output. */
+function run(t: Test, opts: BundleOptions & { prepare?: (rootfs: string) => void }): { status: number | null; out: string; runc?: { status: number | null; out: string } } {
+  const id = uniqueId('rmnt');
+  const bundle = makeBundle(opts);
+  t.teardown(() => {
+    if (fs.existsSync(path.join(root, id))) forceDelete(id, root);
+    bundle.cleanup();
+  });
+  opts.prepare?.(bundle.rootfs);
+  const res = tsrun(['run', '--bundle', bundle.dir, id], { root, timeout: 30_000 });
+  t.same(residue(id, root, { bundle: bundle.dir }), [], 'no residue after the run');
+  let runc: { status: number | null; out: string } | undefined;
+  if (RUNC) {
+    const runcRoot = path.join(work.dir, 'runc-root');
+    const r = spawnSync(RUNC, ['--root', runcRoot, 'run', '--bundle', bundle.dir, `${id}-runc`], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    spawnSync(RUNC, ['--root', runcRoot, 'delete', '-f', `${id}-runc`]);
+    runc = { status: r.status, out: r.stdout + r.stderr };
+  } else {
+    t.comment('runc not installed: no comparison');
+  }
+  return { status: res.status, out: res.stdout + res.stderr, runc };
+}
+
+/** A host directory with a submount (a tmpfs at sub/) and a file in each. */
+function treeWithSubmount(t: Test): string {
+  const dir = fs.mkdtempSync(path.join(work.dir, 'tree-'));
+  fs.writeFileSync(path.join(dir, 'top'), 'top\n');
+  fs.mkdirSync(path.join(dir, 'sub'));
+  const r = spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', path.join(dir, 'sub')]);
+  if (r.status !== 0) throw new Error(`mount tmpfs: ${r.stderr}`);
+  t.teardown(() => spawnSync('umount', ['-l', path.join(dir, 'sub')]));
+  fs.writeFileSync(path.join(dir, 'sub', 'inner'), 'inner\n');
+  return dir;
+}
+
+const WRITE_BOTH = 'touch /t/new-top && echo top-writable; touch /t/sub/new-inner && echo inner-writable; echo done';
+
+t.test('rro makes a bind and its submounts read-only; ro leaves the submount writable', async (t) => {
+  const dir = treeWithSubmount(t);
+  const ro = run(t, {
+    args: ['sh', '-c', WRITE_BOTH],
+    mutate: (c) => c.mounts.push({ destination: '/t', type: 'bind', source: dir, options: ['rbind', 'ro'] }),
+  });
+  t.equal(ro.status, 0, `ro: ${ro.out}`);
+  t.notMatch(ro.out, /top-writable/, 'ro: the bind itself is read-only');
+  t.match(ro.out, /inner-writable/, 'ro: the submount stays writable (as in runc)');
+  const fresh = treeWithSubmount(t);
+  const rro = run(t, {
+    args: ['sh', '-c', WRITE_BOTH],
+    mutate: (c) => c.mounts.push({ destination: '/t', type: 'bind', source: fresh, options: ['rbind', 'rro'] }),
+  });
+  t.equal(rro.status, 0, `rro: ${rro.out}`);
+  t.match(rro.out, /done/, 'rro: the container ran');
+  t.notMatch(rro.out, /top-writable/, 'rro: the bind is read-only');
+  t.notMatch(rro.out, /inner-writable/, 'rro: the submount is read-only too');
+  if (rro.runc) t.same([rro.runc.status, /inner-writable/.test(rro.runc.out)], [0, false], `runc agrees: ${rro.runc.out}`);
+  t.notOk(fs.existsSync(path.join(fresh, 'sub', 'new-inner')), 'nothing written on the host');
+});
+
+t.test('rnoexec and rnosuid reach submounts', async (t) => {
+  const dir = treeWithSubmount(t);
+  fs.copyFileSync('/bin/busybox', path.join(dir, 'sub', 'bb'));
+  fs.chmodSync(path.join(dir, 'sub', 'bb'), 0o755);
+  const r = run(t, {
+    args: ['sh', '-c', '/t/sub/bb true && echo exec-ok; grep " /t/sub " /proc/self/mountinfo'],
+    mutate: (c) => c.mounts.push({ destination: '/t', type: 'bind', source: dir, options: ['rbind', 'rnoexec', 'rnosuid'] }),
+  });
+  t.equal(r.status, 0, r.out);
+  t.notMatch(r.out, /exec-ok/, 'the submount is noexec');
+  t.match(r.out, / \/t\/sub \S*nosuid\S*noexec/, 'mountinfo shows nosuid,noexec on the submount');
+});
+
+t.test('tmpcopyup copies the image content into the new tmpfs', async (t) => {
+  const prepare = (rootfs: string) => {
+    fs.mkdirSync(path.join(rootfs, 'etc', 'deep', 'er'), { recursive: true });
+    fs.writeFileSync(path.join(rootfs, 'etc', 'deep', 'er', 'file'), 'deep\n');
+    fs.chownSync(path.join(rootfs, 'etc', 'deep', 'er', 'file'), 1000, 100);
+    fs.chmodSync(path.join(rootfs, 'etc', 'deep', 'er', 'file'), 0o604);
+    fs.symlinkSync('../proc/self/mounts', path.join(rootfs, 'etc', 'mtab-link'));
+  };
+  const r = run(t, {
+    copyRootfs: true,
+    prepare,
+    args: ['sh', '-c', 'stat -c "%a %u:%g %n" /etc/deep/er/file; cat /etc/deep/er/file; readlink /etc/mtab-link; grep -c ^root: /etc/passwd; grep " /etc " /proc/self/mountinfo | cut -d" " -f9; touch /etc/new && echo etc-writable'],
+    mutate: (c) => c.mounts.push({ destination: '/etc', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'mode=755'] }),
+  });
+  t.equal(r.status, 0, r.out);
+  t.match(r.out, /^604 1000:100 \/etc\/deep\/er\/file$/m, 'a nested file keeps its mode and owner');
+  t.match(r.out, /^deep$/m, 'and its content');
+  t.match(r.out, /^\.\.\/proc\/self\/mounts$/m, 'a symlink is copied as a symlink');
+  t.match(r.out, /^1$/m, '/etc/passwd is there');
+  t.match(r.out, /^tmpfs$/m, '/etc is a tmpfs');
+  t.match(r.out, /etc-writable/, 'and writable');
+  if (r.runc) t.same([r.runc.status, /^604 1000:100 \/etc\/deep\/er\/file$/m.test(r.runc.out)], [0, true], `runc agrees: ${r.runc.out}`);
+});
+
+t.test('a read-only /dev tmpfs with devpts, shm and mqueue under it', async (t) => {
+  const r = run(t, {
+    args: ['sh', '-c', 'ls /dev/pts/ptmx /dev/null /dev/shm >/dev/null && echo dev-ok; touch /dev/x && echo dev-writable; grep " /dev " /proc/self/mountinfo | cut -d" " -f6'],
+    mutate: (c) => {
+      const dev = c.mounts.find((m) => m.destination === '/dev')!;
+      dev.options = [...(dev.options ?? []), 'ro'];
+    },
+  });
+  t.equal(r.status, 0, r.out);
+  t.match(r.out, /dev-ok/, 'the devices and the mounts under /dev are there');
+  t.notMatch(r.out, /dev-writable/, '/dev is read-only');
+  t.match(r.out, /^ro,/m, 'mountinfo shows /dev ro');
+  if (r.runc) t.same([r.runc.status, /dev-ok/.test(r.runc.out), /dev-writable/.test(r.runc.out)], [0, true, false], `runc agrees: ${r.runc.out}`);
+});
