@@ -129,7 +129,7 @@ export function remountBind(fd: number, flags: number): void {
 }
 
 /** A path as mountinfo writes it: space, tab, newline and backslash escaped as octal "\\ooo". */
-function unescapeMountPath(field: string): string {
+export function unescapeMountPath(field: string): string {
   return field.replace(/\\(\d{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
 
@@ -158,6 +158,8 @@ function mountOne(root: InRoot, m: Mount, opts: RootfsOptions, index: number): v
   if (bind) {
     // Relative bind sources are relative to the bundle, as in runc.
     source = path.resolve(opts.bundle, source);
+    // Out of our reach in a user namespace: the runtime opened it for us (src/container/idmap.ts).
+    if (opts.mountFdSocket !== undefined && deniedToUs(source)) return mountReceived(root, m, options, opts, index, `mount ${m.destination} (bind from ${source}, opened by the runtime)`, true);
     if (!fs.existsSync(source)) throw new TsrunError(`mount ${m.destination}: source ${source}: no such file or directory`);
   }
   const sourceIsDir = !bind || fs.statSync(source).isDirectory();
@@ -188,6 +190,15 @@ function mountOne(root: InRoot, m: Mount, opts: RootfsOptions, index: number): v
   } finally {
     fs.closeSync(target);
     if (below !== undefined) fs.closeSync(below);
+  }
+}
+
+function deniedToUs(p: string): boolean {
+  try {
+    fs.statSync(p);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EACCES';
   }
 }
 

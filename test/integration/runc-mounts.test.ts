@@ -5,8 +5,9 @@
 import t, { Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { BundleOptions, makeBundle } from '../helpers/bundle';
+import { BundleConfig, BundleOptions, makeBundle } from '../helpers/bundle';
 import { rootSuite, tempDir } from '../helpers/container';
 import { forceDelete, residue, tsrun, uniqueId } from '../helpers/tsrun';
 
@@ -16,14 +17,14 @@ t.teardown(work.remove);
 const RUNC = fs.existsSync('/usr/sbin/runc') ? '/usr/sbin/runc' : undefined;
 
 /** Run a container in the foreground with tsrun (and runc when installed): status and output. */
-function run(t: Test, opts: BundleOptions & { prepare?: (rootfs: string) => void }): { status: number | null; out: string; runc?: { status: number | null; out: string } } {
+function run(t: Test, opts: BundleOptions & { prepare?: (bundle: { dir: string; rootfs: string }) => void }): { status: number | null; out: string; runc?: { status: number | null; out: string } } {
   const id = uniqueId('rmnt');
   const bundle = makeBundle(opts);
   t.teardown(() => {
     if (fs.existsSync(path.join(root, id))) forceDelete(id, root);
     bundle.cleanup();
   });
-  opts.prepare?.(bundle.rootfs);
+  opts.prepare?.(bundle);
   const res = tsrun(['run', '--bundle', bundle.dir, id], { root, timeout: 30_000 });
   t.same(residue(id, root, { bundle: bundle.dir }), [], 'no residue after the run');
   let runc: { status: number | null; out: string } | undefined;
@@ -88,7 +89,7 @@ t.test('rnoexec and rnosuid reach submounts', async (t) => {
 });
 
 t.test('tmpcopyup copies the image content into the new tmpfs', async (t) => {
-  const prepare = (rootfs: string) => {
+  const prepare = ({ rootfs }: { rootfs: string }) => {
     fs.mkdirSync(path.join(rootfs, 'etc', 'deep', 'er'), { recursive: true });
     fs.writeFileSync(path.join(rootfs, 'etc', 'deep', 'er', 'file'), 'deep\n');
     fs.chownSync(path.join(rootfs, 'etc', 'deep', 'er', 'file'), 1000, 100);
@@ -124,4 +125,74 @@ t.test('a read-only /dev tmpfs with devpts, shm and mqueue under it', async (t) 
   t.notMatch(r.out, /dev-writable/, '/dev is read-only');
   t.match(r.out, /^ro,/m, 'mountinfo shows /dev ro');
   if (r.runc) t.same([r.runc.status, /dev-ok/.test(r.runc.out), /dev-writable/.test(r.runc.out)], [0, true, false], `runc agrees: ${r.runc.out}`);
+});
+
+const HOST = 100000;
+
+/** A user namespace config whose mapped root owns its rootfs copy, as engines set it up. */
+const usernsBundle = {
+  copyRootfs: true,
+  prepare: (b: { dir: string; rootfs: string }) => {
+    spawnSync('chown', ['-R', `${HOST}:${HOST}`, b.rootfs]);
+    fs.chmodSync(b.dir, 0o755);
+  },
+};
+function withUserns(c: BundleConfig): void {
+  c.linux.namespaces!.push({ type: 'user' });
+  c.linux.uidMappings = [{ containerID: 0, hostID: HOST, size: 65536 }];
+  c.linux.gidMappings = [{ containerID: 0, hostID: HOST, size: 65536 }];
+}
+
+/** 0700, owned by host root: the container's root (host uid 100000) cannot look inside. */
+function lockedDir(t: Test): string {
+  const locked = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-locked-'));
+  t.teardown(() => fs.rmSync(locked, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(locked, 'data'), { mode: 0o755 });
+  fs.writeFileSync(path.join(locked, 'data', 'file'), 'behind-the-lock\n', { mode: 0o644 });
+  fs.writeFileSync(path.join(locked, 'single'), 'single-file\n', { mode: 0o644 });
+  return locked;
+}
+
+t.test('with a user namespace, a bind source behind a directory the container root cannot traverse', async (t) => {
+  const locked = lockedDir(t);
+  const r = run(t, {
+    ...usernsBundle,
+    args: ['sh', '-c', 'cat /data/file /single; touch /data/x && echo data-writable; echo done'],
+    mutate: (c) => {
+      withUserns(c);
+      c.mounts.push({ destination: '/data', type: 'bind', source: path.join(locked, 'data'), options: ['rbind', 'ro'] });
+      c.mounts.push({ destination: '/single', type: 'bind', source: path.join(locked, 'single'), options: ['bind'] });
+    },
+  });
+  t.equal(r.status, 0, r.out);
+  t.match(r.out, /behind-the-lock/, 'the bound directory is there');
+  t.match(r.out, /single-file/, 'the bound file is there');
+  t.notMatch(r.out, /data-writable/, 'ro is kept');
+  if (r.runc) t.same([r.runc.status, /behind-the-lock/.test(r.runc.out)], [0, true], `runc agrees: ${r.runc.out}`);
+  t.same(fs.readdirSync(path.join(locked, 'data')), ['file'], 'nothing written on the host');
+});
+
+// A tree the runtime clones for the init is attached unlocked: its submounts could be
+// unmounted by the container to show what they cover on the host. So tsrun refuses such a
+// source (runc binds it from the container's own, locked, copy of the mount table).
+t.test('with a user namespace, such a bind source with mounts under it is refused, not revealed', async (t) => {
+  const locked = lockedDir(t);
+  fs.mkdirSync(path.join(locked, 'data', 'sub'));
+  fs.writeFileSync(path.join(locked, 'data', 'sub', 'hidden'), 'under-the-submount\n');
+  spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', path.join(locked, 'data', 'sub')]);
+  t.teardown(() => spawnSync('umount', ['-l', path.join(locked, 'data', 'sub')]));
+  const r = run(t, {
+    ...usernsBundle,
+    args: ['sh', '-c', 'umount -l /data/sub; cat /data/sub/hidden; echo done'],
+    mutate: (c) => {
+      withUserns(c);
+      // CAP_SYS_ADMIN (in its user namespace) so the container really tries the unmount.
+      for (const set of ['bounding', 'effective', 'permitted'] as const) c.process.capabilities![set]!.push('CAP_SYS_ADMIN');
+      c.mounts.push({ destination: '/data', type: 'bind', source: path.join(locked, 'data'), options: ['rbind'] });
+    },
+  });
+  t.notMatch(r.out, /under-the-submount/, 'what the submount covers is never shown');
+  t.equal(r.status, 1, 'refused');
+  t.match(r.out, new RegExp(`^tsrun: .*mount /data.*${path.join(locked, 'data')}.*mounts under it`), `a clear message: ${r.out}`);
+  if (r.runc) t.notMatch(r.runc.out, /under-the-submount/, `runc does not reveal it either: ${r.runc.out}`);
 });
