@@ -11,9 +11,6 @@ export function checkSupported(config: Spec, opts: { consoleSocket?: string; ter
   if (!user && (config.linux?.uidMappings?.length || config.linux?.gidMappings?.length)) {
     throw new TsrunError('linux.uidMappings/gidMappings: mappings given without a user namespace (add {"type": "user"} to linux.namespaces)');
   }
-  if (!namespaces.some((ns) => ns.type === 'mount')) {
-    throw new TsrunError('linux.namespaces: tsrun needs a mount namespace to set up the rootfs (add {"type": "mount"})');
-  }
   // runc's rules: a terminal needs somewhere to send the pty master, and vice versa.
   if (config.process?.terminal && !opts.consoleSocket && !opts.terminalRelay) {
     throw new TsrunError('process.terminal: cannot allocate tty if tsrun will detach without setting console socket (--console-socket)');

@@ -47,6 +47,15 @@ const DEV_SYMLINKS: Array<[string, string]> = [
 export function setupRootfs(opts: RootfsOptions): void {
   const { config, rootfs } = opts;
   const sys = libc();
+  if (!(config.linux?.namespaces ?? []).some((ns) => ns.type === 'mount')) {
+    // No mount namespace (as runc): no mounts (the config checks refuse them), only chroot.
+    opts.beforePivot?.();
+    sys.chdir(rootfs);
+    sys.chroot('.');
+    sys.chdir('/');
+    opts.debug('chrooted (no mount namespace)');
+    return;
+  }
   const propagation = config.linux?.rootfsPropagation;
   // Stop our mounts from reaching the host (and, by default, host mounts from reaching us).
   sys.mount('', '/', '', propagation ? ROOTFS_PROPAGATION[propagation] : MS.SLAVE | MS.REC, '');

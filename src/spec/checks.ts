@@ -146,7 +146,23 @@ function checkNamespaces(spec: Spec, file: string): void {
   }
   if (linux?.timeOffsets && Object.keys(linux.timeOffsets).length > 0 && namespaceIndex(spec, 'time') < 0) {
     fail(file, '/linux/timeOffsets', 'time offsets specified, but there is no "time" entry in linux.namespaces');
+  }  if (namespaceIndex(spec, 'mount') < 0) checkWithoutMountNamespace(spec, file);
+}
+
+/**
+ * Without a mount namespace the process is only chrooted into the root (as runc): anything
+ * that mounts would change the host's mount table, so it is refused.
+ */
+function checkWithoutMountNamespace(spec: Spec, file: string): void {
+  const why = 'needs a mount namespace (there is no "mount" entry in linux.namespaces, and tsrun never mounts in the host\'s)';
+  if (spec.mounts?.length) fail(file, pointer('mounts', 0), `${describeValue(spec.mounts[0].destination)}: a mount ${why}`);
+  for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
+    // runc's wording.
+    if (spec.linux?.[key]?.length) fail(file, `/linux/${key}`, 'unable to restrict sys entries without a private MNT namespace');
   }
+  if (spec.root?.readonly) fail(file, '/root/readonly', `a read-only root ${why}`);
+  if (spec.linux?.rootfsPropagation) fail(file, '/linux/rootfsPropagation', `rootfs propagation ${why}`);
+  if (spec.linux?.devices?.length) fail(file, pointer('linux', 'devices', 0), `creating devices ${why}`);
 }
 
 /** Which namespace makes a sysctl private to the container (as runc decides), if any. */

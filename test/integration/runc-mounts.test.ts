@@ -196,3 +196,73 @@ t.test('with a user namespace, such a bind source with mounts under it is refuse
   t.match(r.out, new RegExp(`^tsrun: .*mount /data.*${path.join(locked, 'data')}.*mounts under it`), `a clear message: ${r.out}`);
   if (r.runc) t.notMatch(r.runc.out, /under-the-submount/, `runc does not reveal it either: ${r.runc.out}`);
 });
+
+/** The config without a mount namespace, mounts, masked or read-only paths (what runc needs too). */
+function withoutMountNamespace(c: BundleConfig): void {
+  c.linux.namespaces = c.linux.namespaces!.filter((ns) => ns.type !== 'mount');
+  c.mounts = [];
+  delete c.linux.maskedPaths;
+  delete c.linux.readonlyPaths;
+}
+
+t.test('without a mount namespace: the process and exec are chrooted into the root, host mounts untouched', async (t) => {
+  const id = uniqueId('nomnt');
+  const bundle = makeBundle({ copyRootfs: true, args: ['sleep', '30'], mutate: withoutMountNamespace });
+  t.teardown(() => {
+    if (fs.existsSync(path.join(root, id))) forceDelete(id, root);
+    bundle.cleanup();
+  });
+  fs.writeFileSync(path.join(bundle.rootfs, 'marker'), 'in-the-rootfs\n');
+  const before = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  // Without a mount namespace nothing mounts /proc, which the last steps (tsrun-stage, like
+  // runc's init) need: this rootfs is prepared on the host, with its /proc already mounted.
+  spawnSync('mount', ['-t', 'proc', 'proc', path.join(bundle.rootfs, 'proc')]);
+  t.teardown(() => spawnSync('umount', ['-l', path.join(bundle.rootfs, 'proc')]));
+  const hostMounts = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  const res = tsrun(['run', '-d', '--bundle', bundle.dir, id], { root, timeout: 30_000 });
+  t.equal(res.status, 0, res.stderr);
+  const pid = (JSON.parse(tsrun(['state', id], { root }).stdout) as { pid: number }).pid;
+  t.equal(fs.readlinkSync(`/proc/${pid}/root`), fs.realpathSync(bundle.rootfs), 'its root is the bundle rootfs');
+  t.equal(fs.readFileSync(`/proc/${pid}/root/marker`, 'utf8'), 'in-the-rootfs\n');
+  t.equal(fs.readFileSync('/proc/self/mountinfo', 'utf8'), hostMounts, 'the host mount table is unchanged (no bind, no propagation change)');
+  const ex = tsrun(['exec', id, 'cat', '/marker'], { root, timeout: 30_000 });
+  t.equal(ex.stdout, 'in-the-rootfs\n', `exec runs in the container's root too, not the host's: ${ex.stderr}`);
+  tsrun(['delete', '-f', id], { root });
+  spawnSync('umount', ['-l', path.join(bundle.rootfs, 'proc')]);
+  t.same(residue(id, root, { bundle: bundle.dir }), [], 'no residue');
+  t.equal(fs.readFileSync('/proc/self/mountinfo', 'utf8'), before, 'the host mount table is as before');
+  if (RUNC) {
+    spawnSync('mount', ['-t', 'proc', 'proc', path.join(bundle.rootfs, 'proc')]);
+    // runc chroots too: the same file is its /marker.
+    fs.writeFileSync(path.join(bundle.dir, 'config.json'), JSON.stringify({ ...bundle.config, process: { ...bundle.config.process, args: ['cat', '/marker'] } }));
+    const r = spawnSync(RUNC, ['--root', path.join(work.dir, 'runc-root'), 'run', '--bundle', bundle.dir, `${id}-runc`], { encoding: 'utf8', timeout: 30_000 });
+    spawnSync(RUNC, ['--root', path.join(work.dir, 'runc-root'), 'delete', '-f', `${id}-runc`]);
+    t.same([r.status, r.stdout], [0, 'in-the-rootfs\n'], `runc agrees: ${r.stderr}`);
+    // runc 1.1.5 does change the host's mounts here (it binds the rootfs over itself): undo.
+    for (const p of ['proc', '']) spawnSync('umount', ['-l', path.join(bundle.rootfs, p)]);
+  }
+});
+
+for (const [what, mutate, expect] of [
+  ['mounts', (c: BundleConfig) => c.mounts.push({ destination: '/proc', type: 'proc', source: 'proc' }), /config\.json: \/mounts\/0: .*mount namespace/],
+  ['maskedPaths', (c: BundleConfig) => (c.linux.maskedPaths = ['/proc/kcore']), /config\.json: \/linux\/maskedPaths: unable to restrict sys entries without a private MNT namespace/],
+  ['a read-only root', (c: BundleConfig) => (c.root.readonly = true), /config\.json: \/root\/readonly: .*mount namespace/],
+] as const) {
+  t.test(`without a mount namespace, ${what} are refused (they would change the host's mounts)`, async (t) => {
+    const hostMounts = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+    const id = uniqueId('nomnt');
+    const bundle = makeBundle({ copyRootfs: true, args: ['true'], mutate: (c) => (withoutMountNamespace(c), mutate(c)) });
+    t.teardown(() => {
+      if (fs.existsSync(path.join(root, id))) forceDelete(id, root);
+      bundle.cleanup();
+    });
+    const res = tsrun(['run', '--bundle', bundle.dir, id], { root, timeout: 30_000 });
+    t.equal(res.status, 1, 'refused');
+    const lines = res.stderr.trim().split('\n');
+    t.equal(lines.length, 1, `one line: ${res.stderr}`);
+    t.match(lines[0], /^tsrun: /);
+    t.match(lines[0], expect);
+    t.same(residue(id, root, { bundle: bundle.dir }), [], 'no residue');
+    t.equal(fs.readFileSync('/proc/self/mountinfo', 'utf8'), hostMounts, 'the host mount table is unchanged');
+  });
+}

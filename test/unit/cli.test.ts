@@ -143,7 +143,8 @@ function run(): void {
     t.match(doc.ociVersionMax, /^1\.\d+\.\d+$/);
     t.ok(doc.mountOptions.includes('rbind'), 'mount options listed');
     t.ok(doc.mountOptions.includes('idmap') && doc.mountOptions.includes('ridmap'), 'idmap and ridmap listed');
-    t.notOk(doc.mountOptions.includes('tmpcopyup'), 'unsupported mount options not listed');
+    t.ok(doc.mountOptions.includes('tmpcopyup') && doc.mountOptions.includes('rro'), 'tmpcopyup and the recursive options listed');
+    t.notOk(doc.mountOptions.includes('mode=755'), 'data options not listed');
     t.same(doc.linux.mountExtensions, { idmap: { enabled: true } }, 'idmapped mounts advertised (as runc)');
   });
 
