@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { ConfigError, describeValue } from '../errors';
 import { isBindMount, isIdmapped } from '../init/mount-options';
 import { checkBoundingSet } from '../security/capabilities';
+import { MAX_NODE, MPOL_FLAGS, MPOL_MODES, parseNodes } from '../init/memory-policy';
 import type { HookName, LinuxNamespaceType, LinuxResources, Mount, Process, Spec } from './types';
 
 export const RLIMIT_TYPES: ReadonlySet<string> = new Set([
@@ -45,6 +46,7 @@ export function checkSpec(spec: Spec, file: string): void {
   checkNamespaces(spec, file);
   checkSysctls(spec, file);
   checkLinuxPaths(spec, file);
+  checkMemoryPolicy(spec, file);
   if (spec.linux?.resources) checkResources(spec.linux.resources, file, '/linux/resources');
 }
 
@@ -316,4 +318,20 @@ function symlinkTarget(p: string): string | undefined {
   } catch {
     return undefined; // ENOTDIR, EACCES: the init reports it when it gets there
   }
+}
+
+/** linux.memoryPolicy: a known mode and flags, and nodes where the mode needs them. */
+function checkMemoryPolicy(spec: Spec, file: string): void {
+  const policy = spec.linux?.memoryPolicy;
+  if (!policy) return;
+  const at = '/linux/memoryPolicy';
+  if (!(policy.mode in MPOL_MODES)) fail(file, `${at}/mode`, `found ${describeValue(policy.mode)}, expected one of ${Object.keys(MPOL_MODES).join(', ')}`);
+  (policy.flags ?? []).forEach((f, i) => {
+    if (!(f in MPOL_FLAGS)) fail(file, `${at}/flags/${i}`, `found ${describeValue(f)}, expected one of ${Object.keys(MPOL_FLAGS).join(', ')}`);
+  });
+  const nodes = parseNodes(policy.nodes ?? '');
+  if (!nodes) fail(file, `${at}/nodes`, `found ${describeValue(policy.nodes)}, expected a node list such as "0-3,7" (nodes 0 to ${MAX_NODE})`);
+  const none = policy.mode === 'MPOL_DEFAULT' || policy.mode === 'MPOL_LOCAL';
+  if (none && nodes.length > 0) fail(file, `${at}/nodes`, `found ${describeValue(policy.nodes)}: ${policy.mode} takes no nodes`);
+  if (!none && policy.mode !== 'MPOL_PREFERRED' && nodes.length === 0) fail(file, `${at}/nodes`, `${policy.mode} needs at least one node`);
 }
