@@ -293,3 +293,17 @@ for (const [what, policy, expect] of [
     t.match(r.out, expect);
   });
 }
+
+// Fields tsrun does not implement on this host are refused, never ignored.
+for (const [what, mutate, expect] of [
+  ['linux.intelRdt', (c: BundleConfig) => (c.linux.intelRdt = { closID: 'tsrun-test', l3CacheSchema: 'L3:0=f' }), /^tsrun: linux\.intelRdt: /],
+  ['linux.netDevices', (c: BundleConfig) => (c.linux.netDevices = { tsrunX0: { name: 'eth1' } }), /^tsrun: linux\.netDevices: /],
+] as const) {
+  t.test(`${what} is refused, not ignored`, async (t) => {
+    const r = run(t, { args: ['sh', '-c', 'echo the-process-ran'], mutate });
+    t.equal(r.status, 1, r.out);
+    t.notMatch(r.out, /the-process-ran/);
+    t.equal(r.out.trim().split('\n').length, 1, `one line: ${r.out}`);
+    t.match(r.out.trim(), expect);
+  });
+}
