@@ -52,18 +52,25 @@ function unreachableBinds(config: Spec, bundle: string): number[] {
   const mounts = config?.mounts;
   if (!Array.isArray(namespaces) || !namespaces.some((ns) => ns?.type === 'user') || !Array.isArray(mounts)) return [];
   if (process.geteuid?.() !== 0) return [];
+  const rootMapping = Array.isArray(config.linux?.uidMappings) ? config.linux.uidMappings.find((m) => m?.containerID === 0) : undefined;
+  const hostRoot = typeof rootMapping?.hostID === 'number' ? rootMapping.hostID : undefined;
   return mounts.flatMap((m, index) => {
     if (typeof m !== 'object' || m === null || typeof m.source !== 'string' || isIdmapped(m)) return [];
     if (!Array.isArray(m.options ?? []) || !isBindMount(m)) return [];
-    return behindClosedDirectory(path.resolve(bundle, m.source)) ? [index] : [];
+    return behindClosedDirectory(path.resolve(bundle, m.source), hostRoot) ? [index] : [];
   });
 }
 
-/** Is some directory above p not searchable by others (so a user namespace's root may not pass)? */
-function behindClosedDirectory(p: string): boolean {
+/**
+ * Is some directory above p closed to the container's root (host uid hostRoot): not
+ * searchable by others, nor owned by hostRoot and searchable by its owner?
+ */
+function behindClosedDirectory(p: string, hostRoot: number | undefined): boolean {
   for (let dir = path.dirname(p); ; dir = path.dirname(dir)) {
     try {
-      if ((fs.statSync(dir).mode & 0o001) === 0) return true;
+      const st = fs.statSync(dir);
+      const passable = (st.mode & 0o001) !== 0 || (st.uid === hostRoot && (st.mode & 0o100) !== 0);
+      if (!passable) return true;
     } catch {
       return false; // the mount itself reports a missing source
     }

@@ -112,6 +112,18 @@ t.test('tmpcopyup copies the image content into the new tmpfs', async (t) => {
   if (r.runc) t.same([r.runc.status, /^604 1000:100 \/etc\/deep\/er\/file$/m.test(r.runc.out)], [0, true], `runc agrees: ${r.runc.out}`);
 });
 
+t.test('a read-only tmpfs with tmpcopyup is filled first, then read-only', async (t) => {
+  const r = run(t, {
+    args: ['sh', '-c', 'grep -c ^root: /etc/passwd; touch /etc/new && echo etc-writable; grep " /etc " /proc/self/mountinfo | cut -d" " -f6'],
+    mutate: (c) => c.mounts.push({ destination: '/etc', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'ro', 'nosuid', 'mode=755'] }),
+  });
+  t.equal(r.status, 0, r.out);
+  t.match(r.out, /^1$/m, 'the image content is there');
+  t.notMatch(r.out, /etc-writable/, 'read-only');
+  t.match(r.out, /^ro,nosuid/m, 'mountinfo: ro,nosuid');
+  if (r.runc) t.same([r.runc.status, /^1$/m.test(r.runc.out), /etc-writable/.test(r.runc.out)], [0, true, false], `runc agrees: ${r.runc.out}`);
+});
+
 t.test('a read-only /dev tmpfs with devpts, shm and mqueue under it', async (t) => {
   const r = run(t, {
     args: ['sh', '-c', 'ls /dev/pts/ptmx /dev/null /dev/shm >/dev/null && echo dev-ok; touch /dev/x && echo dev-writable; grep " /dev " /proc/self/mountinfo | cut -d" " -f6'],
@@ -293,6 +305,26 @@ for (const [what, policy, expect] of [
     t.match(r.out, expect);
   });
 }
+
+t.test('with a user namespace, a 0700 directory owned by the container root is reached by the init itself', async (t) => {
+  const locked = lockedDir(t);
+  fs.chownSync(locked, HOST, HOST); // 0700, but the mapped root's own
+  fs.mkdirSync(path.join(locked, 'data', 'sub'));
+  spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', path.join(locked, 'data', 'sub')]);
+  t.teardown(() => spawnSync('umount', ['-l', path.join(locked, 'data', 'sub')]));
+  const r = run(t, {
+    ...usernsBundle,
+    args: ['sh', '-c', 'cat /data/file; umount -l /data/sub && echo unmounted; echo done'],
+    mutate: (c) => {
+      withUserns(c);
+      for (const set of ['bounding', 'effective', 'permitted'] as const) c.process.capabilities![set]!.push('CAP_SYS_ADMIN');
+      c.mounts.push({ destination: '/data', type: 'bind', source: path.join(locked, 'data'), options: ['rbind'] });
+    },
+  });
+  t.equal(r.status, 0, r.out);
+  t.match(r.out, /behind-the-lock/, 'bound, submounts and all');
+  t.notMatch(r.out, /unmounted/, 'the submount is locked (bound from the container\'s own copy of the mount table)');
+});
 
 // Fields tsrun does not implement on this host are refused, never ignored.
 for (const [what, mutate, expect] of [
