@@ -165,6 +165,26 @@ function lockedDir(t: Test): string {
   return locked;
 }
 
+/**
+ * locked/data (with a tmpfs at data/sub over a host file "hidden") rbound at /data of a user
+ * namespace container that has CAP_SYS_ADMIN there, so it really tries to unmount.
+ */
+function runWithSubmount(t: Test, locked: string, script: string): ReturnType<typeof run> {
+  fs.mkdirSync(path.join(locked, 'data', 'sub'));
+  fs.writeFileSync(path.join(locked, 'data', 'sub', 'hidden'), 'under-the-submount\n');
+  spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', path.join(locked, 'data', 'sub')]);
+  t.teardown(() => spawnSync('umount', ['-l', path.join(locked, 'data', 'sub')]));
+  return run(t, {
+    ...usernsBundle,
+    args: ['sh', '-c', script],
+    mutate: (c) => {
+      withUserns(c);
+      for (const set of ['bounding', 'effective', 'permitted'] as const) c.process.capabilities![set]!.push('CAP_SYS_ADMIN');
+      c.mounts.push({ destination: '/data', type: 'bind', source: path.join(locked, 'data'), options: ['rbind'] });
+    },
+  });
+}
+
 t.test('with a user namespace, a bind source behind a directory the container root cannot traverse', async (t) => {
   const locked = lockedDir(t);
   const r = run(t, {
@@ -189,20 +209,7 @@ t.test('with a user namespace, a bind source behind a directory the container ro
 // source (runc binds it from the container's own, locked, copy of the mount table).
 t.test('with a user namespace, such a bind source with mounts under it is refused, not revealed', async (t) => {
   const locked = lockedDir(t);
-  fs.mkdirSync(path.join(locked, 'data', 'sub'));
-  fs.writeFileSync(path.join(locked, 'data', 'sub', 'hidden'), 'under-the-submount\n');
-  spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', path.join(locked, 'data', 'sub')]);
-  t.teardown(() => spawnSync('umount', ['-l', path.join(locked, 'data', 'sub')]));
-  const r = run(t, {
-    ...usernsBundle,
-    args: ['sh', '-c', 'umount -l /data/sub; cat /data/sub/hidden; echo done'],
-    mutate: (c) => {
-      withUserns(c);
-      // CAP_SYS_ADMIN (in its user namespace) so the container really tries the unmount.
-      for (const set of ['bounding', 'effective', 'permitted'] as const) c.process.capabilities![set]!.push('CAP_SYS_ADMIN');
-      c.mounts.push({ destination: '/data', type: 'bind', source: path.join(locked, 'data'), options: ['rbind'] });
-    },
-  });
+  const r = runWithSubmount(t, locked, 'umount -l /data/sub; cat /data/sub/hidden; echo done');
   t.notMatch(r.out, /under-the-submount/, 'what the submount covers is never shown');
   t.equal(r.status, 1, 'refused');
   t.match(r.out, new RegExp(`^tsrun: .*mount /data.*${path.join(locked, 'data')}.*mounts under it`), `a clear message: ${r.out}`);
@@ -309,18 +316,7 @@ for (const [what, policy, expect] of [
 t.test('with a user namespace, a 0700 directory owned by the container root is reached by the init itself', async (t) => {
   const locked = lockedDir(t);
   fs.chownSync(locked, HOST, HOST); // 0700, but the mapped root's own
-  fs.mkdirSync(path.join(locked, 'data', 'sub'));
-  spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', path.join(locked, 'data', 'sub')]);
-  t.teardown(() => spawnSync('umount', ['-l', path.join(locked, 'data', 'sub')]));
-  const r = run(t, {
-    ...usernsBundle,
-    args: ['sh', '-c', 'cat /data/file; umount -l /data/sub && echo unmounted; echo done'],
-    mutate: (c) => {
-      withUserns(c);
-      for (const set of ['bounding', 'effective', 'permitted'] as const) c.process.capabilities![set]!.push('CAP_SYS_ADMIN');
-      c.mounts.push({ destination: '/data', type: 'bind', source: path.join(locked, 'data'), options: ['rbind'] });
-    },
-  });
+  const r = runWithSubmount(t, locked, 'cat /data/file; umount -l /data/sub && echo unmounted; echo done');
   t.equal(r.status, 0, r.out);
   t.match(r.out, /behind-the-lock/, 'bound, submounts and all');
   t.notMatch(r.out, /unmounted/, 'the submount is locked (bound from the container\'s own copy of the mount table)');
