@@ -49,6 +49,7 @@ const DESCRIBE: { [K in CallName]: (...args: ArgsOf<K>) => [string, string] } = 
   umount2: (target) => ['umount2', target],
   openTree: (dirfd, path) => ['open_tree', path || `fd ${dirfd}`],
   mountSetattr: (dirfd, path) => ['mount_setattr', path || `fd ${dirfd}`],
+  setMempolicy: (mode, nodes) => ['set_mempolicy', `mode ${mode} nodes ${nodes.join(',')}`],
   moveMount: (fromDirfd, fromPath, toDirfd, toPath) => ['move_mount', `${fromPath || `fd ${fromDirfd}`} to ${toPath || `fd ${toDirfd}`}`],
   pivotRoot: (newRoot) => ['pivot_root', newRoot],
   chroot: (path) => ['chroot', path],
@@ -169,6 +170,7 @@ export class FakeLibc implements Libc {
   umount2(...a: ArgsOf<'umount2'>) { this.record('umount2', a); }
   openTree(...a: ArgsOf<'openTree'>) { this.record('openTree', a); return this.fd(); }
   mountSetattr(...a: ArgsOf<'mountSetattr'>) { this.record('mountSetattr', a); }
+  setMempolicy(...a: ArgsOf<'setMempolicy'>) { this.record('setMempolicy', a); }
   moveMount(...a: ArgsOf<'moveMount'>) { this.record('moveMount', a); }
   pivotRoot(...a: ArgsOf<'pivotRoot'>) { this.record('pivotRoot', a); }
   chroot(...a: ArgsOf<'chroot'>) { this.record('chroot', a); }

@@ -6,9 +6,12 @@ import { Libc } from './types';
 
 /** Syscall numbers for calls glibc 2.36 has no wrapper for. */
 const SYSCALLS: Record<string, Record<string, number>> = {
-  x64: { keyctl: 250, execveat: 322, memfd_create: 319, pivot_root: 155, ioprio_set: 251, sched_setattr: 314, pidfd_send_signal: 424, open_tree: 428, move_mount: 429, pidfd_open: 434, close_range: 436, openat2: 437, mount_setattr: 442 },
-  arm64: { keyctl: 219, execveat: 281, memfd_create: 279, pivot_root: 41, ioprio_set: 30, sched_setattr: 274, pidfd_send_signal: 424, open_tree: 428, move_mount: 429, pidfd_open: 434, close_range: 436, openat2: 437, mount_setattr: 442 },
+  x64: { keyctl: 250, execveat: 322, memfd_create: 319, pivot_root: 155, ioprio_set: 251, sched_setattr: 314, pidfd_send_signal: 424, open_tree: 428, move_mount: 429, pidfd_open: 434, close_range: 436, openat2: 437, mount_setattr: 442, set_mempolicy: 238 },
+  arm64: { keyctl: 219, execveat: 281, memfd_create: 279, pivot_root: 41, ioprio_set: 30, sched_setattr: 274, pidfd_send_signal: 424, open_tree: 428, move_mount: 429, pidfd_open: 434, close_range: 436, openat2: 437, mount_setattr: 442, set_mempolicy: 237 },
 };
+
+/** Node masks for set_mempolicy(2) cover nodes 0..1023. */
+const MEMPOLICY_WORDS = 16;
 
 function syscallNumber(name: string): number {
   const table = SYSCALLS[process.arch];
@@ -67,6 +70,13 @@ export function createLibc(): Libc {
       [attr.attrSet, attr.attrClr ?? 0, attr.propagation ?? 0, attr.usernsFd ?? 0].forEach((v, i) => buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), i * 8));
       check('mount_setattr', path || `fd ${dirfd}`, 'syscall', [T.I64, T.I32, T.String, T.U32, u8(32), T.U64],
         [syscallNumber('mount_setattr'), dirfd, path, flags, buf, 32]);
+    },
+    setMempolicy(mode, nodes) {
+      // unsigned long nodemask[MEMPOLICY_WORDS], maxnode = its size in bits
+      const buf = Buffer.alloc(MEMPOLICY_WORDS * 8);
+      for (const n of nodes) buf.writeBigUInt64LE(buf.readBigUInt64LE(Math.floor(n / 64) * 8) | (1n << BigInt(n % 64)), Math.floor(n / 64) * 8);
+      check('set_mempolicy', `mode ${mode}`, 'syscall', [T.I64, T.I32, u8(MEMPOLICY_WORDS * 8), T.U64],
+        [syscallNumber('set_mempolicy'), mode, buf, MEMPOLICY_WORDS * 64]);
     },
     moveMount(fromDirfd, fromPath, toDirfd, toPath, flags) {
       check('move_mount', `${fromPath || `fd ${fromDirfd}`} to ${toPath || `fd ${toDirfd}`}`, 'syscall',

@@ -60,6 +60,8 @@ export interface Libc {
   openTree(dirfd: number, path: string, flags: number): number;
   /** mount_setattr(2) on the mount at dirfd/path (AT_EMPTY_PATH: dirfd itself). */
   mountSetattr(dirfd: number, path: string, flags: number, attr: MountAttr): void;
+  /** set_mempolicy(2) for the calling thread: a MPOL_* mode (with MPOL_F_* flags) and its nodes (0..1023). */
+  setMempolicy(mode: number, nodes: number[]): void;
   /** move_mount(2): attach or move a mount (MOVE_MOUNT_F/T_EMPTY_PATH: the fds themselves). */
   moveMount(fromDirfd: number, fromPath: string, toDirfd: number, toPath: string, flags: number): void;
   pivotRoot(newRoot: string, putOld: string): void;

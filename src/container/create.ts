@@ -23,7 +23,7 @@ import { Console, consoleForCreate } from './console';
 import { destroyCgroup, setupCgroup } from './cgroup';
 import { Cgroup, CgroupRecord, detectLayout, warmAttachLock } from '../cgroups';
 import type { UserNamespaceOptions } from './userns';
-import { mayHaveIdmappedMounts, sendIdmappedMounts } from './idmap';
+import { mayHaveIdmappedMounts, mayHaveUnreachableBinds, sendIdmappedMounts } from './idmap';
 import { joinedPidNamespace, sendProcMounts } from './joined-pid-ns';
 import { socketpair } from '../../bindings/tty';
 
@@ -105,7 +105,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     if (joinedPid) joinedPidFd = openNamespacePath(joinedPid);
     // Idmapped mounts (and the proc of a joined pid namespace) are made by us and sent to
     // the init on a socket of their own.
-    if (mayHaveIdmappedMounts(raw) || joinedPid) mountFds = socketpair();
+    if (mayHaveIdmappedMounts(raw) || mayHaveUnreachableBinds(raw, bundle) || joinedPid) mountFds = socketpair();
     const extraFds = [
       ...(term ? [term.childEnd] : []), ...(mountFds ? [mountFds[1]] : []), ...(stateDirFd !== undefined ? [stateDirFd] : []),
       ...(joinedPidFd !== undefined ? [joinedPidFd] : []),

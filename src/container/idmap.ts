@@ -21,8 +21,9 @@ import { AT_EMPTY_PATH, AT_RECURSIVE, libc, MOUNT_ATTR_IDMAP, MS, O, OPEN_TREE_C
 import { sendFd } from '../../bindings/tty';
 import type { LinuxIDMapping, Mount, Spec } from '../spec/types';
 import { ConfigError, describeValue, TsrunError } from '../errors';
-import { isIdmapped, parseMountOptions } from '../init/mount-options';
+import { isBindMount, isIdmapped, parseMountOptions } from '../init/mount-options';
 import { pointer } from '../spec/checks';
+import { unescapeMountPath } from '../init/rootfs';
 import { mapText, requireTrampoline, TRAMPOLINE } from './userns';
 
 /** Lenient, on the config before validation: does any mount ask for an idmapping? */
@@ -34,6 +35,57 @@ export function mayHaveIdmappedMounts(raw: unknown): boolean {
     const options = (m as { options?: unknown }).options;
     return 'uidMappings' in m || 'gidMappings' in m || (Array.isArray(options) && options.some((o) => o === 'idmap' || o === 'ridmap'));
   });
+}
+
+/**
+ * Bind sources the init may not reach: with a user namespace the init is not host root, and
+ * a directory above the source that others cannot search (0700, host-owned) stops it. As
+ * runc opens such sources before the switch, we clone them (open_tree) and send them with
+ * the idmapped mounts. Lenient, on the config before validation too.
+ */
+export function mayHaveUnreachableBinds(raw: unknown, bundle: string): boolean {
+  return unreachableBinds(raw as Spec, bundle).length > 0;
+}
+
+function unreachableBinds(config: Spec, bundle: string): number[] {
+  const namespaces = config?.linux?.namespaces;
+  const mounts = config?.mounts;
+  if (!Array.isArray(namespaces) || !namespaces.some((ns) => ns?.type === 'user') || !Array.isArray(mounts)) return [];
+  if (process.geteuid?.() !== 0) return [];
+  const rootMapping = Array.isArray(config.linux?.uidMappings) ? config.linux.uidMappings.find((m) => m?.containerID === 0) : undefined;
+  const hostRoot = typeof rootMapping?.hostID === 'number' ? rootMapping.hostID : undefined;
+  return mounts.flatMap((m, index) => {
+    if (typeof m !== 'object' || m === null || typeof m.source !== 'string' || isIdmapped(m)) return [];
+    if (!Array.isArray(m.options ?? []) || !isBindMount(m)) return [];
+    return behindClosedDirectory(path.resolve(bundle, m.source), hostRoot) ? [index] : [];
+  });
+}
+
+/**
+ * Is some directory above p closed to the container's root (host uid hostRoot): not
+ * searchable by others, nor owned by hostRoot and searchable by its owner?
+ */
+function behindClosedDirectory(p: string, hostRoot: number | undefined): boolean {
+  for (let dir = path.dirname(p); ; dir = path.dirname(dir)) {
+    try {
+      const st = fs.statSync(dir);
+      const passable = (st.mode & 0o001) !== 0 || (st.uid === hostRoot && (st.mode & 0o100) !== 0);
+      if (!passable) return true;
+    } catch {
+      return false; // the mount itself reports a missing source
+    }
+    if (dir === '/') return false;
+  }
+}
+
+/** Is any mount point (in our mountinfo) strictly under the directory p? */
+function hasMountsUnder(p: string): boolean {
+  const real = fs.realpathSync(p);
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => unescapeMountPath(line.split(' ')[4] ?? ''))
+    .some((point) => point.startsWith(`${real}/`));
 }
 
 /** How one mount is idmapped: recursive tree (rbind) and recursive mapping (ridmap). */
@@ -88,6 +140,29 @@ export interface SendIdmappedOptions {
  * attached them they live in its mount namespace; if it never does, they go with the socket.
  */
 export async function sendIdmappedMounts(opts: SendIdmappedOptions): Promise<void> {
+  const unreachable = new Set(unreachableBinds(opts.config, opts.bundle));
+  for (const index of unreachable) {
+    const m = opts.config.mounts![index];
+    const plan = idmapPlan(m, opts.bundle);
+    // A clone is attached unlocked: the container could unmount a submount of it and see
+    // what it covers on the host. Without submounts the single mount is the whole tree.
+    if (plan.recursiveTree && hasMountsUnder(plan.source)) {
+      throw new TsrunError(
+        `mount ${m.destination}: bind source ${plan.source} is behind a directory the container's user namespace cannot search, and has mounts under it: tsrun cannot bind it with those mounts locked (make the directories above it searchable)`,
+      );
+    }
+    let fd: number;
+    try {
+      fd = libc().openTree(-100 /* AT_FDCWD */, plan.source, OPEN_TREE_CLONE | O.CLOEXEC);
+    } catch (err) {
+      throw new TsrunError(`mount ${m.destination} (bind from ${plan.source}): ${(err as Error).message}`);
+    }
+    try {
+      sendFd(opts.socket, fd, String(index));
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
   const mounts = (opts.config.mounts ?? []).map((m, index) => ({ m, index })).filter(({ m }) => isIdmapped(m));
   if (mounts.length === 0) return;
   if (process.geteuid?.() !== 0) {

@@ -1,4 +1,5 @@
 // What tsrun cannot do yet: refused with a clear message rather than silently ignored.
+import * as fs from 'node:fs';
 import type { Spec } from '../spec/types';
 import { TsrunError } from '../errors';
 
@@ -11,8 +12,12 @@ export function checkSupported(config: Spec, opts: { consoleSocket?: string; ter
   if (!user && (config.linux?.uidMappings?.length || config.linux?.gidMappings?.length)) {
     throw new TsrunError('linux.uidMappings/gidMappings: mappings given without a user namespace (add {"type": "user"} to linux.namespaces)');
   }
-  if (!namespaces.some((ns) => ns.type === 'mount')) {
-    throw new TsrunError('linux.namespaces: tsrun needs a mount namespace to set up the rootfs (add {"type": "mount"})');
+  if (config.linux?.intelRdt) {
+    const why = fs.existsSync('/sys/fs/resctrl/schemata') ? 'tsrun does not implement Intel RDT (resctrl) yet' : 'this host has no resctrl filesystem mounted at /sys/fs/resctrl';
+    throw new TsrunError(`linux.intelRdt: ${why}`);
+  }
+  if (config.linux?.netDevices && Object.keys(config.linux.netDevices).length > 0) {
+    throw new TsrunError(`linux.netDevices: moving host interfaces (${Object.keys(config.linux.netDevices).join(', ')}) into the container is not supported by tsrun yet`);
   }
   // runc's rules: a terminal needs somewhere to send the pty master, and vice versa.
   if (config.process?.terminal && !opts.consoleSocket && !opts.terminalRelay) {

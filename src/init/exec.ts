@@ -103,6 +103,7 @@ function joinNamespaces(request: ExecRequest, debug: (msg: string) => void): { p
   const sys = libc();
   const opened: Array<{ name: string; flag: number; fd: number }> = [];
   const forChild: { pid?: number; time?: number } = {};
+  let chrootTo: number | undefined;
   try {
     // Every fd is opened before the first join: after the mount join, /proc is the container's.
     for (const [name, flag] of JOINS) {
@@ -113,6 +114,11 @@ function joinNamespaces(request: ExecRequest, debug: (msg: string) => void): { p
       } catch (err) {
         if (name === 'time' && (err as NodeJS.ErrnoException).code === 'ENOENT') continue; // kernel without time namespaces
         throw new TsrunError(`container init ${request.initPid} is gone (cannot read ${target})`);
+      }
+      // A container without a mount namespace is only chrooted: we take the init's root too
+      // (joining its mount namespace alone would leave us at that namespace's "/").
+      if (flag === CLONE.NEWNS && fs.readlinkSync(`/proc/${request.initPid}/root`) !== '/') {
+        chrootTo = fs.openSync(`/proc/${request.initPid}/root`, O.PATH | O.DIRECTORY | O.CLOEXEC);
       }
       if (link === fs.readlinkSync(`/proc/self/ns/${name}`)) continue;
       opened.push({ name, flag, fd: fs.openSync(target, O.RDONLY | O.CLOEXEC) });
@@ -132,9 +138,16 @@ function joinNamespaces(request: ExecRequest, debug: (msg: string) => void): { p
         throw new TsrunError(`joining the container's ${name} namespace: ${(err as Error).message}`);
       }
     }
+    if (chrootTo !== undefined) {
+      debug(`chroot to the root of pid ${request.initPid}`);
+      sys.fchdir(chrootTo);
+      sys.chroot('.');
+      sys.chdir('/');
+    }
     return forChild;
   } finally {
     for (const { flag, fd } of opened) if (flag !== FOR_CHILD) fs.closeSync(fd);
+    if (chrootTo !== undefined) fs.closeSync(chrootTo);
   }
 }
 

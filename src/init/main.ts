@@ -17,6 +17,7 @@ import { enterCgroup, enterNamespaces } from './namespaces';
 import { applyRlimits, handOverToStage, keepFds, prepareProcess, setNoNewPrivileges } from './process';
 import { openStage } from './stage';
 import { setupRootfs } from './rootfs';
+import { applyMemoryPolicy } from './memory-policy';
 import { fixStdioOwnership, setupTerminal } from './terminal';
 import { bootInit } from './boot';
 import { buildSeccomp } from '../security/seccomp';
@@ -77,6 +78,7 @@ function main(): void {
     // the user, says `ready`, waits for `start` on the fifo, runs startContainer hooks, execs.
     const fifo = sys.openat(stateDirFd, EXEC_FIFO, O.PATH | O.CLOEXEC, 0);
     fs.closeSync(stateDirFd);
+    applyMemoryPolicy(config.linux?.memoryPolicy); // main thread, right before the exec
     handOverToStage(stage, proc, prepared, {
       mode: forks ? (request.forkedWaits ? 'init-fork-wait' : 'init-fork') : 'init',
       controlFd: channel.fd,

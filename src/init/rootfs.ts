@@ -3,7 +3,7 @@
 // Runs on the init's main thread only, before any code from the container can run.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { libc, makedev, MNT_DETACH, MOVE_MOUNT, MS, O, S_IFBLK, S_IFCHR, S_IFIFO, SysError } from '../../bindings';
+import { AT_EMPTY_PATH, AT_RECURSIVE, libc, makedev, MNT_DETACH, MOVE_MOUNT, MS, O, S_IFBLK, S_IFCHR, S_IFIFO, SysError } from '../../bindings';
 import { recvFd } from '../../bindings/tty';
 import type { LinuxDevice, Mount, Spec } from '../spec/types';
 import { TsrunError } from '../errors';
@@ -47,6 +47,15 @@ const DEV_SYMLINKS: Array<[string, string]> = [
 export function setupRootfs(opts: RootfsOptions): void {
   const { config, rootfs } = opts;
   const sys = libc();
+  if (!(config.linux?.namespaces ?? []).some((ns) => ns.type === 'mount')) {
+    // No mount namespace (as runc): no mounts (the config checks refuse them), only chroot.
+    opts.beforePivot?.();
+    sys.chdir(rootfs);
+    sys.chroot('.');
+    sys.chdir('/');
+    opts.debug('chrooted (no mount namespace)');
+    return;
+  }
   const propagation = config.linux?.rootfsPropagation;
   // Stop our mounts from reaching the host (and, by default, host mounts from reaching us).
   sys.mount('', '/', '', propagation ? ROOTFS_PROPAGATION[propagation] : MS.SLAVE | MS.REC, '');
@@ -70,6 +79,12 @@ export function setupRootfs(opts: RootfsOptions): void {
     root.close();
   }
   opts.beforePivot?.();
+  const again = new InRoot(rootfs);
+  try {
+    finishDev(again, config.mounts ?? []);
+  } finally {
+    again.close();
+  }
   if (opts.noPivot) moveRoot(rootfs);
   else pivotRoot(rootfs);
   opts.debug('pivoted');
@@ -123,7 +138,7 @@ export function remountBind(fd: number, flags: number): void {
 }
 
 /** A path as mountinfo writes it: space, tab, newline and backslash escaped as octal "\\ooo". */
-function unescapeMountPath(field: string): string {
+export function unescapeMountPath(field: string): string {
   return field.replace(/\\(\d{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
 
@@ -152,6 +167,8 @@ function mountOne(root: InRoot, m: Mount, opts: RootfsOptions, index: number): v
   if (bind) {
     // Relative bind sources are relative to the bundle, as in runc.
     source = path.resolve(opts.bundle, source);
+    // Out of our reach in a user namespace: the runtime opened it for us (src/container/idmap.ts).
+    if (opts.mountFdSocket !== undefined && deniedToUs(source)) return mountReceived(root, m, options, opts, index, `mount ${m.destination} (bind from ${source}, opened by the runtime)`, true);
     if (!fs.existsSync(source)) throw new TsrunError(`mount ${m.destination}: source ${source}: no such file or directory`);
   }
   const sourceIsDir = !bind || fs.statSync(source).isDirectory();
@@ -167,26 +184,111 @@ function mountOne(root: InRoot, m: Mount, opts: RootfsOptions, index: number): v
   }
   const target = root.ensure(m.destination, sourceIsDir ? 'dir' : 'file');
   const where = fdPath(target);
+  // The image's content under the new tmpfs, kept reachable to copy it up.
+  const below = options.copyUp && m.type === 'tmpfs' ? fs.openSync(where, O.RDONLY | O.DIRECTORY | O.CLOEXEC) : undefined;
+  // As runc: a tmpfs (and /dev) is mounted writable and made read-only once filled.
+  const delayReadonly = !bind && (m.type === 'tmpfs' || isDev(m)) && (options.flags & MS.RDONLY) !== 0;
   opts.debug(`mount ${m.type ?? 'bind'} ${source} on ${m.destination}`);
   try {
     if (bind) sys.mount(source, where, '', options.flags & (MS.BIND | MS.REC), '');
-    else sys.mount(source || m.type || 'none', where, m.type ?? '', options.flags & ~MS.REMOUNT, options.data);
-    afterMount(root, m, options, bind);
+    else sys.mount(source || m.type || 'none', where, m.type ?? '', options.flags & ~MS.REMOUNT & ~(delayReadonly ? MS.RDONLY : 0), options.data);
+    if (below !== undefined) copyUp(root, m.destination, below);
+    afterMount(root, m, options, bind || (delayReadonly && !isDev(m)));
   } catch (err) {
     throw new TsrunError(`mount ${m.destination} (${m.type ?? 'bind'} from ${source || 'none'}): ${(err as Error).message}`);
   } finally {
     fs.closeSync(target);
+    if (below !== undefined) fs.closeSync(below);
   }
 }
 
-/** A bind's flags (a remount), then propagation, on the mount now at m.destination. */
-function afterMount(root: InRoot, m: Mount, options: ParsedMountOptions, bind: boolean): void {
+function deniedToUs(p: string): boolean {
+  try {
+    fs.statSync(p);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EACCES';
+  }
+}
+
+function isDev(m: Mount): boolean {
+  return path.posix.normalize(m.destination) === '/dev';
+}
+
+/** A read-only /dev mount is made read-only only now, when everything under it is in place. */
+function finishDev(root: InRoot, mounts: Mount[]): void {
+  const dev = mounts.filter((m) => isDev(m) && !isBind(m)).pop();
+  if (!dev) return;
+  const flags = parseMountOptions(dev.options).flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+  if (!(flags & MS.RDONLY)) return;
+  const fd = root.lookup('/dev');
+  if (fd === undefined) return;
+  try {
+    remountBind(fd, flags);
+  } catch (err) {
+    throw new TsrunError(`mount /dev read-only: ${(err as Error).message}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * tmpcopyup: copy what the rootfs had at dest (dir fd below, now covered) into the new tmpfs
+ * there, keeping types, modes, owners and times; symlinks are copied, never followed.
+ */
+function copyUp(root: InRoot, dest: string, below: number): void {
+  const mounted = root.lookup(dest);
+  if (mounted === undefined) throw new TsrunError('mount point vanished');
+  try {
+    copyTree(fdPath(below), fdPath(mounted));
+  } finally {
+    fs.closeSync(mounted);
+  }
+}
+
+function copyTree(from: string, to: string): void {
+  for (const name of fs.readdirSync(from)) {
+    const src = `${from}/${name}`;
+    const dst = `${to}/${name}`;
+    const st = fs.lstatSync(src);
+    if (st.isSymbolicLink()) {
+      fs.symlinkSync(fs.readlinkSync(src), dst);
+      fs.lchownSync(dst, st.uid, st.gid);
+      continue;
+    }
+    if (st.isDirectory()) {
+      fs.mkdirSync(dst);
+      copyTree(src, dst);
+    } else if (st.isFile()) {
+      const fd = fs.openSync(src, O.RDONLY | O.NOFOLLOW | O.CLOEXEC);
+      try {
+        fs.writeFileSync(dst, fs.readFileSync(fd), { mode: 0o600 });
+      } finally {
+        fs.closeSync(fd);
+      }
+    } else {
+      libc().mknod(dst, st.mode, BigInt(st.rdev));
+    }
+    fs.chownSync(dst, st.uid, st.gid);
+    fs.chmodSync(dst, st.mode & 0o7777);
+    fs.utimesSync(dst, st.atime, st.mtime);
+  }
+}
+
+/**
+ * A bind's flags (a remount; remount=true), the recursive attributes, then propagation, on
+ * the mount now at m.destination.
+ */
+function afterMount(root: InRoot, m: Mount, options: ParsedMountOptions, remount: boolean): void {
   // The target fd names the directory under the new mount: look again to reach the mount.
   const mounted = root.lookup(m.destination);
   if (mounted === undefined) throw new TsrunError('mount point vanished');
   try {
     const extra = options.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
-    if (bind && extra) remountBind(mounted, extra);
+    if (remount && extra) remountBind(mounted, extra);
+    if (options.recursive) {
+      libc().mountSetattr(mounted, '', AT_EMPTY_PATH | AT_RECURSIVE, { attrSet: options.recursive.set, attrClr: options.recursive.clr });
+    }
     for (const p of options.propagation) libc().mount('', fdPath(mounted), '', p, '');
   } finally {
     fs.closeSync(mounted);

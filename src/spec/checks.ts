@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { ConfigError, describeValue } from '../errors';
 import { isBindMount, isIdmapped } from '../init/mount-options';
 import { checkBoundingSet } from '../security/capabilities';
+import { MAX_NODE, MPOL_FLAGS, MPOL_MODES, parseNodes } from '../init/memory-policy';
 import type { HookName, LinuxNamespaceType, LinuxResources, Mount, Process, Spec } from './types';
 
 export const RLIMIT_TYPES: ReadonlySet<string> = new Set([
@@ -46,6 +47,7 @@ export function checkSpec(spec: Spec, file: string): void {
   checkSysctls(spec, file);
   checkLinuxPaths(spec, file);
   checkCgroupsPath(spec, file);
+  checkMemoryPolicy(spec, file);
   if (spec.linux?.resources) checkResources(spec.linux.resources, file, '/linux/resources');
 }
 
@@ -147,7 +149,23 @@ function checkNamespaces(spec: Spec, file: string): void {
   }
   if (linux?.timeOffsets && Object.keys(linux.timeOffsets).length > 0 && namespaceIndex(spec, 'time') < 0) {
     fail(file, '/linux/timeOffsets', 'time offsets specified, but there is no "time" entry in linux.namespaces');
+  }  if (namespaceIndex(spec, 'mount') < 0) checkWithoutMountNamespace(spec, file);
+}
+
+/**
+ * Without a mount namespace the process is only chrooted into the root (as runc): anything
+ * that mounts would change the host's mount table, so it is refused.
+ */
+function checkWithoutMountNamespace(spec: Spec, file: string): void {
+  const why = 'needs a mount namespace (there is no "mount" entry in linux.namespaces, and tsrun never mounts in the host\'s)';
+  if (spec.mounts?.length) fail(file, pointer('mounts', 0), `${describeValue(spec.mounts[0].destination)}: a mount ${why}`);
+  for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
+    // runc's wording.
+    if (spec.linux?.[key]?.length) fail(file, `/linux/${key}`, 'unable to restrict sys entries without a private MNT namespace');
   }
+  if (spec.root?.readonly) fail(file, '/root/readonly', `a read-only root ${why}`);
+  if (spec.linux?.rootfsPropagation) fail(file, '/linux/rootfsPropagation', `rootfs propagation ${why}`);
+  if (spec.linux?.devices?.length) fail(file, pointer('linux', 'devices', 0), `creating devices ${why}`);
 }
 
 /** Which namespace makes a sysctl private to the container (as runc decides), if any. */
@@ -330,4 +348,20 @@ function checkCgroupsPath(spec: Spec, file: string): void {
     if (Buffer.byteLength(name) > NAME_MAX) fail(file, at, `${found}: a path component of ${Buffer.byteLength(name)} bytes, at most ${NAME_MAX}`);
     if (CONTROL_FILE.test(name)) fail(file, at, `${found} names the cgroup control file "${name}", not a cgroup`);
   }
+}
+
+/** linux.memoryPolicy: a known mode and flags, and nodes where the mode needs them. */
+function checkMemoryPolicy(spec: Spec, file: string): void {
+  const policy = spec.linux?.memoryPolicy;
+  if (!policy) return;
+  const at = '/linux/memoryPolicy';
+  if (!(policy.mode in MPOL_MODES)) fail(file, `${at}/mode`, `found ${describeValue(policy.mode)}, expected one of ${Object.keys(MPOL_MODES).join(', ')}`);
+  (policy.flags ?? []).forEach((f, i) => {
+    if (!(f in MPOL_FLAGS)) fail(file, `${at}/flags/${i}`, `found ${describeValue(f)}, expected one of ${Object.keys(MPOL_FLAGS).join(', ')}`);
+  });
+  const nodes = parseNodes(policy.nodes ?? '');
+  if (!nodes) fail(file, `${at}/nodes`, `found ${describeValue(policy.nodes)}, expected a node list such as "0-3,7" (nodes 0 to ${MAX_NODE})`);
+  const none = policy.mode === 'MPOL_DEFAULT' || policy.mode === 'MPOL_LOCAL';
+  if (none && nodes.length > 0) fail(file, `${at}/nodes`, `found ${describeValue(policy.nodes)}: ${policy.mode} takes no nodes`);
+  if (!none && policy.mode !== 'MPOL_PREFERRED' && nodes.length === 0) fail(file, `${at}/nodes`, `${policy.mode} needs at least one node`);
 }

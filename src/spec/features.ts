@@ -3,6 +3,7 @@ import type { Features } from './types';
 import { KNOWN_MOUNT_OPTIONS } from '../init/mount-options';
 import { OCI_VERSION } from './default-config';
 import { release } from 'node:os';
+import { MPOL_FLAGS, MPOL_MODES } from '../init/memory-policy';
 import { SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_FLAGS, SECCOMP_OPERATORS, supportedSeccompFlags } from '../security/seccomp';
 import { CAPABILITY_NAMES } from '../security/capabilities';
 
@@ -28,6 +29,10 @@ export function features(): Features {
       selinux: { enabled: false },
       // Idmapped bind mounts ("idmap"/"ridmap", mounts[].uidMappings/gidMappings).
       mountExtensions: { idmap: { enabled: true } },
+      // Refused when asked for (src/container/supported.ts).
+      intelRdt: { enabled: false },
+      netDevices: { enabled: false },
+      memoryPolicy: { modes: Object.keys(MPOL_MODES), flags: Object.keys(MPOL_FLAGS) },
     },
     annotations: { 'org.opencontainers.runtime-spec.features.tsrun.version': '0.1.0' },
   } as Features;

@@ -143,8 +143,11 @@ function run(): void {
     t.match(doc.ociVersionMax, /^1\.\d+\.\d+$/);
     t.ok(doc.mountOptions.includes('rbind'), 'mount options listed');
     t.ok(doc.mountOptions.includes('idmap') && doc.mountOptions.includes('ridmap'), 'idmap and ridmap listed');
-    t.notOk(doc.mountOptions.includes('tmpcopyup'), 'unsupported mount options not listed');
+    t.ok(doc.mountOptions.includes('tmpcopyup') && doc.mountOptions.includes('rro'), 'tmpcopyup and the recursive options listed');
+    t.notOk(doc.mountOptions.includes('mode=755'), 'data options not listed');
     t.same(doc.linux.mountExtensions, { idmap: { enabled: true } }, 'idmapped mounts advertised (as runc)');
+    t.same([doc.linux.intelRdt, doc.linux.netDevices], [{ enabled: false }, { enabled: false }], 'intelRdt and netDevices: not implemented');
+    t.ok(doc.linux.memoryPolicy.modes.includes('MPOL_BIND') && doc.linux.memoryPolicy.flags.includes('MPOL_F_STATIC_NODES'), 'memory policy modes and flags listed');
   });
 
   t.test('list on an empty root prints only the header', async (t) => {
