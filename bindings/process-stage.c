@@ -101,6 +101,8 @@ static struct {
   uint64_t bounding, effective, permitted, inheritable, ambient;
   int last_cap;
   int nnp;
+  struct { int resource; struct rlimit limit; char *label; } rlimits[32];
+  int nrlimits;
   unsigned char *bpf;
   uint32_t bpf_len;
   unsigned seccomp_flags;
@@ -226,6 +228,18 @@ static void read_plan(int fd) {
     case 'I': plan.inheritable = number(data, "capabilities"); break;
     case 'A': plan.ambient = number(data, "capabilities"); break;
     case 'n': plan.nnp = 1; break;
+    case 'r': {
+      /* "RESOURCE SOFT HARD LABEL" */
+      if (plan.nrlimits >= 32) fail("tsrun-stage: too many rlimits");
+      char *soft, *hard, *label;
+      if (!(soft = strchr(data, ' ')) || !(hard = strchr(soft + 1, ' ')) || !(label = strchr(hard + 1, ' '))) fail("tsrun-stage: bad rlimit in the plan");
+      *soft++ = *hard++ = *label++ = '\0';
+      plan.rlimits[plan.nrlimits].resource = (int)number(data, "rlimit");
+      plan.rlimits[plan.nrlimits].limit.rlim_cur = (rlim_t)number(soft, "rlimit");
+      plan.rlimits[plan.nrlimits].limit.rlim_max = (rlim_t)number(hard, "rlimit");
+      plan.rlimits[plan.nrlimits++].label = label;
+      break;
+    }
     case 'S': plan.bpf = (unsigned char *)data; plan.bpf_len = len; break;
     case 's': plan.seccomp_flags = (unsigned)number(data, "seccomp flags"); break;
     case 'l': plan.listener = (int)number(data, "listener fd"); break;
@@ -505,8 +519,26 @@ static void write_lsm_label(void) {
   close(fd);
 }
 
+/* process.rlimits, while we are still root (a hard limit can only be raised with CAP_SYS_RESOURCE). */
+static void set_rlimits(void) {
+  for (int i = 0; i < plan.nrlimits; i++) {
+    if (setrlimit(plan.rlimits[i].resource, &plan.rlimits[i].limit) == 0) continue;
+    int err = errno;
+    struct rlimit now;
+    if (err == EPERM && getrlimit(plan.rlimits[i].resource, &now) == 0) {
+      char hard[32];
+      if (now.rlim_max == RLIM_INFINITY) snprintf(hard, sizeof hard, "unlimited");
+      else snprintf(hard, sizeof hard, "%llu", (unsigned long long)now.rlim_max);
+      fail("%s: %s (raising a hard limit needs CAP_SYS_RESOURCE, which this host does not grant; the hard limit here is %s)", plan.rlimits[i].label, why(err), hard);
+    }
+    errno = err;
+    fail("%s: %s", plan.rlimits[i].label, why(err));
+  }
+}
+
 /* From here on we are the container's process: the steps runc takes in its init, then execve. */
 static void become_process(void) {
+  set_rlimits();
   if (plan.tty) {
     /* A new session with the pty (already on fds 0-2) as controlling terminal. */
     if (setsid() < 0) fail("setsid: %s", why(errno));

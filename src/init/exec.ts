@@ -17,7 +17,7 @@ import type { InitMessage } from '../container/init-protocol';
 import { TsrunError } from '../errors';
 import { buildSeccomp } from '../security/seccomp';
 import { applyAttributes, applyInitialAffinity, prepareAttributes } from './attributes';
-import { applyRlimits, handOverToStage, keepFds, prepareProcess, setNoNewPrivileges } from './process';
+import { handOverToStage, keepFds, prepareProcess, setNoNewPrivileges } from './process';
 import { openStage } from './stage';
 import { fixStdioOwnership, setupTerminal } from './terminal';
 import { bootInit } from './boot';
@@ -53,8 +53,7 @@ function main(): void {
     applyInitialAffinity(attributes);
     joinCgroups(request.cgroupProcs, debug);
     // Before the mount namespace: the container's /proc does not show us (we are not in its
-    // pid namespace). Both are inherited by the process.
-    applyRlimits(proc);
+    // pid namespace). They are inherited by the process.
     applyAttributes(proc, attributes);
     const forChild = joinNamespaces(request, debug);
     // runc: an exec'd process joins the container's session keyring (by its name).

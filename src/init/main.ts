@@ -14,7 +14,7 @@ import { EXEC_FIFO } from '../container/paths';
 import { applyAttributes, applyInitialAffinity, prepareAttributes } from './attributes';
 import { ParentChannel } from './channel';
 import { enterCgroup, enterNamespaces } from './namespaces';
-import { applyRlimits, handOverToStage, keepFds, prepareProcess, setNoNewPrivileges } from './process';
+import { handOverToStage, keepFds, prepareProcess, setNoNewPrivileges } from './process';
 import { openStage } from './stage';
 import { setupRootfs } from './rootfs';
 import { applyMemoryPolicy } from './memory-policy';
@@ -69,7 +69,6 @@ function main(): void {
     // scheduler and other attributes come after, so the cgroup's limits (cpu.rt_runtime_us)
     // judge them.
     enterCgroup(config.linux?.namespaces ?? [], debug, join);
-    applyRlimits(proc);
     applyAttributes(proc, attributes);
     setNoNewPrivileges(proc);
     keepFds(request.preserveFds);

@@ -8,7 +8,7 @@ import { TsrunError } from '../errors';
 import type { SeccompFilter } from '../security/seccomp';
 import { PreparedCapabilities, prepareCapabilities } from '../security/capabilities';
 import type { PreparedAttributes } from './attributes';
-import { execStage, StageMode } from './stage';
+import { execStage, StageMode, StageRlimit } from './stage';
 
 export interface PreparedProcess {
   executable: string;
@@ -119,30 +119,21 @@ const RLIMITS: Record<string, number> = {
   RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
 };
 
-export function applyRlimits(proc: Process): void {
-  for (const r of proc.rlimits ?? []) {
-    const resource = RLIMITS[r.type];
-    if (resource === undefined) throw new TsrunError(`process.rlimits: unknown type ${r.type}`);
-    try {
-      libc().setrlimit(resource, r.soft, r.hard);
-    } catch (err) {
-      let why = (err as Error).message;
-      if (err instanceof SysError && err.code === 'EPERM') {
-        const current = currentHardLimit(resource);
-        why += ` (raising a hard limit needs CAP_SYS_RESOURCE, which this host does not grant; the hard limit here is ${current})`;
-      }
-      throw new TsrunError(`process.rlimits ${r.type} soft=${r.soft} hard=${r.hard}: ${why}`);
-    }
-  }
+/** JSON cannot carry 2^64-1 exactly: anything at or past 2^64 - 2^11 is "unlimited". */
+function rlimitValue(value: number): bigint {
+  return value >= 18446744073709549568 ? 0xffffffffffffffffn : BigInt(Math.trunc(value));
 }
 
-function currentHardLimit(resource: number): string {
-  const names = ['Max cpu time', 'Max file size', 'Max data size', 'Max stack size', 'Max core file size',
-    'Max resident set', 'Max processes', 'Max open files', 'Max locked memory', 'Max address space',
-    'Max file locks', 'Max pending signals', 'Max msgqueue size', 'Max nice priority', 'Max realtime priority',
-    'Max realtime timeout'];
-  const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith(names[resource]));
-  return line?.slice(26).trim().split(/\s+/)[1] ?? 'unknown';
+/**
+ * process.rlimits for tsrun-stage, which sets them just before the user change: set in the
+ * Node process itself, a small RLIMIT_AS or RLIMIT_DATA would make V8 run out of memory.
+ */
+export function planRlimits(proc: Process): StageRlimit[] {
+  return (proc.rlimits ?? []).map((r) => {
+    const resource = RLIMITS[r.type];
+    if (resource === undefined) throw new TsrunError(`process.rlimits: unknown type ${r.type}`);
+    return { resource, soft: rlimitValue(r.soft), hard: rlimitValue(r.hard), label: `process.rlimits ${r.type} soft=${r.soft} hard=${r.hard}` };
+  });
 }
 
 /**
@@ -194,6 +185,7 @@ export function handOverToStage(stageFd: number, proc: Process, prepared: Prepar
     user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids ?? [], umask: user.umask ?? 0o022 },
     capabilities: prepared.capabilities,
     noNewPrivileges: !!proc.noNewPrivileges,
+    rlimits: planRlimits(proc),
     seccomp: h.seccomp?.forStage(h.mode !== 'init'),
     executable: prepared.executable,
     argv: prepared.argv,

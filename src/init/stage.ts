@@ -31,6 +31,14 @@ export function openStage(): number {
 export type StageMode = 'exec' | 'exec-detach' | 'init' | 'init-fork' | 'init-fork-wait';
 const MODE_LETTER: Record<StageMode, string> = { exec: 'e', 'exec-detach': 'd', init: 'i', 'init-fork': 'j', 'init-fork-wait': 'k' };
 
+/** One process.rlimits entry: RLIMIT_* number, values (2^64-1 = unlimited), and how errors name it. */
+export interface StageRlimit {
+  resource: number;
+  soft: bigint;
+  hard: bigint;
+  label: string;
+}
+
 export interface StagePlan {
   mode: StageMode;
   /** The control socket to the runtime: pid, ready and error lines. */
@@ -43,6 +51,7 @@ export interface StagePlan {
   user: { uid: number; gid: number; additionalGids: number[]; umask?: number };
   capabilities?: PreparedCapabilities;
   noNewPrivileges: boolean;
+  rlimits: StageRlimit[];
   seccomp?: StageSeccomp;
   executable: string;
   argv: string[];
@@ -86,6 +95,7 @@ export function encodePlan(plan: StagePlan): Buffer {
     put('A', caps.ambient);
   }
   if (plan.noNewPrivileges) put('n', '1');
+  for (const r of plan.rlimits) put('r', `${r.resource} ${r.soft} ${r.hard} ${r.label}`);
   if (plan.seccomp) {
     put('S', plan.seccomp.bpf);
     put('s', plan.seccomp.flags);

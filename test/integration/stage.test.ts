@@ -90,3 +90,11 @@ t.test('a created container waits in tsrun-stage: one thread, under 10 MB', asyn
     bundle.cleanup();
   }
 });
+
+t.test('a small RLIMIT_AS binds the process, not tsrun (Node could not run under it)', async (t) => {
+  const limit = 32 * 1024 * 1024;
+  const r = attempt(t, 'run', (c) => (c.process.rlimits = [{ type: 'RLIMIT_AS', soft: limit, hard: limit }]), ['sh', '-c', 'ulimit -v']);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout.trim(), String(limit / 1024), 'the process runs under the limit');
+  t.equal(r.stderr, '', 'nothing on stderr');
+});
