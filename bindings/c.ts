@@ -4,9 +4,16 @@ import type * as FFI from 'ffi-rs';
 import { loadFfi } from './load-ffi';
 import { SysError } from './types';
 
-const ffi = loadFfi();
+/**
+ * ffi-rs is loaded on first use, not when a module importing this one is loaded: commands
+ * that make no system call (list, spec) are in the same bundle as those that do.
+ */
+const ffi = (): typeof FFI => loadFfi();
 
-export const T = ffi.DataType;
+/** ffi-rs's DataType, looked up when a call is made. */
+export const T: typeof FFI.DataType = new Proxy({} as typeof FFI.DataType, {
+  get: (_target, key) => (loadFfi().DataType as unknown as Record<string | symbol, unknown>)[key],
+});
 export type Param = FFI.DataType | FFI.ArrayConstructorOptions;
 
 export interface CResult<V = number> {
@@ -20,10 +27,10 @@ let libcOpened = false;
 /** Call a libc function; the result carries errno. Runs on the calling (main) thread. */
 export function libcCall<V = number>(funcName: string, retType: FFI.DataType, paramsType: Param[], values: unknown[]): CResult<V> {
   if (!libcOpened) {
-    ffi.open({ library: 'libc', path: 'libc.so.6' });
+    ffi().open({ library: 'libc', path: 'libc.so.6' });
     libcOpened = true;
   }
-  return ffi.load({ library: 'libc', funcName, retType, paramsType, paramsValue: values, errno: true }) as unknown as CResult<V>;
+  return ffi().load({ library: 'libc', funcName, retType, paramsType, paramsValue: values, errno: true }) as unknown as CResult<V>;
 }
 
 export function sysError(name: string, arg: string, errno: number, message: string): SysError {
@@ -56,7 +63,7 @@ export function addressOf(ptr: FFI.JsExternal): bigint {
 }
 
 /** A Buffer passed by pointer (a struct the kernel only reads). */
-export const u8 = (length: number): FFI.ArrayConstructorOptions => ffi.arrayConstructor({ type: T.U8Array, length });
+export const u8 = (length: number): FFI.ArrayConstructorOptions => ffi().arrayConstructor({ type: T.U8Array, length });
 
 /** View C memory as a Buffer without copying. */
-export const view = (ptr: FFI.JsExternal, length: number): Buffer => ffi.createExternalBuffer(ptr, length);
+export const view = (ptr: FFI.JsExternal, length: number): Buffer => ffi().createExternalBuffer(ptr, length);
