@@ -15,7 +15,8 @@ import { debugLog, logWarning } from '../logging';
 import { runHooks, runHooksWarnOnly } from './hooks';
 import type { HooksRequest, InitMessage, JoinCgroupRequest, SetupRequest } from './init-protocol';
 import { containerDir, DEFAULT_ROOT, defaultRoot, EXEC_FIFO, stateRootRefused } from './paths';
-import { spawnInit, SpawnedInit } from './spawn-init';
+import { openNamespace, spawnInit, SpawnedInit } from './spawn-init';
+import { readJsonFile } from './json-file';
 import { ContainerRecord, processRef, processStartTime, RecoveryRecord, saveRecord, saveRecovery } from './state';
 import { checkPidFile, writePidFile } from './pid-file';
 import { checkSupported } from './supported';
@@ -102,7 +103,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     if (userns) stateDirFd = fs.openSync(dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
     // A pid namespace to join: only tsrun-stage's child enters it (joined-pid-ns.ts).
     const joinedPid = joinedPidNamespace(namespaces);
-    if (joinedPid) joinedPidFd = openNamespacePath(joinedPid);
+    if (joinedPid) joinedPidFd = openNamespace(joinedPid);
     // Idmapped mounts (and the proc of a joined pid namespace) are made by us and sent to
     // the init on a socket of their own.
     if (mayHaveIdmappedMounts(raw) || mayHaveUnreachableBinds(raw, bundle) || joinedPid) mountFds = socketpair();
@@ -281,65 +282,6 @@ function debugEnabledFlag(): boolean {
   return debugFlag;
 }
 
-/** config.json larger than this is refused unread (runc's configs are a few kB). */
-export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
-
-/**
- * Read and parse a JSON document (config.json, update --resources FILE). Opened without
- * blocking and checked with fstat before reading: a fifo, /dev/zero or a huge file is
- * refused at once instead of hanging or exhausting memory.
- */
-export function readJsonFile(file: string): unknown {
-  let text: string;
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, O.RDONLY | O.NONBLOCK | O.NOCTTY | O.CLOEXEC);
-    const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) throw new TsrunError(`${file}: not a regular file (${fileKind(stat)})`);
-    if (stat.size > MAX_CONFIG_BYTES) throw new TsrunError(`${file}: ${stat.size} bytes, larger than the limit of 16 MiB`);
-    text = fs.readFileSync(fd, 'utf8');
-  } catch (err) {
-    if (err instanceof TsrunError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new TsrunError(`${file}: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new TsrunError(`${file}: invalid JSON: ${(err as Error).message}`);
-  }
-  const deep = tooDeep(doc);
-  if (deep) throw new TsrunError(`${file}: ${deep.slice(0, 60)}${deep.length > 60 ? '...' : ''}: nested more than ${MAX_JSON_DEPTH} levels deep`);
-  return doc;
-}
-
-/** Deeper than any OCI document: validating or printing such values would overflow the stack. */
-export const MAX_JSON_DEPTH = 100;
-
-/** The JSON pointer of a value nested deeper than MAX_JSON_DEPTH, if any (iterative: no recursion). */
-function tooDeep(doc: unknown): string | undefined {
-  const stack: Array<{ value: unknown; at: string; depth: number }> = [{ value: doc, at: '', depth: 0 }];
-  while (stack.length > 0) {
-    const { value, at, depth } = stack.pop()!;
-    if (value === null || typeof value !== 'object') continue;
-    if (depth >= MAX_JSON_DEPTH) return at;
-    for (const [k, v] of Object.entries(value)) stack.push({ value: v, at: `${at}/${k}`, depth: depth + 1 });
-  }
-  return undefined;
-}
-
-function fileKind(stat: fs.Stats): string {
-  if (stat.isDirectory()) return 'a directory';
-  if (stat.isFIFO()) return 'a fifo';
-  if (stat.isCharacterDevice()) return 'a character device';
-  if (stat.isBlockDevice()) return 'a block device';
-  if (stat.isSocket()) return 'a socket';
-  return 'not a file';
-}
-
 /** Read leniently from the unvalidated config: only to start the init early. */
 function namespacesOf(raw: unknown): LinuxNamespace[] {
   const list = (raw as { linux?: { namespaces?: unknown } })?.linux?.namespaces;
@@ -391,13 +333,6 @@ function killQuietly(pid: number): void {
   }
 }
 
-function openNamespacePath(ns: LinuxNamespace): number {
-  try {
-    return fs.openSync(ns.path!, 'r');
-  } catch (err) {
-    throw new TsrunError(`${ns.type} namespace path ${ns.path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
-  }
-}
 
 interface InitRequests {
   hooks: () => void;

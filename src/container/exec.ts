@@ -21,7 +21,7 @@ import type { InitMessage } from './init-protocol';
 import { spawnInit, SpawnedInit } from './spawn-init';
 import { requireTrampoline } from './userns';
 import { ContainerRecord, loadContainer, statusOf } from './state';
-import { readJsonFile } from './create';
+import { readJsonFile } from './json-file';
 import { checkPidFile, writePidFile } from './pid-file';
 import { getWinsize } from '../../bindings/tty';
 import { ConsoleRelay, openConsole } from './console';

@@ -11,7 +11,6 @@
 // with the idmapped ones (SetupRequest.mountFdSocket), named by their index in config.mounts.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { MS } from '../../bindings';
 import { recvFd, sendFd, socketpair } from '../../bindings/tty';
 import { TsrunError } from '../errors';
@@ -19,8 +18,8 @@ import { parseMountOptions } from '../init/mount-options';
 import { withReadOnlyRuntime } from '../security/runtime-protection';
 import type { LinuxNamespace, Spec } from '../spec/types';
 import { runningInUserNamespace } from './paths';
-
-const STAGE = path.join(__dirname, 'tsrun-stage');
+import { openNamespace } from './spawn-init';
+import { STAGE } from '../init/stage';
 
 /** The pid namespace to join this way, if any: root on the host, no user namespace. */
 export function joinedPidNamespace(namespaces: LinuxNamespace[]): LinuxNamespace | undefined {
@@ -37,7 +36,7 @@ const ATTR_FLAGS = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC;
 export function sendProcMounts(config: Spec, pidNs: LinuxNamespace, socket: number): void {
   for (const [index, m] of (config.mounts ?? []).entries()) {
     if (m.type !== 'proc') continue;
-    const fd = makeProcMount(pidNs.path!, parseMountOptions(m.options), `mounts[${index}] (proc on ${m.destination})`);
+    const fd = makeProcMount(pidNs, parseMountOptions(m.options), `mounts[${index}] (proc on ${m.destination})`);
     try {
       sendFd(socket, fd, String(index));
     } finally {
@@ -46,13 +45,9 @@ export function sendProcMounts(config: Spec, pidNs: LinuxNamespace, socket: numb
   }
 }
 
-function makeProcMount(nsPath: string, options: { flags: number; data: string }, what: string): number {
-  let ns: number;
-  try {
-    ns = fs.openSync(nsPath, 'r');
-  } catch (err) {
-    throw new TsrunError(`pid namespace path ${nsPath}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
-  }
+function makeProcMount(pidNs: LinuxNamespace, options: { flags: number; data: string }, what: string): number {
+  const nsPath = pidNs.path!;
+  const ns = openNamespace(pidNs);
   const [ours, theirs] = socketpair();
   try {
     const args = ['proc', '3', '4', String(options.flags & ATTR_FLAGS), ...options.data.split(',').filter(Boolean)];

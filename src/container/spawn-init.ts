@@ -186,7 +186,8 @@ function mayReturnToOwnPidNs(): boolean {
   return returnable;
 }
 
-function openNamespace(ns: LinuxNamespace): number {
+/** An fd of a namespace given by path; a missing or unreadable path is one clear error. */
+export function openNamespace(ns: LinuxNamespace): number {
   try {
     return fs.openSync(ns.path!, 'r');
   } catch (err) {

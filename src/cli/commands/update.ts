@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { dropZeros, parseBytes, updateContainer } from '../../container/cgroup-ops';
-import { readJsonFile } from '../../container/create';
+import { readJsonFile } from '../../container/json-file';
 import type { LinuxResources } from '../../spec/types';
 import { TsrunError } from '../../errors';
 import { containerId, GlobalOptions } from '../context';
