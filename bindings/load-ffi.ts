@@ -1,6 +1,8 @@
 // Loading ffi-rs. Its index.js asks process.report.getReport() whether libc is musl, which
 // costs ~8 ms at every tsrun start that needs system calls; we answer from the file system
-// (a musl system has its dynamic loader at /lib/ld-musl-<arch>.so.1) while it loads.
+// (a musl system has its dynamic loader at /lib/ld-musl-<arch>.so.1) while it loads. This
+// relies on that index.js, so package.json pins ffi-rs to an exact version: check this
+// patch again before moving the pin.
 import * as fs from 'node:fs';
 import type * as FFI from 'ffi-rs';
 

@@ -22,7 +22,7 @@ import type { LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSyscall } 
 import { libseccomp, Libseccomp, NR_SCMP_ERROR, ScmpArgCmp, SCMP_ACT, SCMP_CMP, SCMP_FLTATR, SeccompCtx } from '../../bindings/libseccomp';
 import { TsrunError } from '../errors';
 import * as fs from 'node:fs';
-import { connectUnix, SEND_FD_MAX, sendFd } from '../../bindings/tty';
+import { connectUnix } from '../../bindings/tty';
 import { OCI_VERSION } from '../spec/default-config';
 import { libc } from '../../bindings';
 import { enosysStub } from './enosys-stub';
