@@ -147,9 +147,10 @@ function buildStage(outDir) {
   }
 }
 
-// The single-threaded step user namespaces need (bindings/userns-trampoline.c, DESIGN.md 1).
-// Built with the system C compiler when there is one; without it tsrun still works, and a
-// container with a user namespace is refused at create time with a message saying so.
+// The single-threaded step user namespaces need (bindings/userns-trampoline.c, docs/design-notes.md).
+// Built with the system C compiler (tsrun-stage needs it too, so a build without one fails
+// in buildStage); if only this program fails to build, a container with a user namespace is refused
+// at create time with a message saying so.
 function buildTrampoline(outDir) {
   const { spawnSync } = require('node:child_process');
   const src = path.join(top, 'bindings', 'userns-trampoline.c');

@@ -140,7 +140,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     addNotifySocket(config, dir);
 
     debug('config validated');
-    // Made and limited before the init joins it (late, once Node has booted: DESIGN.md 4).
+    // Made and limited before the init joins it (late, once Node has booted: docs/design-notes.md).
     const beforeCreate = (planned: CgroupRecord) => {
       recovery.cgroup = planned;
       saveRecovery(dir, recovery);

@@ -1,5 +1,5 @@
-// User namespaces. Node cannot unshare or join one (it is multithreaded, DESIGN.md 1), so
-// the one single-threaded step is a tiny C program built with tsrun (dist/tsrun-userns,
+// User namespaces. Node cannot unshare or join one (it is multithreaded: docs/design-notes.md),
+// so the one single-threaded step is a tiny C program built with tsrun (dist/tsrun-userns,
 // from bindings/userns-trampoline.c), spawned in place of node:
 //
 //   tsrun create ── spawn ──> tsrun-userns init (single-threaded)

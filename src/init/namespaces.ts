@@ -60,8 +60,8 @@ export function enterNamespaces(namespaces: LinuxNamespace[], debug: (msg: strin
 /**
  * The init's last step before `ready`: move into the container's cgroups, then make its
  * cgroup namespace (rooted there). As late as possible, so that what the Node init touches
- * while it sets the container up is not charged to the container (DESIGN.md 4): a 1 MiB
- * limit must leave room for the user's process.
+ * while it sets the container up is not charged to the container (docs/design-notes.md,
+ * "The late cgroup join"): a 1 MiB limit must leave room for the user's process.
  */
 export function enterCgroup(namespaces: LinuxNamespace[], debug: (msg: string) => void, joinCgroups: () => void): void {
   const cgroupNs = namespaces.find((ns) => ns.type === 'cgroup');

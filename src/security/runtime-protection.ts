@@ -47,7 +47,7 @@ export function runtimePaths(): string[] {
  *
  * Rootless (euid != 0) skips it: making a mount namespace and bind mounts needs
  * CAP_SYS_ADMIN on the host, which an unprivileged user does not have (and Node cannot
- * enter a user namespace of its own to get it, DESIGN.md 1). Nor is it needed: the
+ * enter a user namespace of its own to get it: docs/design-notes.md). Nor is it needed: the
  * container's root is the user's own uid (or subordinate ids) on the host, so it can
  * write to node, dist/ and node_modules/ only if that user already can. Installed as
  * usual they belong to host root; a copy the user owns gives the container nothing the
