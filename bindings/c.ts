@@ -6,7 +6,8 @@ import { SysError } from './types';
 
 /**
  * ffi-rs is loaded on first use, not when a module importing this one is loaded: commands
- * that make no system call (list, spec) are in the same bundle as those that do.
+ * that make no system call (list, spec, features, state) are in the same bundle as those
+ * that do.
  */
 const ffi = (): typeof FFI => loadFfi();
 

@@ -1,5 +1,6 @@
-// Entry to the bindings layer. The real libc is loaded on first use, so commands that need
-// no system calls (state, list, spec) never pay for ffi-rs; tests install a fake instead.
+// Entry to the bindings layer. libc() makes the real Libc on first use; ffi-rs itself is
+// loaded only by the first C call (load-ffi.ts), so list, spec, features, state and
+// --help never load it (test/unit/lazy-ffi.test.ts). Tests install a fake instead.
 import type { Libc } from './types';
 
 export * from './types';

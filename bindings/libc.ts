@@ -1,4 +1,4 @@
-// The real Libc: glibc through ffi-rs. This is the only module that imports ffi-rs.
+// The real Libc: glibc through ffi-rs (loaded by load-ffi.ts on the first call, through c.ts).
 // Calls run synchronously on the calling (main) thread, which is what namespace work needs.
 import type * as ffi from 'ffi-rs';
 import { addressOf, calloc, checked as check, free, libcCall as call, sysError, T, u8, view } from './c';
