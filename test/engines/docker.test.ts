@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cleanEnv, waitFor } from '../helpers/tsrun';
 import {
+  cgroupFileOf,
   cleanupTempDir,
   cmd,
   CmdResult,
@@ -190,6 +191,9 @@ function main(tools: Record<string, string>): void {
 
     const up = docker(['update', '--cpu-shares', '512', '--pids-limit', '100', id]);
     t.equal(up.status, 0, show(up));
+    const pid = Number(docker(['inspect', '--format', '{{.State.Pid}}', id]).stdout.trim());
+    t.equal(cgroupFileOf(pid, 'cpu', 'cpu.shares', 'cpu.weight'), fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? '20' : '512', `cpu shares reach the cgroup (pid ${pid})`);
+    t.equal(cgroupFileOf(pid, 'pids', 'pids.max', 'pids.max'), '100', `the pids limit reaches the cgroup (pid ${pid})`);
     docker(['rm', '--force', id]);
   });
 

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cleanEnv, waitFor } from '../helpers/tsrun';
 import {
+  cgroupFileOf,
   cleanupTempDir,
   cmd,
   CmdResult,
@@ -165,7 +166,7 @@ network_config_dir = "${tmp}/cni"
     t.equal(d.status, 0, show(d));
     const id = d.stdout.trim();
     const pid = Number(podman(['inspect', '--format', '{{.State.Pid}}', id]).stdout.trim());
-    t.equal(memoryLimitOf(pid), '6291456', `the container's memory cgroup is limited to 6 MiB (pid ${pid})`);
+    t.equal(cgroupFileOf(pid, 'memory', 'memory.limit_in_bytes', 'memory.max'), '6291456', `the container's memory cgroup is limited to 6 MiB (pid ${pid})`);
     podman(['rm', '--force', '--time', '0', id]);
   });
 
@@ -222,34 +223,4 @@ function readdirOr(dir: string): string[] {
   } catch {
     return [];
   }
-}
-
-/** memory.limit_in_bytes (cgroup v1) or memory.max (v2) of the cgroup of `pid`. */
-function memoryLimitOf(pid: number): string {
-  let cg = '';
-  try {
-    cg = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-  } catch {
-    return `no /proc/${pid}/cgroup`;
-  }
-  for (const line of cg.split('\n')) {
-    const [, ctrls, p] = line.split(':');
-    if (ctrls === undefined) continue;
-    if (ctrls.split(',').includes('memory')) {
-      try {
-        return fs.readFileSync(path.join('/sys/fs/cgroup/memory', p, 'memory.limit_in_bytes'), 'utf8').trim();
-      } catch (e) {
-        return String(e);
-      }
-    }
-  }
-  const v2 = cg.split('\n').find((l) => l.startsWith('0::'));
-  if (v2 && fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) {
-    try {
-      return fs.readFileSync(path.join('/sys/fs/cgroup', v2.slice(3), 'memory.max'), 'utf8').trim();
-    } catch (e) {
-      return String(e);
-    }
-  }
-  return `no memory cgroup in /proc/${pid}/cgroup`;
 }

@@ -124,6 +124,37 @@ export function requireTools(t: Tap, tools: Record<string, string>): Record<stri
 }
 
 // ---------------------------------------------------------------------------------------
+// Cgroups of a container, read from the host
+
+/**
+ * A file of the cgroup of `pid` for `controller`: v1 (/sys/fs/cgroup/CONTROLLER/PATH/v1File)
+ * or, on a pure cgroup v2 host, the unified one (v2File). On failure, a text that says why
+ * (so an assertion on the value shows it).
+ */
+export function cgroupFileOf(pid: number, controller: string, v1File: string, v2File: string): string {
+  let cg = '';
+  try {
+    cg = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return `no /proc/${pid}/cgroup`;
+  }
+  const read = (p: string): string => {
+    try {
+      return fs.readFileSync(p, 'utf8').trim();
+    } catch (e) {
+      return String(e);
+    }
+  };
+  for (const line of cg.split('\n')) {
+    const [, ctrls, p] = line.split(':');
+    if (ctrls !== undefined && ctrls.split(',').includes(controller)) return read(path.join('/sys/fs/cgroup', controller, p, v1File));
+  }
+  const v2 = cg.split('\n').find((l) => l.startsWith('0::'));
+  if (v2 && fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) return read(path.join('/sys/fs/cgroup', v2.slice(3), v2File));
+  return `no ${controller} cgroup in /proc/${pid}/cgroup`;
+}
+
+// ---------------------------------------------------------------------------------------
 // Images
 
 /** tar of the busybox rootfs (tar -C rootfs -c .) in dir; returns its path. */
