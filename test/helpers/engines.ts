@@ -6,10 +6,9 @@
 // - images are made from the busybox rootfs of the integration tests (tar -C rootfs -c .),
 //   imported with `podman import` / `docker import`, or wrapped into a one-layer OCI
 //   archive for `ctr image import` (ociArchive).
-// - what tsrun implements is read from tsrun itself (tsrunCaps): `tsrun features` for
-//   cgroups, the command list of `tsrun --help` for subcommands (the OCI features document
-//   has no field for them). Flows that depend on a piece still being built are run anyway,
-//   with their assertions marked TODO and the reason printed (pending()).
+// - every engine assertion is a plain pass/fail: nothing is marked TODO or skipped because
+//   of what tsrun says about itself (--help, features, an error text), so a regression in
+//   tsrun cannot turn a failure into a TODO.
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -125,69 +124,34 @@ export function requireTools(t: Tap, tools: Record<string, string>): Record<stri
 }
 
 // ---------------------------------------------------------------------------------------
-// What tsrun implements
-
-export interface TsrunCaps {
-  /** linux.cgroup.v1 || linux.cgroup.v2 in `tsrun features`. */
-  cgroups: boolean;
-  cgroupText: string;
-  /** Subcommands listed by `tsrun --help`. */
-  commands: Set<string>;
-}
-
-let capsCache: TsrunCaps | undefined;
-
-/** Ask tsrun what it implements (once per test process). */
-export function tsrunCaps(): TsrunCaps {
-  if (capsCache) return capsCache;
-  const f = cmd(tsrunBin, ['features']);
-  let cg: Record<string, unknown> = {};
-  try {
-    cg = (JSON.parse(f.stdout) as { linux?: { cgroup?: Record<string, unknown> } }).linux?.cgroup ?? {};
-  } catch {
-    /* leave empty: reported as not implemented */
-  }
-  const h = cmd(tsrunBin, ['--help']);
-  const commands = new Set<string>();
-  for (const m of h.stdout.matchAll(/^\s+tsrun ([a-z][a-z-]*)/gm)) commands.add(m[1]);
-  capsCache = {
-    cgroups: cg.v1 === true || cg.v2 === true,
-    cgroupText: `linux.cgroup ${JSON.stringify(cg)}`,
-    commands,
-  };
-  return capsCache;
-}
-
-export type Need = 'cgroups' | 'exec' | 'pause' | 'resume' | 'ps' | 'update' | 'events';
+// Cgroups of a container, read from the host
 
 /**
- * Extra for assertions of a flow that needs pieces of tsrun other engineers are still
- * building: {} when tsrun reports them all, else {todo: why} (tap runs the assertion and
- * prints it with "# TODO why", without counting a failure). The reason is also printed.
+ * A file of the cgroup of `pid` for `controller`: v1 (/sys/fs/cgroup/CONTROLLER/PATH/v1File)
+ * or, on a pure cgroup v2 host, the unified one (v2File). On failure, a text that says why
+ * (so an assertion on the value shows it).
  */
-export function pending(t: Tap, needs: Need[]): { todo?: string } {
-  const caps = tsrunCaps();
-  const why: string[] = [];
-  for (const n of needs) {
-    if (n === 'cgroups') {
-      if (!caps.cgroups) why.push(`tsrun features reports no cgroup support (${caps.cgroupText})`);
-    } else if (!caps.commands.has(n)) {
-      why.push(`tsrun has no "${n}" command yet (tsrun --help)`);
-    }
+export function cgroupFileOf(pid: number, controller: string, v1File: string, v2File: string): string {
+  let cg = '';
+  try {
+    cg = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return `no /proc/${pid}/cgroup`;
   }
-  if (why.length === 0) return {};
-  const todo = `pending in tsrun: ${why.join('; ')}`;
-  t.comment(`assertions below are TODO, not enforced: ${todo}`);
-  return { todo };
-}
-
-/** When the runtime itself says a feature is not there yet, e.g. terminals. */
-export function pendingIfUnsupported(t: Tap, r: CmdResult, what: string): { todo?: string } {
-  const m = /([^\n]*not supported by tsrun yet[^\n]*)/.exec(r.stderr + '\n' + r.stdout);
-  if (!m) return {};
-  const todo = `pending in tsrun: ${what}: the runtime says "${m[1].trim().slice(0, 200)}"`;
-  t.comment(`assertions below are TODO, not enforced: ${todo}`);
-  return { todo };
+  const read = (p: string): string => {
+    try {
+      return fs.readFileSync(p, 'utf8').trim();
+    } catch (e) {
+      return String(e);
+    }
+  };
+  for (const line of cg.split('\n')) {
+    const [, ctrls, p] = line.split(':');
+    if (ctrls !== undefined && ctrls.split(',').includes(controller)) return read(path.join('/sys/fs/cgroup', controller, p, v1File));
+  }
+  const v2 = cg.split('\n').find((l) => l.startsWith('0::'));
+  if (v2 && fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) return read(path.join('/sys/fs/cgroup', v2.slice(3), v2File));
+  return `no ${controller} cgroup in /proc/${pid}/cgroup`;
 }
 
 // ---------------------------------------------------------------------------------------

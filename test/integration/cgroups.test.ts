@@ -6,7 +6,7 @@ import t, { Test } from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Bundle, BundleOptions, makeBundle } from '../helpers/bundle';
-import { stopTapSpawnHooks, tsrunAsync } from '../helpers/container';
+import { readOr, stopTapSpawnHooks, tsrunAsync } from '../helpers/container';
 import { forceDelete, freshRoot, pidAlive, residue, state, tsrun, tsrunBuilt, uniqueId, waitFor } from '../helpers/tsrun';
 
 stopTapSpawnHooks();
@@ -110,8 +110,10 @@ t.test('OOM: an allocation over the limit is killed; events reports oom and stat
   // could invoke the OOM killer again before tail's memory was freed, and it took sh (seen once).
   const c = newCtr(tt, withResources(['sh', '-c', 'tail /dev/zero > /dev/null; echo status=$?'], { memory: { limit: 16 << 20, swap: 16 << 20 } }));
   create(tt, c);
-  const events = tsrunAsync(['events', '--interval', '200ms', c.id], { root, timeout: 60_000 });
-  await new Promise((r) => setTimeout(r, 1500)); // events has started and taken its first look
+  const eventsOut = path.join(c.bundle.dir, 'events.out');
+  const events = tsrunAsync(['events', '--interval', '200ms', c.id], { root, timeout: 60_000, stdoutFile: eventsOut });
+  // Start only once events watches: its first stats line is out.
+  tt.ok(waitFor(() => /"type":"stats"/.test(readOr(eventsOut)), 20_000), `events has taken its first look: ${readOr(eventsOut).slice(0, 100)}`);
   ok(tt, ['start', c.id]);
   tt.ok(waitFor(() => state(c.id, root).status === 'stopped', 30_000), 'container ends');
   tt.match(fs.readFileSync(c.out, 'utf8'), /status=137/, 'tail was SIGKILLed by the OOM killer');

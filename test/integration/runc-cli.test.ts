@@ -14,6 +14,10 @@ import { cleanEnv, forceDelete, pidAlive, residue, state, tsrun, tsrunJs, TsrunR
 const root = rootSuite();
 const RUNC = '/usr/sbin/runc';
 const haveRunc = fs.existsSync(RUNC);
+// Skip reasons (false: run). A missing tool is a skip with its reason, never a quiet pass.
+const noRunc = !haveRunc && `${RUNC} is not installed (apt-get install runc)`;
+const noGcc = spawnSync('gcc', ['--version']).status !== 0 && 'gcc is not installed: the helper programs are built with gcc -static';
+const noScript = spawnSync('script', ['--version']).status !== 0 && 'script(1) (util-linux) is missing';
 
 function why(r: TsrunResult): string {
   return `${r.argv.slice(2).join(' ')} -> status ${r.status}; stderr: ${r.stderr.trim()}`;
@@ -58,11 +62,9 @@ t.test('update takes the flags of runc update (--cpu-share and the others)', asy
   const rdt = tsrun(['update', '--l3-cache-schema', 'L3:0=f', c.id], { root });
   t.equal(rdt.status, 1);
   t.equal(rdt.stderr, 'tsrun: Intel RDT/CAT: l3 cache schema is not enabled\n');
-  if (!haveRunc) {
-    t.comment(`skipped the flag list comparison: ${RUNC} is missing`);
-    return;
-  }
-  // Every flag runc's update documents is one tsrun's update knows.
+});
+
+t.test('every flag runc\'s update documents is one tsrun\'s update knows', { skip: noRunc }, async (t) => {
   const runcHelp = spawnSync(RUNC, ['update', '--help'], { encoding: 'utf8' }).stdout;
   const runcFlags = [...runcHelp.matchAll(/^\s+--([a-z0-9-]+)/gm)].map((m) => m[1]).filter((f) => f !== 'help');
   t.ok(runcFlags.includes('cpu-share') && runcFlags.length > 10, `runc update flags: ${runcFlags.join(' ')}`);
@@ -70,11 +72,8 @@ t.test('update takes the flags of runc update (--cpu-share and the others)', asy
   for (const flag of runcFlags) t.match(ours, new RegExp(`--${flag}\\b`), `tsrun update --help lists --${flag}`);
 });
 
-t.test('cgroup v1: memory and memory+swap raised, lowered and made unlimited in a working order', async (t) => {
-  if (!fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes')) {
-    t.comment('skipped: no v1 memory controller with swap accounting');
-    return;
-  }
+const noMemsw = !fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') && 'no v1 memory controller with swap accounting';
+t.test('cgroup v1: memory and memory+swap raised, lowered and made unlimited in a working order', { skip: noMemsw }, async (t) => {
   const cg = uniqueId('rcli');
   const c = newCtr(t, {
     args: ['sleep', '1000'],
@@ -99,13 +98,12 @@ t.test('cgroup v1: memory and memory+swap raised, lowered and made unlimited in 
   t.ok(Number(v1Memory(cg, 'memory.memsw.limit_in_bytes')) > 1 << 40, 'memory+swap unlimited');
 });
 
-t.test('cgroup v1: CFS period/quota/burst and RT period/runtime lowered together in a working order', async (t) => {
+const noCpuRt =
+  (!fs.existsSync('/sys/fs/cgroup/cpu/cpu.cfs_burst_us') || !fs.existsSync('/sys/fs/cgroup/cpu/cpu.rt_runtime_us')) &&
+  'no v1 cpu controller with cfs_burst_us and rt_runtime_us';
+t.test('cgroup v1: CFS period/quota/burst and RT period/runtime lowered together in a working order', { skip: noCpuRt }, async (t) => {
   const cg = uniqueId('rcli');
   const cpu = (file: string) => fs.readFileSync(`/sys/fs/cgroup/cpu/${cg}/${file}`, 'utf8').trim();
-  if (!fs.existsSync('/sys/fs/cgroup/cpu/cpu.cfs_burst_us') || !fs.existsSync('/sys/fs/cgroup/cpu/cpu.rt_runtime_us')) {
-    t.comment('skipped: no v1 cpu controller with cfs_burst_us and rt_runtime_us');
-    return;
-  }
   const c = newCtr(t, {
     args: ['sleep', '1000'],
     mutate: (cfg) => {
@@ -131,10 +129,10 @@ t.test('--version has the lines of runc --version; --help and -v exit 0', async 
   t.same(keys, ['commit', 'spec', 'go', 'libseccomp'], r.stdout);
   t.match(r.stdout, /^spec: 1\.\d+\.\d+/m);
   t.match(r.stdout, /^libseccomp: \d+\.\d+\.\d+$/m);
-  if (haveRunc) {
+  t.test('the same keys as runc --version', { skip: noRunc }, async (t) => {
     const runcKeys = spawnSync(RUNC, ['--version'], { encoding: 'utf8' }).stdout.trimEnd().split('\n').slice(1).map((l) => l.split(':')[0]);
-    t.same(keys, runcKeys, 'the same keys as runc --version');
-  }
+    t.same(keys, runcKeys);
+  });
   t.equal(tsrun(['-v']).stdout, r.stdout, '-v is --version');
   const help = tsrun(['--help']);
   t.equal(help.status, 0);
@@ -211,16 +209,18 @@ t.test('a new session keyring by default (_ses.ID), none with --no-new-keyring; 
 });
 
 /** gcc -static of `source` into dir/name; undefined when it cannot be built. */
-function buildStatic(dir: string, name: string, source: string): string | undefined {
+/** gcc -static of `source`; with gcc installed, a failed build fails the test (its message). */
+function buildStatic(dir: string, name: string, source: string): string {
   const src = path.join(dir, `${name}.c`);
   fs.writeFileSync(src, source);
   const bin = path.join(dir, name);
   const r = spawnSync('gcc', ['-static', '-O2', '-o', bin, src], { encoding: 'utf8' });
-  return r.status === 0 ? bin : undefined;
+  if (r.status !== 0) throw new Error(`gcc -static ${name}.c failed (install libc6-dev): ${r.stderr}`);
+  return bin;
 }
 
 /** A static program that makes each syscall number given and prints "NR ERRNO" (0: no error). */
-function buildSysno(dir: string): string | undefined {
+function buildSysno(dir: string): string {
   return buildStatic(dir, 'sysno', `#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,18 +251,11 @@ const SYSNO_NEEDS = [
   'ppoll', 'select', 'pselect6', 'dup', 'dup2', 'getpgrp', 'setpgid', 'unshare', 'setns', 'keyctl', 'fstatat64',
 ];
 
-t.test('seccomp: syscalls above the profile\'s highest get ENOSYS (runc\'s stub), the others the default errno', async (t) => {
-  if (process.arch !== 'x64') {
-    t.comment(`skipped: the syscall numbers below are x86_64's (${process.arch})`);
-    return;
-  }
+const notX64 = process.arch !== 'x64' && `the syscall numbers below are x86_64's (${process.arch})`;
+t.test('seccomp: syscalls above the profile\'s highest get ENOSYS (runc\'s stub), the others the default errno', { skip: notX64 || noGcc }, async (t) => {
   const tmp = tempDir('tsrun-sysno-');
   t.teardown(tmp.remove);
   const bin = buildSysno(tmp.dir);
-  if (!bin) {
-    t.comment('skipped: gcc -static could not build the helper');
-    return;
-  }
   // 140 getpriority: below the highest listed (rseq, 334) and not listed; 440 process_madvise
   // and 1000: above it.
   const probe = ['140', '440', '1000'];
@@ -283,12 +276,13 @@ t.test('seccomp: syscalls above the profile\'s highest get ENOSYS (runc\'s stub)
     t.equal(r.status, 0, why(r));
     const deflt = defaultErrnoRet ?? 1;
     t.equal(fs.readFileSync(c.out, 'utf8'), `140 ${deflt}\n440 38\n1000 38\n`, `defaultErrnoRet ${defaultErrnoRet}: default errno below, ENOSYS above`);
-    if (!haveRunc) continue;
-    const out = path.join(c.bundle.dir, 'runc.out');
-    const fd = fs.openSync(out, 'w');
-    const rr = spawnSync(RUNC, ['--root', path.join(tmp.dir, 'runc'), 'run', '--bundle', c.bundle.dir, `${c.id}-runc`], { stdio: ['ignore', fd, fd] });
-    fs.closeSync(fd);
-    t.equal(fs.readFileSync(out, 'utf8'), fs.readFileSync(c.out, 'utf8'), `runc prints the same (status ${rr.status})`);
+    await t.test(`runc prints the same (defaultErrnoRet ${defaultErrnoRet})`, { skip: noRunc }, async (t) => {
+      const out = path.join(c.bundle.dir, 'runc.out');
+      const fd = fs.openSync(out, 'w');
+      const rr = spawnSync(RUNC, ['--root', path.join(tmp.dir, 'runc'), 'run', '--bundle', c.bundle.dir, `${c.id}-runc`], { stdio: ['ignore', fd, fd] });
+      fs.closeSync(fd);
+      t.equal(fs.readFileSync(out, 'utf8'), fs.readFileSync(c.out, 'utf8'), `status ${rr.status}`);
+    });
   }
 });
 
@@ -329,14 +323,10 @@ while True:
   return { socket, got: () => fs.readFileSync(file, 'utf8'), stop: () => child.kill('SIGKILL') };
 }
 
-t.test('NOTIFY_SOCKET: the container notifies at /run/notify/notify.sock, start forwards READY and MAINPID', async (t) => {
+t.test('NOTIFY_SOCKET: the container notifies at /run/notify/notify.sock, start forwards READY and MAINPID', { skip: noGcc }, async (t) => {
   const tmp = tempDir('tsrun-notify-');
   t.teardown(tmp.remove);
   const bin = buildStatic(tmp.dir, 'notify', NOTIFY_C);
-  if (!bin) {
-    t.comment('skipped: gcc -static could not build the helper');
-    return;
-  }
   const receiver = notifyReceiver(tmp.dir);
   t.teardown(receiver.stop);
   const env = cleanEnv({ NOTIFY_SOCKET: receiver.socket });
@@ -379,11 +369,7 @@ t.test('NOTIFY_SOCKET: the container notifies at /run/notify/notify.sock, start 
   t.equal(sr.status, 0, `no READY, no wait: ${why(sr)}`);
 });
 
-t.test('no fd of tsrun in a terminal process: run and exec -t on a pty', async (t) => {
-  if (spawnSync('script', ['--version']).status !== 0) {
-    t.comment('skipped: script(1) (util-linux) is missing');
-    return;
-  }
+t.test('no fd of tsrun in a terminal process: run and exec -t on a pty', { skip: noScript }, async (t) => {
   const c = newCtr(t, { args: ['sleep', '1000'] });
   const term = makeBundle({ args: ['ls', '-1', '/proc/self/fd'], mutate: (cfg) => (cfg.process.terminal = true) });
   t.teardown(() => term.cleanup());

@@ -34,7 +34,7 @@ function run(t: Test, opts: BundleOptions & { prepare?: (bundle: { dir: string; 
     spawnSync(RUNC, ['--root', runcRoot, 'delete', '-f', `${id}-runc`]);
     runc = { status: r.status, out: r.stdout + r.stderr };
   } else {
-    t.comment('runc not installed: no comparison');
+    t.test('the same with runc', { skip: 'runc is not installed' }, () => undefined);
   }
   return { status: res.status, out: res.stdout + res.stderr, runc };
 }
@@ -259,6 +259,8 @@ t.test('without a mount namespace: the process and exec are chrooted into the ro
     t.same([r.status, r.stdout], [0, 'in-the-rootfs\n'], `runc agrees: ${r.stderr}`);
     // runc 1.1.5 does change the host's mounts here (it binds the rootfs over itself): undo.
     for (const p of ['proc', '']) spawnSync('umount', ['-l', path.join(bundle.rootfs, p)]);
+  } else {
+    t.test('the same with runc', { skip: 'runc is not installed' }, () => undefined);
   }
 });
 

@@ -195,7 +195,8 @@ function freezers(): Array<{ name: string; mount: string; freeze: (d: string) =>
   return out;
 }
 
-t.test('run -d into a frozen cgroup fails at once', async (t) => {
+const noFreezer = freezers().length === 0 && 'no freezer on this host (neither cgroup2 nor a v1 freezer hierarchy)';
+t.test('run -d into a frozen cgroup fails at once', { skip: noFreezer }, async (t) => {
   for (const f of freezers()) {
     for (const nested of [false, true]) {
       t.test(`${f.name}${nested ? ', frozen parent' : ''}`, async (t) => {

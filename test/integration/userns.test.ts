@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BundleConfig } from '../helpers/bundle';
 import { runIn, stopTapSpawnHooks } from '../helpers/container';
-import { freshRoot, tsrunBuilt } from '../helpers/tsrun';
+import { freshRoot, tsrunBuilt, waitFor } from '../helpers/tsrun';
 
 stopTapSpawnHooks();
 const isRoot = process.getuid?.() === 0;
@@ -81,7 +81,16 @@ t.test('a user namespace joined by path', { skip }, async (t) => {
     holder.kill('SIGKILL');
   });
   const pid = holder.pid!;
-  await new Promise((r) => setTimeout(r, 100));
+  // Its maps can be written once it runs in its own user namespace (unshare has unshared).
+  const ours = fs.readlinkSync('/proc/self/ns/user');
+  const nsOf = (): string => {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/ns/user`);
+    } catch {
+      return ours;
+    }
+  };
+  t.ok(waitFor(() => nsOf() !== ours, 10_000), 'the holder is in a new user namespace');
   fs.writeFileSync(`/proc/${pid}/uid_map`, `0 ${HOST + 5000} 1000\n`);
   fs.writeFileSync(`/proc/${pid}/gid_map`, `0 ${HOST + 5000} 1000\n`);
   const r = runIn({
