@@ -119,6 +119,8 @@ static struct {
   int nhooks;
   char *hook_state;
   int seccomp_loaded;
+  int home[16]; /* 'e': cgroup.procs fds of the runtime's own cgroups, rejoined after the fork */
+  int nhome;
 } plan = { .control = -1, .fifo = -1, .pidns = -1, .timens = -1, .listener = -1, .fifo_w = -1 };
 
 /* strerror as Go and Node spell it ("no such file or directory"): engines match these words. */
@@ -210,6 +212,10 @@ static void read_plan(int fd) {
     off += len;
     switch (tag) {
     case 'M': plan.mode = data[0]; break;
+    case 'o':
+      if (plan.nhome == 16) fail("tsrun-stage: too many cgroups");
+      plan.home[plan.nhome++] = (int)number(data, "cgroup fd");
+      break;
     case 'c': plan.control = (int)number(data, "control fd"); break;
     case 'f': plan.fifo = (int)number(data, "fifo fd"); break;
     case 'p': plan.pidns = (int)number(data, "pid namespace fd"); break;
@@ -701,6 +707,7 @@ int main(int argc, char **argv) {
   cloexec(plan.pidns);
   cloexec(plan.timens);
   cloexec(plan.listener);
+  for (int i = 0; i < plan.nhome; i++) cloexec(plan.home[i]);
   if (plan.mode == 'i') become_process();
   pid_t pid = fork_into_pid_namespace();
   if (pid == 0) {
@@ -712,6 +719,12 @@ int main(int argc, char **argv) {
   plan.control = -1;
   if (plan.listener >= 0) close(plan.listener);
   if (plan.mode != 'e' && plan.mode != 'k') return 0;
+  /* Out of the container's cgroups, as runc's exec parent: `ps`, pids.max, the freezer and
+     `kill --all` see the process only. */
+  for (int i = 0; i < plan.nhome; i++) {
+    if (write(plan.home[i], "0", 1) != 1) dprintf(2, "tsrun: warning: leaving the container's cgroup: %s\n", why(errno));
+    close(plan.home[i]);
+  }
   /* Hold none of the process's fds (a pty or pipe must see EOF when it exits). */
   for (int fd = 0; fd < 1024; fd++) close(fd);
   int status;

@@ -48,12 +48,22 @@ function membership(pid: number | 'self'): Map<string, string> {
   return map;
 }
 
+export interface ExecCgroups {
+  /** The cgroup.procs files the exec'd process writes its pid to. */
+  join: string[];
+  /**
+   * Ours, in the same hierarchies: a foreground exec's tsrun-stage goes back to them once
+   * it has forked the process (runc's exec parent is never in the container's cgroups).
+   */
+  home: string[];
+}
+
 /**
- * The cgroup.procs files the exec'd process writes its pid to. `sub` is runc's --cgroup:
- * "path" (every hierarchy) or "ctrl[,ctrl]:path" (those controllers), relative to the
- * container's cgroup; the sub-cgroup must exist.
+ * The cgroups an exec joins. `sub` is runc's --cgroup: "path" (every hierarchy) or
+ * "ctrl[,ctrl]:path" (those controllers), relative to the container's cgroup; the
+ * sub-cgroup must exist.
  */
-export function execCgroupProcs(initPid: number, sub?: string): string[] {
+export function execCgroupProcs(initPid: number, sub?: string): ExecCgroups {
   let init: Map<string, string>;
   try {
     init = membership(initPid);
@@ -64,6 +74,7 @@ export function execCgroupProcs(initPid: number, sub?: string): string[] {
   const subs = parseSub(sub);
   const mounts = cgroupMounts();
   const files: string[] = [];
+  const home: string[] = [];
   for (const [key, cgPath] of init) {
     const wanted = key.split(',').filter((k) => k !== '');
     const mount = mounts.find((m) => (key === 'cgroup2' ? m.v2 : !m.v2 && wanted.every((k) => m.keys.has(k))));
@@ -75,8 +86,10 @@ export function execCgroupProcs(initPid: number, sub?: string): string[] {
     const file = path.join(dir, 'cgroup.procs');
     if (subPath && !fs.existsSync(file)) throw new TsrunError(`--cgroup ${sub}: cgroup ${dir} does not exist`);
     files.push(file);
+    const ownPath = own.get(key);
+    if (ownPath?.startsWith(mount.root)) home.push(path.join(mount.mountPoint, ownPath.slice(mount.root.length), 'cgroup.procs'));
   }
-  return files;
+  return { join: files, home };
 }
 
 function parseSub(sub: string | undefined): Map<string, string> | undefined {

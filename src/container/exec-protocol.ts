@@ -18,6 +18,8 @@ export interface ExecRequest {
   listenerState?: ListenerState;
   /** cgroup.procs files (host paths) the exec-init writes its pid to before joining namespaces. */
   cgroupProcs: string[];
+  /** Foreground: our own cgroup.procs files, where tsrun-stage goes back after its fork. */
+  cgroupHome: string[];
   /** fds 3 .. 3+preserveFds-1 stay open in the process. */
   preserveFds: number;
   /** process.terminal: the exec-init's fd of a connected unix socket that receives the pty master. */

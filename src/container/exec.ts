@@ -14,7 +14,7 @@ import { TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
 import type { LinuxCapabilities, Process } from '../spec/types';
 import { validateProcess } from '../spec/validate';
-import { execCgroupProcs } from './exec-cgroup';
+import { ExecCgroups, execCgroupProcs } from './exec-cgroup';
 import type { ExecRequest } from './exec-protocol';
 import { EXEC_INIT_SCRIPT_NAME } from './exec-protocol';
 import type { InitMessage } from './init-protocol';
@@ -60,10 +60,10 @@ export interface ExecOptions {
  * The cgroup.procs files the exec'd process joins. A container created rootless without a
  * writable cgroup has none: its processes stay in the cgroup of whoever started them.
  */
-function execCgroupsOf(record: ContainerRecord, sub: string | undefined): string[] {
+function execCgroupsOf(record: ContainerRecord, sub: string | undefined): ExecCgroups {
   if (record.cgroup || record.rootless !== true) return execCgroupProcs(record.pid, sub);
   if (sub) throw new TsrunError(`--cgroup ${sub}: container ${record.id} has no cgroup (created rootless without a writable cgroup)`);
-  return [];
+  return { join: [], home: [] };
 }
 
 function isPermissionError(err: unknown): boolean {
@@ -91,7 +91,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   // Relayed to our own terminal: start with its size (resizes follow through SIGWINCH).
   if (terminal && !opts.consoleSocket) proc.consoleSize ??= ownTerminalSize();
   const preserveFds = preserveFdCount(opts.preserveFds);
-  const cgroupProcs = execCgroupsOf(record, opts.cgroup);
+  const { join: cgroupProcs, home: cgroupHome } = execCgroupsOf(record, opts.cgroup);
 
   const term = terminal ? openConsole(opts.consoleSocket) : undefined;
   let init: SpawnedInit | undefined;
@@ -153,6 +153,9 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       annotations: record.annotations ?? record.config.annotations ?? {},
     } : undefined,
     cgroupProcs: userFd !== undefined ? [] : cgroupProcs,
+    // In a user namespace the stage could not write them (the same as in runc: rootless
+    // exec parents stay where they are).
+    cgroupHome: userFd !== undefined || opts.detach ? [] : cgroupHome,
     preserveFds,
     consoleFd: term ? init.extraFds[0] : undefined,
     detach: opts.detach,

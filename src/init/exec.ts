@@ -51,6 +51,8 @@ function main(): void {
     // oomScoreAdj, scheduler, ioPriority, CPU affinity, LSM labels: checked on the host's /sys.
     const attributes = prepareAttributes(proc, undefined);
     applyInitialAffinity(attributes);
+    // Opened before we leave them (host paths); tsrun-stage writes itself back after its fork.
+    const cgroupHome = request.cgroupHome.map((file) => openCgroupProcs(file));
     joinCgroups(request.cgroupProcs, debug);
     // Before the mount namespace: the container's /proc does not show us (we are not in its
     // pid namespace). They are inherited by the process.
@@ -75,6 +77,7 @@ function main(): void {
       seccomp,
       attributes,
       terminal,
+      cgroupHome,
     });
   } catch (err) {
     try {
@@ -83,6 +86,14 @@ function main(): void {
       fs.writeSync(2, `tsrun: exec failed: ${(err as Error).message}\n`);
     }
     process.exit(1);
+  }
+}
+
+function openCgroupProcs(file: string): number {
+  try {
+    return fs.openSync(file, O.WRONLY | O.CLOEXEC);
+  } catch (err) {
+    throw new TsrunError(`opening our own cgroup ${file}: ${(err as Error).message}`);
   }
 }
 

@@ -168,6 +168,8 @@ export interface HandOver {
   terminal?: boolean;
   hooks?: Hook[];
   hookState?: string;
+  /** Foreground exec: fds of our own cgroup.procs files, where the stage returns after its fork. */
+  cgroupHome?: number[];
 }
 
 /**
@@ -195,5 +197,6 @@ export function handOverToStage(stageFd: number, proc: Process, prepared: Prepar
     terminal: !!h.terminal,
     hooks: h.hooks,
     hookState: h.hookState,
+    cgroupHome: h.cgroupHome,
   });
 }

@@ -63,6 +63,8 @@ export interface StagePlan {
   /** startContainer hooks (init modes), run with hookState on stdin. */
   hooks?: Hook[];
   hookState?: string;
+  /** 'exec': fds of cgroup.procs files the stage writes itself to once it has forked. */
+  cgroupHome?: number[];
 }
 
 /** Records of [tag][u32 LE length][data], read by process-stage.c's read_plan. */
@@ -77,6 +79,7 @@ export function encodePlan(plan: StagePlan): Buffer {
   };
   const fd = (tag: string, n: number | undefined) => n !== undefined && put(tag, n);
   put('M', MODE_LETTER[plan.mode]);
+  for (const n of plan.cgroupHome ?? []) put('o', n);
   put('c', plan.controlFd);
   fd('f', plan.fifoFd);
   fd('p', plan.pidNsFd);
@@ -138,7 +141,7 @@ export function execStage(stageFd: number, plan: StagePlan): never {
   const memfd = sys.memfdCreate('tsrun-plan', 0);
   for (let off = 0; off < data.length;) off += fs.writeSync(memfd, data, off);
   // These must cross the exec; tsrun-stage marks them close-on-exec again at once.
-  for (const n of [plan.controlFd, plan.fifoFd, plan.pidNsFd, plan.timeNsFd, plan.seccomp?.listenerFd]) {
+  for (const n of [plan.controlFd, plan.fifoFd, plan.pidNsFd, plan.timeNsFd, plan.seccomp?.listenerFd, ...(plan.cgroupHome ?? [])]) {
     if (n !== undefined) sys.fcntl(n, F_SETFD, 0);
   }
   return sys.execveat(stageFd, ['tsrun-stage', String(memfd)], []);

@@ -61,6 +61,22 @@ t.test('foreground: exit status, stdout, the config defaults', async (t) => {
   t.same(r.stdout.trim().split('\n'), ['xterm /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', '/', '0', 'tsrun']);
 });
 
+t.test('foreground: only the process joins the container\'s cgroups (tsrun-stage goes back, as runc\'s exec parent)', async (t) => {
+  const ex = tsrunAsync(['exec', id, 'sleep', '30'], { root });
+  const inContainer = () => {
+    const r = tsrun(['ps', '--format', 'json', id], { root });
+    return r.status === 0 ? (JSON.parse(r.stdout) as number[]) : [];
+  };
+  const comm = (pid: number) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  t.ok(waitFor(() => inContainer().some((pid) => pid !== initPid && comm(pid) === 'sleep' && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\x0030\x00')), 'the exec\'d sleep is in the container');
+  const pids = inContainer();
+  t.same(pids.map(comm).sort(), ['sleep', 'sleep'], `tsrun ps lists the init and the exec'd process only: ${pids.map((p) => `${p} ${comm(p)}`).join(', ')}`);
+  const sleeper = pids.find((p) => p !== initPid)!;
+  process.kill(sleeper, 'SIGTERM');
+  const r = await ex.done;
+  t.equal(r.status, 128 + 15, `the exec'd process's status reaches the caller: ${why(r)}`);
+});
+
 t.test('inline flags: --user, --additional-gids, --cwd, --env, --cap, --no-new-privs', async (t) => {
   const r = tsrun([
     'exec', '-u', '1000:1001', '-g', '5', '--additional-gids', '7', '--cwd', '/tmp', '-e', 'FOO=bar', '--env', 'TERM=dumb',
