@@ -181,7 +181,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     debug('setup request sent');
     // prestart and createRuntime run when the init has its mounts and has not pivoted yet
     // (it waits for our answer), in our namespaces, with the state "creating".
-    const joinCgroup = () => {
+    const moveInit = () => {
       for (const file of procsFiles) {
         try {
           fs.writeFileSync(file, String(pid));
@@ -189,6 +189,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
           throw new TsrunError(`joining cgroup ${file}: ${(err as Error).message}`);
         }
       }
+    };
+    const joinCgroup = () => {
+      moveInit();
       init!.control.write(`${JSON.stringify({ type: 'cgroup-joined' })}\n`);
     };
     // The init joins its cgroups last; the kernel's attach lock is made cheap for it now,
@@ -201,6 +204,11 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       const state = {
         ociVersion: config.ociVersion, id: opts.id, status: 'creating' as const, pid, bundle, annotations: config.annotations ?? {},
       };
+      // As runc: the hooks find the init in the container's cgroups (a device or network
+      // hook reads /proc/<pid>/cgroup). Only with these hooks does the init join this early
+      // (its later set-up is then charged to the container); its own join is a no-op then.
+      // In a user namespace the init asks for the move itself, later.
+      if (!userns) moveInit();
       runHooks(config, 'prestart', state);
       runHooks(config, 'createRuntime', state);
       spawned.control.write(`${JSON.stringify({ type: 'hooks-done' })}\n`);

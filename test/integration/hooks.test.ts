@@ -111,6 +111,36 @@ t.test('order, state and namespaces of all six hooks', async (t) => {
   for (const e of entries) t.match(e.state, { id: r.id, bundle: r.bundle.dir }, `${e.name}: id and bundle`);
 });
 
+t.test('prestart and createRuntime see the init in the container\'s cgroups (runc joins before the hooks)', async (t) => {
+  const s = newSetup();
+  const hook = path.join(s.dir, 'cgroup-hook.sh');
+  fs.writeFileSync(hook, `#!/bin/sh
+pid=$(sed 's/.*"pid":\\([0-9]*\\).*/\\1/')
+cp /proc/$pid/cgroup "$1"
+`, { mode: 0o755 });
+  const id = uniqueId('hookcg');
+  const bundle = makeBundle({
+    args: ['true'],
+    mutate: (c) => {
+      c.linux.cgroupsPath = `/tsrun-test/${id}`;
+      c.hooks = {
+        prestart: [{ path: hook, args: ['cgroup-hook.sh', path.join(s.dir, 'prestart')] }],
+        createRuntime: [{ path: hook, args: ['cgroup-hook.sh', path.join(s.dir, 'createRuntime')] }],
+      };
+    },
+  });
+  t.teardown(() => {
+    forceDelete(id, root);
+    bundle.cleanup();
+  });
+  const r = tsrun(['create', '--bundle', bundle.dir, id], { root });
+  t.equal(r.status, 0, r.stderr);
+  const pid = Number(JSON.parse(tsrun(['state', id], { root }).stdout).pid);
+  const container = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  t.match(container, `/tsrun-test/${id}`, 'the created container is in its cgroup');
+  for (const point of ['prestart', 'createRuntime']) t.equal(readOr(path.join(s.dir, point)), container, `${point}: /proc/<pid>/cgroup is the container's`);
+});
+
 /** create (and start) by hand, to see each command's result. */
 function createOnly(t: T, s: Setup, fail: Record<string, number>) {
   const id = uniqueId('hook');
