@@ -25,13 +25,14 @@
  *       child goes on as in 'i'.
  *   'k' the same, for a foreground `tsrun run`: we wait for the child as in 'e'.
  *
- *   tsrun-stage proc PIDNS_FD SOCK_FD ATTRS [OPTION...]
+ *   tsrun-stage proc PIDNS_FD SOCK_FD USERNS_FD ATTRS [OPTION...]
  *
  * A fresh proc mount for a pid namespace we join (proc shows the pid namespace of the
  * process that makes it, and a Node init that joins one must never be visible in it): in
  * an empty mount namespace of our own, join the pid namespace, fork; the child (visible
  * there, holding nothing of the host) makes the mount with fsopen/fsmount (ATTRS:
- * MOUNT_ATTR_* flags, OPTIONs: "key=value" or "flag") and sends it on SOCK_FD.
+ * MOUNT_ATTR_* flags, OPTIONs: "key=value" or "flag") and sends it on SOCK_FD. With a
+ * USERNS_FD (not -1) it joins the container's user namespace first (see proc_mode).
  *
  * Messages to the runtime go on the control socket as JSON lines: {"type":"pid","pid":N},
  * {"type":"ready"}, {"type":"error","msg":"..."}; it is close-on-exec, so the runtime sees
@@ -658,16 +659,30 @@ static void die(const char *what) {
 }
 
 static int proc_mode(int argc, char **argv) {
-  if (argc < 5) return dprintf(2, "usage: tsrun-stage proc PIDNS_FD SOCK_FD ATTRS [OPTION...]\n"), 125;
+  if (argc < 6) return dprintf(2, "usage: tsrun-stage proc PIDNS_FD SOCK_FD USERNS_FD ATTRS [OPTION...]\n"), 125;
   int pidns = (int)number(argv[2], "pid namespace fd"), sock = (int)number(argv[3], "socket fd");
-  unsigned attrs = (unsigned)number(argv[4], "mount attributes");
+  int userns = (int)number(argv[4], "user namespace fd");
+  unsigned attrs = (unsigned)number(argv[5], "mount attributes");
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  /* An empty mount namespace: a tmpfs as root, the host's tree detached. */
-  if (unshare(CLONE_NEWNS) < 0) die("unshare(CLONE_NEWNS)");
-  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("making / private");
-  if (mount("tsrun-empty", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555") < 0) die("mounting an empty tmpfs");
-  if (chdir("/proc") < 0 || syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root into the empty tmpfs");
-  if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) die("detaching the host's mounts");
+  if (userns >= 0) {
+    /*
+     * The container's user namespace: the proc mount must belong to it. The kernel mounts
+     * a proc there only beside a fully visible one, so the host's tree stays; our child,
+     * visible in the pod while it holds that tree, is still out of reach: not dumpable, and
+     * its memory belongs to the host's user namespace (we were exec'd there), so
+     * CAP_SYS_PTRACE inside the container's user namespace cannot open it.
+     */
+    if (setns(userns, CLONE_NEWUSER) < 0) die("joining the container's user namespace");
+    close(userns);
+    if (unshare(CLONE_NEWNS) < 0) die("unshare(CLONE_NEWNS)");
+  } else {
+    /* An empty mount namespace: a tmpfs as root, the host's tree detached. */
+    if (unshare(CLONE_NEWNS) < 0) die("unshare(CLONE_NEWNS)");
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("making / private");
+    if (mount("tsrun-empty", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555") < 0) die("mounting an empty tmpfs");
+    if (chdir("/proc") < 0 || syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root into the empty tmpfs");
+    if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) die("detaching the host's mounts");
+  }
   if (setns(pidns, CLONE_NEWPID) < 0) die("joining the pid namespace");
   close(pidns);
   pid_t pid = fork();
@@ -675,7 +690,7 @@ static int proc_mode(int argc, char **argv) {
   if (pid == 0) {
     int fs = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
     if (fs < 0) die("fsopen(proc)");
-    for (int i = 5; i < argc; i++) {
+    for (int i = 6; i < argc; i++) {
       char *eq = strchr(argv[i], '=');
       if (eq) *eq = '\0';
       if (syscall(SYS_fsconfig, fs, eq ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, argv[i], eq ? eq + 1 : NULL, 0) < 0) die(argv[i]);

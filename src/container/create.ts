@@ -151,7 +151,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       // Made now that the container's user namespace exists; queued before the request.
       const containerUserns = userns ? (userns.user.path ?? `/proc/${pid}/ns/user`) : undefined;
       await sendIdmappedMounts({ config, configFile, bundle, socket: mountFds[0], containerUserns });
-      if (joinedPid) sendProcMounts(config, joinedPid, mountFds[0]);
+      if (joinedPid) sendProcMounts(config, joinedPid, mountFds[0], containerUserns);
       fs.closeSync(mountFds[0]);
       mountFds = undefined;
       mountFdsSent = true;

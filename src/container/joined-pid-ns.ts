@@ -21,10 +21,10 @@ import { runningInUserNamespace } from './paths';
 import { openNamespace } from './spawn-init';
 import { STAGE } from '../init/stage';
 
-/** The pid namespace to join this way, if any: root on the host, no user namespace. */
+/** The pid namespace to join this way, if any: when we are root on the host. */
 export function joinedPidNamespace(namespaces: LinuxNamespace[]): LinuxNamespace | undefined {
   const pid = namespaces.find((ns) => ns.type === 'pid');
-  if (!pid?.path || namespaces.some((ns) => ns.type === 'user')) return undefined;
+  if (!pid?.path) return undefined;
   if (process.geteuid?.() !== 0 || runningInUserNamespace()) return undefined;
   return pid;
 }
@@ -32,11 +32,14 @@ export function joinedPidNamespace(namespaces: LinuxNamespace[]): LinuxNamespace
 /** MS_RDONLY/NOSUID/NODEV/NOEXEC have the same bits as MOUNT_ATTR_RDONLY/NOSUID/NODEV/NOEXEC. */
 const ATTR_FLAGS = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC;
 
-/** Make every proc mount of the config in the joined namespace and send it on `socket`. */
-export function sendProcMounts(config: Spec, pidNs: LinuxNamespace, socket: number): void {
+/**
+ * Make every proc mount of the config in the joined namespace and send it on `socket`.
+ * `userns`: the container's user namespace (a path), which the proc mount must belong to.
+ */
+export function sendProcMounts(config: Spec, pidNs: LinuxNamespace, socket: number, userns?: string): void {
   for (const [index, m] of (config.mounts ?? []).entries()) {
     if (m.type !== 'proc') continue;
-    const fd = makeProcMount(pidNs, parseMountOptions(m.options), `mounts[${index}] (proc on ${m.destination})`);
+    const fd = makeProcMount(pidNs, userns, parseMountOptions(m.options), `mounts[${index}] (proc on ${m.destination})`);
     try {
       sendFd(socket, fd, String(index));
     } finally {
@@ -45,14 +48,17 @@ export function sendProcMounts(config: Spec, pidNs: LinuxNamespace, socket: numb
   }
 }
 
-function makeProcMount(pidNs: LinuxNamespace, options: { flags: number; data: string }, what: string): number {
+function makeProcMount(pidNs: LinuxNamespace, userns: string | undefined, options: { flags: number; data: string }, what: string): number {
   const nsPath = pidNs.path!;
   const ns = openNamespace(pidNs);
+  const user = userns === undefined ? undefined : openNamespace({ type: 'user', path: userns });
   const [ours, theirs] = socketpair();
   try {
-    const args = ['proc', '3', '4', String(options.flags & ATTR_FLAGS), ...options.data.split(',').filter(Boolean)];
+    const args = ['proc', '3', '4', user === undefined ? '-1' : '5', String(options.flags & ATTR_FLAGS), ...options.data.split(',').filter(Boolean)];
+    const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'ignore', 'pipe', ns, theirs];
+    if (user !== undefined) stdio.push(user);
     // Its child is visible in the pod: spawned from the view where tsrun's files are read-only.
-    const r = withReadOnlyRuntime(() => spawnSync(STAGE, args, { stdio: ['ignore', 'ignore', 'pipe', ns, theirs], timeout: 10_000 }));
+    const r = withReadOnlyRuntime(() => spawnSync(STAGE, args, { stdio, timeout: 10_000 }));
     if (r.error || r.status !== 0) {
       const why = r.error?.message ?? (r.stderr.toString().trim() || `exit status ${r.status}`);
       throw new TsrunError(`${what}: making a proc mount for the pid namespace ${nsPath}: ${why}`);
@@ -60,6 +66,7 @@ function makeProcMount(pidNs: LinuxNamespace, options: { flags: number; data: st
     return recvFd(ours, false).fd;
   } finally {
     fs.closeSync(ns);
+    if (user !== undefined) fs.closeSync(user);
     fs.closeSync(ours);
     fs.closeSync(theirs);
   }

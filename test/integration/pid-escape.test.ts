@@ -9,6 +9,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { CAPABILITY_NAMES, capabilityNumber } from '../../src/security/capabilities';
 import { makeBundle } from '../helpers/bundle';
 import { rootSuite } from '../helpers/container';
@@ -43,11 +44,18 @@ const scanner = `
   echo $n > /stopped
 `;
 
-function attacker() {
-  return makeBundle({
+function attacker(userns?: number) {
+  const bundle = makeBundle({
     copyRootfs: true,
-    args: ['sh', '-c', scanner],
+    // With a user namespace: every thread of every process (a Node process's other threads
+    // keep the host's root), and the rootfs belongs to the mapped root.
+    args: ['sh', '-c', userns ? scanner.replace('/proc/[0-9]*;', '/proc/[0-9]*/task/[0-9]*;') : scanner],
     mutate: (c) => {
+      if (userns) {
+        c.linux.namespaces!.push({ type: 'user' });
+        c.linux.uidMappings = [{ containerID: 0, hostID: userns, size: 65536 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: userns, size: 65536 }];
+      }
       const caps = grantable();
       c.process.capabilities = { bounding: caps, effective: caps, permitted: caps, inheritable: caps, ambient: caps };
       c.process.noNewPrivileges = false;
@@ -56,6 +64,11 @@ function attacker() {
       c.linux.readonlyPaths = [];
     },
   });
+  if (userns) {
+    spawnSync('chown', ['-R', `${userns}:${userns}`, bundle.rootfs]);
+    fs.chmodSync(bundle.dir, 0o755);
+  }
+  return bundle;
 }
 
 /** What the scanner managed to write on the host: file and the path it used. */
@@ -106,6 +119,49 @@ t.test('a container with every capability never reaches the host through tsrun\'
     t.ok(waitFor(() => fs.existsSync(path.join(bundle.rootfs, 'stopped'))), 'the scanner stopped');
     const seen = Number(fs.readFileSync(path.join(bundle.rootfs, 'stopped'), 'utf8'));
     t.ok(seen > 20, `the scanner went round ${seen} times`);
+    t.same(hostWrites(), [], 'nothing was written on the host during the pod creates');
+  } finally {
+    forceDelete(id, root);
+    t.same(residue(id, root, { bundle: bundle.dir }), []);
+    for (const p of pods) t.same(residue(p, root), []);
+    bundle.cleanup();
+  }
+});
+
+t.test('pods with a user namespace (Kubernetes user-namespace pods sharing processes): the same', async (t) => {
+  const HOST = 100000;
+  // Writable by the pod's mapped root, should it ever reach the host's tree.
+  fs.chownSync(target, HOST, HOST);
+  t.teardown(() => fs.chownSync(target, 0, 0));
+  const id = uniqueId('scanu');
+  const bundle = attacker(HOST);
+  const pods: string[] = [];
+  try {
+    const run = tsrun(['run', '-d', '--bundle', bundle.dir, id], { root });
+    t.equal(run.status, 0, run.stderr);
+    t.ok(waitFor(() => fs.existsSync(path.join(bundle.rootfs, 'started'))), 'the scanner runs');
+    const initPid = state(id, root).pid;
+    for (let i = 0; i < 8; i++) {
+      const podId = uniqueId('podu');
+      pods.push(podId);
+      const pod = makeBundle({
+        args: ['sh', '-c', 'cat /proc/1/comm; [ $$ != 1 ] && echo not-pid-1; cat /proc/self/uid_map'],
+        mutate: (c) => {
+          c.linux.namespaces = (c.linux.namespaces ?? []).map((ns) => (ns.type === 'pid' ? { type: 'pid', path: `/proc/${initPid}/ns/pid` } : ns));
+          c.linux.namespaces.push({ type: 'user', path: `/proc/${initPid}/ns/user` });
+        },
+      });
+      try {
+        const r = tsrun(['run', '--bundle', pod.dir, podId], { root });
+        t.equal(r.status, 0, `pod ${i}: ${r.stderr}`);
+        t.equal(r.stdout.replace(/[ \t]+/g, ' '), `sh\nnot-pid-1\n 0 ${HOST} 65536\n`, 'the pod container sees the shared pid namespace, in the pod\'s user namespace');
+      } finally {
+        forceDelete(podId, root);
+        pod.cleanup();
+      }
+    }
+    fs.writeFileSync(path.join(bundle.rootfs, 'stop'), '');
+    t.ok(waitFor(() => fs.existsSync(path.join(bundle.rootfs, 'stopped'))), 'the scanner stopped');
     t.same(hostWrites(), [], 'nothing was written on the host during the pod creates');
   } finally {
     forceDelete(id, root);
