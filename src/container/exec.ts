@@ -5,7 +5,6 @@
 // over to tsrun-stage, which forks the process into the container's pid namespace. The
 // control socket tells us its host pid, then whether execve happened (EOF) or what went
 // wrong (an error line).
-import { sessionKeyringName } from '../init/keyring';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
@@ -15,9 +14,9 @@ import { debugLog, logWarning } from '../logging';
 import type { LinuxCapabilities, Process } from '../spec/types';
 import { validateProcess } from '../spec/validate';
 import { execCgroupProcs } from './exec-cgroup';
-import type { ExecRequest } from './exec-protocol';
-import { EXEC_INIT_SCRIPT_NAME } from './exec-protocol';
-import type { InitMessage } from './init-protocol';
+import type { ExecRequest } from '../protocol/exec-protocol';
+import { EXEC_INIT_SCRIPT_NAME, sessionKeyringName } from '../protocol/exec-protocol';
+import type { InitMessage } from '../protocol/init-protocol';
 import { spawnInit, SpawnedInit } from './spawn-init';
 import { requireTrampoline } from './userns';
 import { ContainerRecord, loadContainer, statusOf } from './state';

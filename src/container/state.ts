@@ -5,7 +5,8 @@ import type { ContainerStatus, Spec, State } from '../spec/types';
 import { TsrunError } from '../errors';
 import { recordFrozen } from '../cgroups';
 import type { CgroupRecord } from '../cgroups/common';
-import { containerDir, EXEC_FIFO, RECOVERY_FILE, STATE_FILE, stateRootRefused } from './paths';
+import { containerDir, RECOVERY_FILE, STATE_FILE, stateRootRefused } from './paths';
+import { EXEC_FIFO } from '../protocol/init-protocol';
 
 /** What tsrun keeps about a container: the OCI state fields plus what later commands need. */
 export interface ContainerRecord {

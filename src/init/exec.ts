@@ -12,8 +12,8 @@
 import { joinSessionKeyring } from './keyring';
 import * as fs from 'node:fs';
 import { CLONE, libc, O } from '../../bindings';
-import type { ExecRequest } from '../container/exec-protocol';
-import type { InitMessage } from '../container/init-protocol';
+import type { ExecRequest } from '../protocol/exec-protocol';
+import type { InitMessage } from '../protocol/init-protocol';
 import { TsrunError } from '../errors';
 import { buildSeccomp } from '../security/seccomp';
 import { applyAttributes, applyInitialAffinity, prepareAttributes } from './attributes';

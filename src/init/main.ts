@@ -8,9 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { libc, O } from '../../bindings';
-import { runHooks } from '../container/hooks';
-import { CgroupJoined, HooksDone, SetupRequest } from '../container/init-protocol';
-import { EXEC_FIFO } from '../container/paths';
+import { runHooks } from '../hooks';
+import { CgroupJoined, EXEC_FIFO, HooksDone, SetupRequest } from '../protocol/init-protocol';
 import { applyAttributes, applyInitialAffinity, prepareAttributes } from './attributes';
 import { ParentChannel } from './channel';
 import { enterCgroup, enterNamespaces } from './namespaces';
@@ -22,7 +21,8 @@ import { fixStdioOwnership, setupTerminal } from './terminal';
 import { bootInit } from './boot';
 import { buildSeccomp } from '../security/seccomp';
 import { OCI_VERSION } from '../spec/default-config';
-import { makeSessionKeyring, sessionKeyringName } from './keyring';
+import { makeSessionKeyring } from './keyring';
+import { sessionKeyringName } from '../protocol/exec-protocol';
 
 function main(): void {
   const sys = libc();

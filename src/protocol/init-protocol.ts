@@ -63,6 +63,9 @@ export type InitMessage =
   | { type: 'pid'; pid: number }
   | { type: 'error'; msg: string };
 
+/** In the state directory: the init (tsrun-stage) opens it and blocks until `start` reads it. */
+export const EXEC_FIFO = 'exec.fifo';
+
 /** The init finds its control socket in this environment variable (fd number). */
 export const CONTROL_FD_ENV = '_TSRUN_CONTROL_FD';
 
