@@ -1,7 +1,7 @@
 // Where a container's state lives, and which ids are acceptable (runc's rules).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeValue, TsrunError } from '../errors';
+import { describeValue, TsrunError, UsageError } from '../errors';
 import { runningInUserNamespace } from '../procfs';
 
 export const DEFAULT_ROOT = '/run/tsrun';
@@ -14,12 +14,12 @@ const ID_PATTERN = /^[\w+\-.]+$/;
 export const MAX_ID_LENGTH = 255;
 
 export function checkId(id: unknown): string {
-  if (typeof id !== 'string' || id === '') throw new TsrunError('container id cannot be empty');
+  if (typeof id !== 'string' || id === '') throw new UsageError('container id cannot be empty');
   if (!ID_PATTERN.test(id) || id === '.' || id === '..') {
-    throw new TsrunError(`invalid container id ${describeValue(id)}: use letters, digits and _ + - . only`);
+    throw new UsageError(`invalid container id ${describeValue(id)}: use letters, digits and _ + - . only`);
   }
   if (id.length > MAX_ID_LENGTH) {
-    throw new TsrunError(`invalid container id ${describeValue(id)}: ${id.length} characters, at most ${MAX_ID_LENGTH}`);
+    throw new UsageError(`invalid container id ${describeValue(id)}: ${id.length} characters, at most ${MAX_ID_LENGTH}`);
   }
   return id;
 }

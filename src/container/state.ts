@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ContainerStatus, Spec, State } from '../spec/types';
-import { TsrunError } from '../errors';
+import { NotFoundError, TsrunError } from '../errors';
 import { recordFrozen } from '../cgroups';
 import type { CgroupRecord } from '../cgroups/common';
 import { containerDir, RECOVERY_FILE, STATE_FILE, stateRootRefused } from './paths';
@@ -64,7 +64,7 @@ export interface Container {
   damaged?: string;
 }
 
-export class NoSuchContainer extends TsrunError {
+export class NoSuchContainer extends NotFoundError {
   constructor(id: string) {
     super(`container does not exist: ${id}`);
   }

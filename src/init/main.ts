@@ -11,6 +11,7 @@ import { libc, O } from '../../bindings';
 import { runHooks } from '../hooks';
 import { CgroupJoined, EXEC_FIFO, HooksDone, SetupRequest } from '../protocol/init-protocol';
 import { applyAttributes, applyInitialAffinity, prepareAttributes } from './attributes';
+import { errorRecord } from '../errors';
 import { ParentChannel } from './channel';
 import { enterCgroup, enterNamespaces } from './namespaces';
 import { handOverToStage, keepFds, prepareProcess, setNoNewPrivileges } from './process';
@@ -92,7 +93,7 @@ function main(): void {
   } catch (err) {
     const msg = (err as Error).message;
     try {
-      channel.send({ type: 'error', msg });
+      channel.send({ type: 'error', ...errorRecord(err) });
     } catch {
       // After `ready` the parent is gone: the container's stderr is all we have.
       fs.writeSync(2, `tsrun: ${msg}\n`);
