@@ -39,7 +39,8 @@ function resolve(from: string, spec: string): string | undefined {
   for (const cand of [`${base}.ts`, `${base}.d.ts`, `${base}/index.ts`, base]) {
     if (cand.endsWith('.ts') && fs.existsSync(path.join(repo, cand))) return cand;
   }
-  return undefined;
+  // The schema validators npm run build writes (not in git): in the importing folder.
+  return base.includes('/generated/') ? `${base}.d.ts` : undefined;
 }
 
 const files = [...tsFiles('src'), ...tsFiles('bindings')];
@@ -116,8 +117,33 @@ t.test('no two folders import each other, directly or through others', async (t)
   t.same(detail, [], 'folder import graph is a DAG');
 });
 
-t.test('bindings/ is the bottom layer: it imports no other folder', async (t) => {
-  t.same([...(edges.get('bindings')?.entries() ?? [])].map(([b, why]) => `${b}: ${why.join(', ')}`), []);
+/**
+ * What each folder may import (docs/architecture.md, Source layout): container and init are
+ * siblings that share src/protocol; spec is the document and knows nothing of the runtime;
+ * bindings is the bottom. A new edge is a design decision: make it here and in the doc.
+ */
+const ALLOWED: Record<string, string[]> = {
+  'src/cli': ['src/container', 'src/spec', 'src/procfs.ts', 'src/errors.ts', 'src/logging.ts', 'bindings'],
+  'src/container': ['src/cgroups', 'src/security', 'src/spec', 'src/protocol', 'src/hooks.ts', 'src/procfs.ts', 'src/errors.ts', 'src/logging.ts', 'bindings'],
+  'src/init': ['src/protocol', 'src/security', 'src/spec', 'src/hooks.ts', 'src/procfs.ts', 'src/errors.ts', 'bindings'],
+  'src/protocol': ['src/security', 'src/spec', 'src/errors.ts'],
+  'src/cgroups': ['src/spec', 'src/errors.ts', 'bindings'],
+  'src/security': ['src/spec', 'src/errors.ts', 'bindings'],
+  'src/spec': ['src/errors.ts', 'bindings'],
+  'src/hooks.ts': ['src/spec', 'src/errors.ts', 'src/logging.ts'],
+  'src/procfs.ts': [],
+  'src/errors.ts': [],
+  'src/logging.ts': [],
+  'src/code-cache.ts': [],
+  bindings: [],
+};
+
+t.test('each folder imports only the layers below it', async (t) => {
+  const unknown = [...new Set(files.map(folderOf))].filter((f) => !(f in ALLOWED));
+  t.same(unknown, [], 'every folder has a row in ALLOWED');
+  const extra: string[] = [];
+  for (const [a, to] of edges) for (const [b, why] of to) if (!(ALLOWED[a] ?? []).includes(b)) extra.push(`${a} -> ${b}: ${why.join(', ')}`);
+  t.same(extra, [], 'no import outside ALLOWED');
 });
 
 t.test('only bindings/ imports ffi-rs', async (t) => {
