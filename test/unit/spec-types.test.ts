@@ -126,6 +126,19 @@ for (const [dir, file, typeName] of schemas) {
   });
 }
 
+/** p is named by one of `paths` (or a map value they describe), where "{}" stands for any one key. */
+function namedBy(paths: string[], p: string): boolean {
+  const maps = paths.flatMap((q) => [...q.matchAll(/\{\}/g)].map((m) => q.slice(0, m.index + 2)));
+  return [...paths, ...maps].some((q) => q === p || new RegExp(`^${q.replace(/[.[\]]/g, (c) => `\\${c}`).replace(/\{\}/g, '\\.[^.[]+')}$`).test(p));
+}
+
+for (const [file, ourFile] of [['config-schema.json', 'config.schema.json'], ['state-schema.json', 'state.schema.json'], ['features-schema.json', 'features.schema.json']]) {
+  t.test(`every property of the runtime-spec's ${file} is in spec-schemas/${ourFile} (validated, not only typed)`, async (t) => {
+    const mine = schemaPaths(ours, ourFile);
+    t.same(schemaPaths(upstream, file).filter((p) => !namedBy(mine, p)), []);
+  });
+}
+
 t.test('the check finds a field that is not typed', async (t) => {
   const type = exported('Spec');
   t.equal(lookup(type, 'linux.resources.memory.limit'), 'ok');
@@ -134,4 +147,8 @@ t.test('the check finds a field that is not typed', async (t) => {
   t.equal(lookup(type, 'solaris.anything'), 'ok', 'Record<string, unknown> is untyped on purpose');
   t.not(lookup(exported('Features'), 'linux.noSuchField'), 'ok', 'an index signature next to fields does not declare a field');
   t.ok(schemaPaths(upstream, 'config-schema.json').includes('linux.resources.devices[].allow'), 'refs into other files followed');
+  t.ok(namedBy(['linux.timeOffsets{}.secs'], 'linux.timeOffsets.boottime.secs'), '{} names any key');
+  t.notOk(namedBy(['linux.timeOffsets{}.secs'], 'linux.timeOffsets.boottime.nanosecs'));
+  t.notOk(namedBy(['a.b'], 'a.bc'));
+  t.ok(namedBy(['linux.timeOffsets{}.secs'], 'linux.timeOffsets.boottime'), 'a map value itself');
 });
