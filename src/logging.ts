@@ -1,5 +1,6 @@
 // Logs: errors and warnings go to stderr and, with --log, to the log file as text or as
-// one JSON object per line ({"level","msg","time"}), the form engines read back.
+// one JSON object per line ({"level","msg","time"}, and "kind" for errors: docs/errors.md),
+// the form engines read back.
 import * as fs from 'node:fs';
 import type { Debugger } from 'debug';
 
@@ -30,11 +31,11 @@ export function configureLog(opts: LogOptions): void {
 let createDebug: typeof import('debug') | undefined;
 
 /** A line to --log; `orStderr`: to stderr when there is no --log. */
-function write(level: 'error' | 'warning' | 'info' | 'debug', msg: string, orStderr = false): void {
+function write(level: 'error' | 'warning' | 'info' | 'debug', msg: string, orStderr = false, kind?: string): void {
   if (!options.file && !orStderr) return;
   const time = new Date().toISOString();
   const line = options.format === 'json'
-    ? JSON.stringify({ level, msg, time })
+    ? JSON.stringify({ level, msg, time, kind })
     : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
   if (!options.file) {
     writeFd(2, `${line}\n`);
@@ -62,8 +63,9 @@ export function writeFd(fd: 1 | 2, text: string): void {
   }
 }
 
-export function logError(msg: string): void {
-  write('error', msg);
+/** `kind`: the error's kind (src/errors.ts), a field of the JSON line. */
+export function logError(msg: string, kind?: string): void {
+  write('error', msg, false, kind);
   writeFd(2, `tsrun: ${msg}\n`);
 }
 

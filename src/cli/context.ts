@@ -1,7 +1,7 @@
 // Global options every command sees (parsed in main.ts).
 import * as fs from 'node:fs';
 import { TsrunError } from '../errors';
-import { runningInUserNamespace } from '../container/paths';
+import { runningInUserNamespace } from '../procfs';
 
 export interface GlobalOptions {
   root: string;

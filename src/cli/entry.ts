@@ -1,6 +1,7 @@
 // The `tsrun` executable. state/start/kill/delete take a fast path that loads only what
 // they need; everything else loads the full yargs CLI, a separate bundle (cli.js).
 import * as path from 'node:path';
+import { kindOf, UsageError } from '../errors';
 import { logError } from '../logging';
 import { configureLogFromArgs, normalizeArgs, refuseRepeatedFlags } from './args';
 import { parseFast, runFast } from './fast';
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
   try {
     await cli.runCli(args);
   } catch (err) {
-    if (err instanceof cli.UsageError) throw new Error(`${err.message} (see tsrun --help)`);
+    if (err instanceof cli.UsageError) throw new UsageError(`${err.message} (see tsrun --help)`);
     throw err;
   }
 }
@@ -26,7 +27,7 @@ main().then(
   (err: unknown) => {
     // One line, whatever the error: engines read the first line of stderr.
     const message = err instanceof Error ? err.message : String(err);
-    logError(message.replace(/\s*\n\s*/g, ' ').trim());
+    logError(message.replace(/\s*\n\s*/g, ' ').trim(), kindOf(err));
     process.exit(1);
   },
 );

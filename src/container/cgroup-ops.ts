@@ -3,28 +3,28 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { LinuxResources } from '../spec/types';
 import type { CgroupStats } from '../cgroups';
-import { TsrunError } from '../errors';
+import { StateError, TsrunError } from '../errors';
 import { cgroupOf } from './cgroup';
 import { loadContainer, saveRecord, statusOf } from './state';
 
 export function pauseContainer(root: string, id: string): void {
   const c = loadContainer(root, id);
   const status = statusOf(c);
-  if (status !== 'running' && status !== 'created') throw new TsrunError(status === 'paused' ? 'container already paused' : 'container not running');
+  if (status !== 'running' && status !== 'created') throw new StateError(status === 'paused' ? 'container already paused' : 'container not running');
   cgroupOf(c.record!).freeze();
 }
 
 export function resumeContainer(root: string, id: string): void {
   const c = loadContainer(root, id);
   const status = statusOf(c);
-  if (status !== 'paused') throw new TsrunError(status === 'stopped' ? 'container not running' : 'container not paused');
+  if (status !== 'paused') throw new StateError(status === 'stopped' ? 'container not running' : 'container not paused');
   cgroupOf(c.record!).thaw();
 }
 
 /** Host pids of every process of the container. */
 export function containerPids(root: string, id: string): number[] {
   const c = loadContainer(root, id);
-  if (!c.record) throw new TsrunError('container not running');
+  if (!c.record) throw new StateError('container not running');
   return cgroupOf(c.record).pids();
 }
 
@@ -61,7 +61,7 @@ export interface StatsEvent {
 
 export function statsEvent(root: string, id: string): StatsEvent {
   const c = loadContainer(root, id);
-  if (!c.record || statusOf(c) === 'stopped') throw new TsrunError('container not running');
+  if (!c.record || statusOf(c) === 'stopped') throw new StateError('container not running');
   return { type: 'stats', id, data: { ...cgroupOf(c.record).stats(), intel_rdt: {}, network_interfaces: null } };
 }
 
@@ -87,7 +87,7 @@ export function parseDuration(text: string): number {
  */
 export async function streamEvents(root: string, id: string, intervalMs: number, write: (line: string) => void): Promise<void> {
   const c = loadContainer(root, id);
-  if (!c.record || statusOf(c) === 'stopped') throw new TsrunError('container not running');
+  if (!c.record || statusOf(c) === 'stopped') throw new StateError('container not running');
   const cg = cgroupOf(c.record);
   let ooms = cg.oomKills();
   let nextStats = Date.now();
@@ -148,7 +148,7 @@ export function mergeResources(current: LinuxResources, update: LinuxResources):
 export function updateContainer(root: string, id: string, update: LinuxResources): LinuxResources {
   const c = loadContainer(root, id);
   const status = statusOf(c);
-  if (!c.record || status === 'stopped') throw new TsrunError('container not running');
+  if (!c.record || status === 'stopped') throw new StateError('container not running');
   const record = c.record;
   const linux = (record.config.linux ??= {});
   const merged = mergeResources(linux.resources ?? {}, update);

@@ -9,12 +9,13 @@ import * as path from 'node:path';
 import { libc, O } from '../../bindings';
 import type { LinuxIDMapping, LinuxNamespace, LinuxTimeOffset, Spec } from '../spec/types';
 import { validateSpec } from '../spec/validate';
-import { checkHostConfig } from '../spec/checks';
-import { TsrunError } from '../errors';
+import { checkHostConfig } from './host-checks';
+import { AlreadyExistsError, errorFromRecord, TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
-import { runHooks, runHooksWarnOnly } from './hooks';
-import type { HooksRequest, InitMessage, JoinCgroupRequest, SetupRequest } from './init-protocol';
-import { containerDir, DEFAULT_ROOT, defaultRoot, EXEC_FIFO, stateRootRefused } from './paths';
+import { runHooks, runHooksWarnOnly } from '../hooks';
+import type { HooksRequest, InitMessage, JoinCgroupRequest, SetupRequest } from '../protocol/init-protocol';
+import { containerDir, DEFAULT_ROOT, defaultRoot, stateRootRefused } from './paths';
+import { EXEC_FIFO } from '../protocol/init-protocol';
 import { openNamespace, spawnInit, SpawnedInit } from './spawn-init';
 import { readJsonFile } from './json-file';
 import { ContainerRecord, processRef, processStartTime, RecoveryRecord, saveRecord, saveRecovery } from './state';
@@ -62,7 +63,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   try {
     fs.mkdirSync(dir, { mode: 0o711 });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new TsrunError(`container with id ${opts.id} already exists`);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AlreadyExistsError(`container with id ${opts.id} already exists`);
     throw stateRootRefused(opts.root, err) ?? err;
   }
   let init: SpawnedInit | undefined;
@@ -377,7 +378,7 @@ function waitReady(init: SpawnedInit, { hooks, joinCgroup, warmCgroupLock, forke
         } else if (message.type === 'setup-started') warmCgroupLock();
         else if (message.type === 'pid') forkedPid((forked = message.pid));
         else if (message.type === 'ready') resolve(forked);
-        else if (message.type === 'error') reject(new TsrunError(`unable to start container process: ${message.msg}`));
+        else if (message.type === 'error') reject(errorFromRecord(message, 'unable to start container process: '));
         else if (message.type === 'warning') logWarning(message.msg);
         else if (message.type === 'debug') debugLog('init')(message.msg);
       }

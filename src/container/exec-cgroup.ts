@@ -5,7 +5,7 @@
 // container record stores its cgroup paths. `--cgroup` picks a sub-cgroup, as with runc.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TsrunError } from '../errors';
+import { StateError, TsrunError } from '../errors';
 
 interface CgroupMount {
   mountPoint: string;
@@ -68,7 +68,7 @@ export function execCgroupProcs(initPid: number, sub?: string): ExecCgroups {
   try {
     init = membership(initPid);
   } catch {
-    throw new TsrunError('cannot exec in a stopped container');
+    throw new StateError('cannot exec in a stopped container');
   }
   const own = membership('self');
   const subs = parseSub(sub);

@@ -5,19 +5,18 @@
 // over to tsrun-stage, which forks the process into the container's pid namespace. The
 // control socket tells us its host pid, then whether execve happened (EOF) or what went
 // wrong (an error line).
-import { sessionKeyringName } from '../init/keyring';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
 import * as path from 'node:path';
-import { TsrunError } from '../errors';
+import { errorFromRecord, ErrorRecord, StateError, TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
 import type { LinuxCapabilities, Process } from '../spec/types';
 import { validateProcess } from '../spec/validate';
 import { ExecCgroups, execCgroupProcs } from './exec-cgroup';
-import type { ExecRequest } from './exec-protocol';
-import { EXEC_INIT_SCRIPT_NAME } from './exec-protocol';
-import type { InitMessage } from './init-protocol';
+import type { ExecRequest } from '../protocol/exec-protocol';
+import { EXEC_INIT_SCRIPT_NAME, sessionKeyringName } from '../protocol/exec-protocol';
+import type { InitMessage } from '../protocol/init-protocol';
 import { spawnInit, SpawnedInit } from './spawn-init';
 import { requireTrampoline } from './userns';
 import { ContainerRecord, loadContainer, statusOf } from './state';
@@ -76,9 +75,9 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   if (opts.pidFile) checkPidFile(opts.pidFile);
   const container = loadContainer(opts.root, opts.id);
   const status = statusOf(container);
-  if (status === 'stopped') throw new TsrunError('cannot exec in a stopped container');
-  if (status === 'creating' || !container.record) throw new TsrunError(`cannot exec in a container that is being created`);
-  if (status === 'paused' && !opts.ignorePaused) throw new TsrunError('cannot exec in a paused container (use --ignore-paused to override)');
+  if (status === 'stopped') throw new StateError('cannot exec in a stopped container');
+  if (status === 'creating' || !container.record) throw new StateError(`cannot exec in a container that is being created`);
+  if (status === 'paused' && !opts.ignorePaused) throw new StateError('cannot exec in a paused container (use --ignore-paused to override)');
   const record = container.record;
   const proc = opts.processFile !== undefined ? readProcessFile(opts.processFile) : inlineProcess(record, opts);
   const terminal = !!proc.terminal;
@@ -318,7 +317,7 @@ function waitExec(init: SpawnedInit): Promise<number> {
   return new Promise((resolve, reject) => {
     let buffered = '';
     let pid: number | undefined;
-    let error: string | undefined;
+    let error: ErrorRecord | undefined;
     init.control.setEncoding('utf8');
     init.control.on('data', (chunk: string) => {
       buffered += chunk;
@@ -326,7 +325,7 @@ function waitExec(init: SpawnedInit): Promise<number> {
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const message = JSON.parse(buffered.slice(0, nl)) as InitMessage;
         buffered = buffered.slice(nl + 1);
-        if (message.type === 'error') error ??= message.msg;
+        if (message.type === 'error') error ??= message;
         else if (message.type === 'pid') pid = message.pid;
         else if (message.type === 'warning') logWarning(message.msg);
         else if (message.type === 'debug') debugLog('exec-init')(message.msg);
@@ -336,7 +335,7 @@ function waitExec(init: SpawnedInit): Promise<number> {
     const done = () => {
       if (settled) return;
       settled = true;
-      if (error !== undefined) reject(new TsrunError(`exec failed: unable to start container process: ${error}`));
+      if (error !== undefined) reject(errorFromRecord(error, 'exec failed: unable to start container process: '));
       else if (pid === undefined) reject(new TsrunError('exec failed: unable to start container process: the exec process exited before it was ready'));
       else resolve(pid);
     };

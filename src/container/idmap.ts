@@ -21,9 +21,9 @@ import { AT_EMPTY_PATH, AT_RECURSIVE, libc, MOUNT_ATTR_IDMAP, MS, O, OPEN_TREE_C
 import { sendFd } from '../../bindings/tty';
 import type { LinuxIDMapping, Mount, Spec } from '../spec/types';
 import { ConfigError, describeValue, TsrunError } from '../errors';
-import { isBindMount, isIdmapped, parseMountOptions } from '../init/mount-options';
+import { isBindMount, isIdmapped, parseMountOptions } from '../spec/mount-options';
 import { pointer } from '../spec/checks';
-import { unescapeMountPath } from '../init/rootfs';
+import { unescapeMountPath } from '../procfs';
 import { mapText, requireTrampoline, TRAMPOLINE } from './userns';
 
 /** Lenient, on the config before validation: does any mount ask for an idmapping? */

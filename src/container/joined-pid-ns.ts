@@ -14,12 +14,12 @@ import * as fs from 'node:fs';
 import { MS } from '../../bindings';
 import { recvFd, sendFd, socketpair } from '../../bindings/tty';
 import { TsrunError } from '../errors';
-import { parseMountOptions } from '../init/mount-options';
+import { parseMountOptions } from '../spec/mount-options';
 import { withReadOnlyRuntime } from '../security/runtime-protection';
 import type { LinuxNamespace, Spec } from '../spec/types';
-import { runningInUserNamespace } from './paths';
+import { runningInUserNamespace } from '../procfs';
 import { openNamespace } from './spawn-init';
-import { STAGE } from '../init/stage';
+import { STAGE } from '../protocol/stage-binary';
 
 /** The pid namespace to join this way, if any: when we are root on the host. */
 export function joinedPidNamespace(namespaces: LinuxNamespace[]): LinuxNamespace | undefined {

@@ -2,9 +2,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { O } from '../../bindings';
-import { TsrunError } from '../errors';
-import { runHooks, runHooksWarnOnly } from './hooks';
-import { EXEC_FIFO } from './paths';
+import { StateError, TsrunError } from '../errors';
+import { runHooks, runHooksWarnOnly } from '../hooks';
+import { EXEC_FIFO } from '../protocol/init-protocol';
 import { pidsInContainer, signalInit, sleepMs, waitInitGone } from './signal';
 import { Container, damagedError, initAlive, inspectContainer, loadContainer, NoSuchContainer, ociState, statusOf } from './state';
 import { defaultCgroup } from './cgroup';
@@ -16,7 +16,7 @@ export function startContainer(root: string, id: string, foregroundPid?: number)
   const container = loadContainer(root, id);
   const status = statusOf(container);
   if (status !== 'created') {
-    throw new TsrunError(status === 'stopped' ? 'cannot start a container that has stopped' : `cannot start a container in the ${status} state`);
+    throw new StateError(status === 'stopped' ? 'cannot start a container that has stopped' : `cannot start a container in the ${status} state`);
   }
   const record = container.record!;
   const notify = openNotifySocket(container.dir);
@@ -25,7 +25,7 @@ export function startContainer(root: string, id: string, foregroundPid?: number)
   try {
     fifo = fs.openSync(fifoPath, O.RDONLY | O.NONBLOCK | O.CLOEXEC);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new TsrunError('cannot start an already running container');
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StateError('cannot start an already running container');
     throw err;
   }
   try {
@@ -102,7 +102,7 @@ function readRest(fifo: number): string {
 export function killContainer(root: string, id: string, sig: number, all: boolean): void {
   const container = loadContainer(root, id);
   const status = statusOf(container);
-  if (status !== 'created' && status !== 'running' && status !== 'paused') throw new TsrunError('container not running');
+  if (status !== 'created' && status !== 'running' && status !== 'paused') throw new StateError('container not running');
   const record = container.record!;
   const cgroup = record.cgroup ? openCgroup(record.cgroup) : undefined;
   if (all) {
@@ -114,7 +114,7 @@ export function killContainer(root: string, id: string, sig: number, all: boolea
         // gone already
       }
     }
-  } else if (!signalInit(record, sig)) throw new TsrunError('container not running');
+  } else if (!signalInit(record, sig)) throw new StateError('container not running');
   // A frozen process dies of SIGKILL only once thawed (v1 freezer).
   if (sig === 9 && status === 'paused') cgroup?.thaw();
 }
@@ -130,14 +130,14 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
   const record = container.record;
   if (!record) {
     if (container.damaged && !force) throw damagedError(container);
-    if (!force) throw new TsrunError(`cannot delete container ${id} while it is being created`);
+    if (!force) throw new StateError(`cannot delete container ${id} while it is being created`);
     removeUnrecorded(container);
     return;
   }
   const status = statusOf(container);
   if (status !== 'stopped') {
     if ((status === 'running' || status === 'paused') && !force) {
-      throw new TsrunError(`cannot delete container ${id} that is not stopped: ${status}`);
+      throw new StateError(`cannot delete container ${id} that is not stopped: ${status}`);
     }
     signalInit(record, 9);
     if (record.cgroup) openCgroup(record.cgroup).thaw();

@@ -1,11 +1,11 @@
 // Where a container's state lives, and which ids are acceptable (runc's rules).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeValue, TsrunError } from '../errors';
+import { describeValue, TsrunError, UsageError } from '../errors';
+import { runningInUserNamespace } from '../procfs';
 
 export const DEFAULT_ROOT = '/run/tsrun';
 export const STATE_FILE = 'state.json';
-export const EXEC_FIFO = 'exec.fifo';
 /** What `create` must undo, recorded before it makes it (see RecoveryRecord). */
 export const RECOVERY_FILE = 'recovery.json';
 
@@ -14,12 +14,12 @@ const ID_PATTERN = /^[\w+\-.]+$/;
 export const MAX_ID_LENGTH = 255;
 
 export function checkId(id: unknown): string {
-  if (typeof id !== 'string' || id === '') throw new TsrunError('container id cannot be empty');
+  if (typeof id !== 'string' || id === '') throw new UsageError('container id cannot be empty');
   if (!ID_PATTERN.test(id) || id === '.' || id === '..') {
-    throw new TsrunError(`invalid container id ${describeValue(id)}: use letters, digits and _ + - . only`);
+    throw new UsageError(`invalid container id ${describeValue(id)}: use letters, digits and _ + - . only`);
   }
   if (id.length > MAX_ID_LENGTH) {
-    throw new TsrunError(`invalid container id ${describeValue(id)}: ${id.length} characters, at most ${MAX_ID_LENGTH}`);
+    throw new UsageError(`invalid container id ${describeValue(id)}: ${id.length} characters, at most ${MAX_ID_LENGTH}`);
   }
   return id;
 }
@@ -45,22 +45,6 @@ function honorsXdgRuntimeDir(env: NodeJS.ProcessEnv): boolean {
   if (process.geteuid?.() !== 0) return true;
   if (!runningInUserNamespace()) return false;
   return env.USER === undefined || env.USER !== 'root';
-}
-
-/** As moby/sys/userns: anything but the initial namespace's full "0 0 4294967295" map. */
-export function runningInUserNamespace(uidMap?: string): boolean {
-  let text = uidMap;
-  if (text === undefined) {
-    try {
-      text = fs.readFileSync('/proc/self/uid_map', 'utf8');
-    } catch {
-      return false;
-    }
-  }
-  const lines = text.trim().split('\n');
-  if (lines.length !== 1) return true;
-  const [inside, outside, size] = lines[0].trim().split(/\s+/).map(Number);
-  return !(inside === 0 && outside === 0 && size === 4294967295);
 }
 
 /**

@@ -9,9 +9,9 @@ import type { Duplex } from 'node:stream';
 import { CLONE, libc } from '../../bindings';
 import type { LinuxNamespace, LinuxTimeOffset } from '../spec/types';
 import { TsrunError } from '../errors';
-import { CONTROL_FD_ENV } from './init-protocol';
+import { CONTROL_FD_ENV } from '../protocol/init-protocol';
 import { withReadOnlyRuntime } from '../security/runtime-protection';
-import { runningInUserNamespace } from './paths';
+import { runningInUserNamespace } from '../procfs';
 import { JoinUserNamespace, openUserNamespace, TRAMPOLINE, userNamespaceHandshake, UserNamespaceOptions } from './userns';
 
 export interface SpawnedInit {

@@ -2,10 +2,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ContainerStatus, Spec, State } from '../spec/types';
-import { TsrunError } from '../errors';
+import { NotFoundError, TsrunError } from '../errors';
 import { recordFrozen } from '../cgroups';
 import type { CgroupRecord } from '../cgroups/common';
-import { containerDir, EXEC_FIFO, RECOVERY_FILE, STATE_FILE, stateRootRefused } from './paths';
+import { containerDir, RECOVERY_FILE, STATE_FILE, stateRootRefused } from './paths';
+import { EXEC_FIFO } from '../protocol/init-protocol';
 
 /** What tsrun keeps about a container: the OCI state fields plus what later commands need. */
 export interface ContainerRecord {
@@ -63,7 +64,7 @@ export interface Container {
   damaged?: string;
 }
 
-export class NoSuchContainer extends TsrunError {
+export class NoSuchContainer extends NotFoundError {
   constructor(id: string) {
     super(`container does not exist: ${id}`);
   }

@@ -1,6 +1,6 @@
 // The first steps of the container init and the exec-init alike.
 import { libc, PR } from '../../bindings';
-import { CONTROL_FD_ENV } from '../container/init-protocol';
+import { CONTROL_FD_ENV } from '../protocol/init-protocol';
 import { ParentChannel } from './channel';
 
 /**

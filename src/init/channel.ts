@@ -1,6 +1,6 @@
 // The init's side of the control socket: blocking reads and writes on the main thread.
 import * as fs from 'node:fs';
-import type { HooksRequest, InitMessage, JoinCgroupRequest, SetupRequest } from '../container/init-protocol';
+import type { HooksRequest, InitMessage, JoinCgroupRequest, SetupRequest } from '../protocol/init-protocol';
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 

@@ -12,9 +12,9 @@
 import { joinSessionKeyring } from './keyring';
 import * as fs from 'node:fs';
 import { CLONE, libc, O } from '../../bindings';
-import type { ExecRequest } from '../container/exec-protocol';
-import type { InitMessage } from '../container/init-protocol';
-import { TsrunError } from '../errors';
+import type { ExecRequest } from '../protocol/exec-protocol';
+import type { InitMessage } from '../protocol/init-protocol';
+import { errorRecord, StateError, TsrunError } from '../errors';
 import { buildSeccomp } from '../security/seccomp';
 import { applyAttributes, applyInitialAffinity, prepareAttributes } from './attributes';
 import { handOverToStage, keepFds, prepareProcess, setNoNewPrivileges } from './process';
@@ -81,7 +81,7 @@ function main(): void {
     });
   } catch (err) {
     try {
-      send({ type: 'error', msg: (err as Error).message });
+      send({ type: 'error', ...errorRecord(err) });
     } catch {
       fs.writeSync(2, `tsrun: exec failed: ${(err as Error).message}\n`);
     }
@@ -134,7 +134,7 @@ function joinNamespaces(request: ExecRequest, debug: (msg: string) => void): { p
       opened.push({ name, flag, fd: fs.openSync(target, O.RDONLY | O.CLOEXEC) });
     }
     // The fds now pin the namespaces: make sure they were the init's and not a recycled pid's.
-    if (startTime(request.initPid) !== request.initStartTime) throw new TsrunError('cannot exec in a stopped container');
+    if (startTime(request.initPid) !== request.initStartTime) throw new StateError('cannot exec in a stopped container');
     for (const { name, flag, fd } of opened) {
       if (flag === FOR_CHILD) {
         forChild[name as 'pid' | 'time'] = fd;

@@ -9,11 +9,6 @@ const ENOSYS = 38;
 const SEARCH_BY_UID = 0x80000;
 const SEARCH_BY_OTHER = 0x8;
 
-/** runc's name, which `exec` joins again. */
-export function sessionKeyringName(id: string): string {
-  return `_ses.${id}`;
-}
-
 /** Join (create, or find by name) the session keyring `name`; its serial, or undefined without keyrings. */
 export function joinSessionKeyring(name: string, warn: (msg: string) => void): number | undefined {
   try {

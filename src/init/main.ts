@@ -8,10 +8,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { libc, O } from '../../bindings';
-import { runHooks } from '../container/hooks';
-import { CgroupJoined, HooksDone, SetupRequest } from '../container/init-protocol';
-import { EXEC_FIFO } from '../container/paths';
+import { runHooks } from '../hooks';
+import { CgroupJoined, EXEC_FIFO, HooksDone, SetupRequest } from '../protocol/init-protocol';
 import { applyAttributes, applyInitialAffinity, prepareAttributes } from './attributes';
+import { errorRecord } from '../errors';
 import { ParentChannel } from './channel';
 import { enterCgroup, enterNamespaces } from './namespaces';
 import { handOverToStage, keepFds, prepareProcess, setNoNewPrivileges } from './process';
@@ -22,7 +22,8 @@ import { fixStdioOwnership, setupTerminal } from './terminal';
 import { bootInit } from './boot';
 import { buildSeccomp } from '../security/seccomp';
 import { OCI_VERSION } from '../spec/default-config';
-import { makeSessionKeyring, sessionKeyringName } from './keyring';
+import { makeSessionKeyring } from './keyring';
+import { sessionKeyringName } from '../protocol/exec-protocol';
 
 function main(): void {
   const sys = libc();
@@ -92,7 +93,7 @@ function main(): void {
   } catch (err) {
     const msg = (err as Error).message;
     try {
-      channel.send({ type: 'error', msg });
+      channel.send({ type: 'error', ...errorRecord(err) });
     } catch {
       // After `ready` the parent is gone: the container's stderr is all we have.
       fs.writeSync(2, `tsrun: ${msg}\n`);

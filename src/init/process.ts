@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLOSE_RANGE_CLOEXEC, F_SETFD, libc, PR, SysError } from '../../bindings';
 import type { Hook, Process } from '../spec/types';
-import { TsrunError } from '../errors';
+import { NotFoundError, TsrunError } from '../errors';
 import type { SeccompFilter } from '../security/seccomp';
 import { PreparedCapabilities, prepareCapabilities } from '../security/capabilities';
 import type { PreparedAttributes } from './attributes';
@@ -98,7 +98,7 @@ export function lookPath(file: string, pathVar: string | undefined): string {
       // not in this directory
     }
   }
-  throw new TsrunError(`exec: ${quoted}: executable file not found in $PATH`);
+  throw new NotFoundError(`exec: ${quoted}: executable file not found in $PATH`);
 }
 
 function checkExecutable(file: string, what: string): void {

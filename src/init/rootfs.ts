@@ -8,8 +8,8 @@ import { recvFd } from '../../bindings/tty';
 import type { LinuxDevice, Mount, Spec } from '../spec/types';
 import { TsrunError } from '../errors';
 import { fdPath, InRoot } from './in-root';
-import { runningInUserNamespace } from '../container/paths';
-import { isBindMount as isBind, isIdmapped, ParsedMountOptions, parseMountOptions, ROOTFS_PROPAGATION } from './mount-options';
+import { runningInUserNamespace, unescapeMountPath } from '../procfs';
+import { isBindMount as isBind, isIdmapped, ParsedMountOptions, parseMountOptions, ROOTFS_PROPAGATION } from '../spec/mount-options';
 
 export interface RootfsOptions {
   config: Spec;
@@ -135,11 +135,6 @@ export function remountBind(fd: number, flags: number): void {
     if ((flags | locked) === flags) throw err;
     sys.mount('', fdPath(fd), '', MS.REMOUNT | MS.BIND | flags | locked, '');
   }
-}
-
-/** A path as mountinfo writes it: space, tab, newline and backslash escaped as octal "\\ooo". */
-export function unescapeMountPath(field: string): string {
-  return field.replace(/\\(\d{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
 
 /** The mount point (from mountinfo) that holds path p. */

@@ -9,15 +9,12 @@
 // into the container's pid namespace when needed, becomes the user, waits for `start` and
 // execs the user's process (see the C file for the modes).
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { F_SETFD, libc, O } from '../../bindings';
 import { TsrunError } from '../errors';
 import type { PreparedCapabilities } from '../security/capabilities';
 import type { StageSeccomp } from '../security/seccomp';
 import type { Hook } from '../spec/types';
-
-/** Next to the bundled init in dist/. */
-export const STAGE = path.join(__dirname, 'tsrun-stage');
+import { STAGE } from '../protocol/stage-binary';
 
 /** Open tsrun-stage from the host's view (read-only runtime mount): before any namespace change. */
 export function openStage(): number {

@@ -1,4 +1,4 @@
-// TypeScript shapes of the OCI runtime-spec (1.2) documents tsrun reads and writes:
+// TypeScript shapes of the OCI runtime-spec (1.3) documents tsrun reads and writes:
 // config.json (Spec), process.json (Process, for `exec --process`), the container state
 // and the `features` output. Field names are the exact JSON names of the spec.
 // Everything the spec marks optional is optional here; unknown properties are allowed by
@@ -20,6 +20,7 @@ export interface Spec {
   windows?: Record<string, unknown>;
   vm?: Record<string, unknown>;
   zos?: Record<string, unknown>;
+  freebsd?: Record<string, unknown>;
 }
 
 // ---------------------------------------------------------------- process
@@ -188,7 +189,7 @@ export interface Linux {
   mountLabel?: string;
   intelRdt?: LinuxIntelRdt;
   personality?: LinuxPersonality;
-  timeOffsets?: Record<string, LinuxTimeOffset>;
+  timeOffsets?: LinuxTimeOffsets;
   memoryPolicy?: LinuxMemoryPolicy;
   netDevices?: Record<string, LinuxNetDevice>;
 }
@@ -224,6 +225,9 @@ export interface LinuxIDMapping {
   hostID: number;
   size: number;
 }
+
+/** The clocks the spec names; the kernel knows no others (the init reports its refusal). */
+export type LinuxTimeOffsets = { boottime?: LinuxTimeOffset; monotonic?: LinuxTimeOffset } & Record<string, LinuxTimeOffset>;
 
 export interface LinuxTimeOffset {
   secs?: number;
@@ -431,6 +435,10 @@ export interface State {
   /** Absolute path of the bundle directory. */
   bundle: string;
   annotations?: Record<string, string>;
+  /** runc's additions to what `state` prints (hooks do not get them). */
+  rootfs?: string;
+  created?: string;
+  owner?: string;
 }
 
 // ---------------------------------------------------------------- features
@@ -456,6 +464,7 @@ export interface Features {
     apparmor?: { enabled?: boolean };
     selinux?: { enabled?: boolean };
     intelRdt?: { enabled?: boolean };
+    netDevices?: { enabled?: boolean };
     mountExtensions?: { idmap?: { enabled?: boolean } };
     [key: string]: unknown;
   };

@@ -7,7 +7,7 @@ import {
   CAPABILITY_NAMES, checkBoundingSet, capabilityMask, capabilityName,
   capabilityNumber, fitToKernelRules, formatMask, lastCapability, maskNumbers, parseCapabilities, prepareCapabilities,
 } from '../../src/security/capabilities';
-import { features } from '../../src/spec/features';
+import { features } from '../../src/container/features';
 
 const ALL = (1n << 41n) - 1n;
 const RUNC_DEFAULT = [

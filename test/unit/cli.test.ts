@@ -214,8 +214,10 @@ function run(): void {
     const lines = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean);
     t.equal(lines.length, 1, 'one line');
     const entry = JSON.parse(lines[0]);
-    t.same(Object.keys(entry).sort(), ['level', 'msg', 'time']);
+    // runc's three fields (engines read level and msg, and ignore others), and the kind (docs/errors.md).
+    t.same(Object.keys(entry).sort(), ['kind', 'level', 'msg', 'time']);
     t.equal(entry.level, 'error');
+    t.equal(entry.kind, 'not-found');
     t.equal(entry.msg, 'container does not exist: nope');
     t.match(entry.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/, 'RFC3339');
     t.ok(Math.abs(Date.parse(entry.time) - before) < 60_000, 'time is now');

@@ -3,7 +3,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runHooks, runHooksWarnOnly } from '../../src/container/hooks';
+import { runHooks, runHooksWarnOnly } from '../../src/hooks';
 import { TsrunError } from '../../src/errors';
 import type { Hook, HookName, Spec, State } from '../../src/spec/types';
 

@@ -1,7 +1,7 @@
 // parseMountOptions: config.json mount options -> mount(2) flags, propagation, data string.
 import t from 'tap';
 import { MS } from '../../bindings/constants';
-import { isBindMount, isIdmapped, KNOWN_MOUNT_OPTIONS, parseMountOptions } from '../../src/init/mount-options';
+import { isBindMount, isIdmapped, KNOWN_MOUNT_OPTIONS, parseMountOptions } from '../../src/spec/mount-options';
 
 t.test('no options', async (t) => {
   t.same(parseMountOptions(), { flags: 0, propagation: [], data: '' });

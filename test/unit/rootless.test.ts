@@ -1,7 +1,8 @@
 // Rootless (issue 7) without running anything: how --rootless and the default state root
 // are decided (runc's rules), which linux.resources need a cgroup, and `spec --rootless`.
 import t from 'tap';
-import { DEFAULT_ROOT, defaultRoot, runningInUserNamespace } from '../../src/container/paths';
+import { DEFAULT_ROOT, defaultRoot } from '../../src/container/paths';
+import { runningInUserNamespace } from '../../src/procfs';
 import { resolveGlobals, resolveRootless } from '../../src/cli/context';
 import { limitsSet } from '../../src/container/cgroup';
 import { defaultSpec } from '../../src/spec/default-config';

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../src/errors';
-import { resolveInRootfs } from '../../src/spec/checks';
+import { resolveInRootfs } from '../../src/container/host-checks';
 import {
   validateFeatures,
   validateProcess,

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { features } from '../../spec/features';
+import { features } from '../../container/features';
 import { GlobalOptions } from '../context';
 
 export const featuresCommand: CommandModule<GlobalOptions, GlobalOptions> = {

@@ -1,6 +1,7 @@
 // Messages between `tsrun create` (the parent) and the container init, one JSON object per
 // line over a socketpair that is the init's fd `controlFd`. The parent sends one SetupRequest;
 // the init answers with log lines and finally `ready` or `error`.
+import type { ErrorRecord } from '../errors';
 import type { Spec } from '../spec/types';
 
 export interface SetupRequest {
@@ -61,7 +62,11 @@ export type InitMessage =
   | { type: 'setup-started' }
   /** From tsrun-stage when it forked the process (exec, or an init joining a pid namespace): its host pid. */
   | { type: 'pid'; pid: number }
-  | { type: 'error'; msg: string };
+  /** The set-up failed: the error's text and kind (errorRecord); tsrun-stage sends msg alone. */
+  | ({ type: 'error' } & ErrorRecord);
+
+/** In the state directory: the init (tsrun-stage) opens it and blocks until `start` reads it. */
+export const EXEC_FIFO = 'exec.fifo';
 
 /** The init finds its control socket in this environment variable (fd number). */
 export const CONTROL_FD_ENV = '_TSRUN_CONTROL_FD';

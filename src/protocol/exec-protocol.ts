@@ -31,5 +31,10 @@ export interface ExecRequest {
   sessionKeyring?: string;
 }
 
+/** The container's session keyring (runc's name): the init creates it, `exec` joins it again. */
+export function sessionKeyringName(id: string): string {
+  return `_ses.${id}`;
+}
+
 /** The bundled exec-init file name, next to tsrun.js. */
 export const EXEC_INIT_SCRIPT_NAME = 'exec-init.js';

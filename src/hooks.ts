@@ -1,10 +1,10 @@
 // OCI hooks: each runs with the container's state JSON on stdin, its own args and env,
 // and an optional timeout in seconds. The state's ociVersion is the runtime-spec version
 // tsrun's state complies with (runc: specs.Version), not the config's.
-import type { Hook, HookName, Spec, State } from '../spec/types';
-import { TsrunError } from '../errors';
-import { logWarning } from '../logging';
-import { OCI_VERSION } from '../spec/default-config';
+import type { Hook, HookName, Spec, State } from './spec/types';
+import { TsrunError } from './errors';
+import { logWarning } from './logging';
+import { OCI_VERSION } from './spec/default-config';
 
 /** `cwd`: where the hooks run (createContainer: the container's root, as runc); default ours. */
 export function runHooks(config: Spec, name: HookName, state: State, cwd?: string): void {

@@ -1,9 +1,9 @@
 // `tsrun features`: what this build implements (runtime-spec features.md).
-import type { Features } from './types';
-import { KNOWN_MOUNT_OPTIONS } from '../init/mount-options';
-import { OCI_VERSION } from './default-config';
+import type { Features } from '../spec/types';
+import { KNOWN_MOUNT_OPTIONS } from '../spec/mount-options';
+import { OCI_VERSION } from '../spec/default-config';
 import { release } from 'node:os';
-import { MPOL_FLAGS, MPOL_MODES } from '../init/memory-policy';
+import { MPOL_FLAGS, MPOL_MODES } from '../spec/memory-policy';
 import { SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_FLAGS, SECCOMP_OPERATORS, supportedSeccompFlags } from '../security/seccomp';
 import { CAPABILITY_NAMES } from '../security/capabilities';
 

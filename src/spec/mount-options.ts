@@ -1,6 +1,6 @@
 // config.json mount options -> mount(2) flags, propagation flags and the data string.
 import { MS } from '../../bindings/constants';
-import type { Mount } from '../spec/types';
+import type { Mount } from './types';
 
 /** Options that set (or, with clear=true, clear) a mount flag. */
 const FLAG_OPTIONS: Record<string, { flag: number; clear?: true }> = {
