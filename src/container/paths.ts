@@ -1,5 +1,4 @@
 // Where a container's state lives, and which ids are acceptable (runc's rules).
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeValue, TsrunError, UsageError } from '../errors';
 import { runningInUserNamespace } from '../procfs';
