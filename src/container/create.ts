@@ -13,7 +13,8 @@ import { checkHostConfig } from '../spec/checks';
 import { TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
 import { runHooks, runHooksWarnOnly } from './hooks';
-import type { HooksRequest, InitMessage, JoinCgroupRequest, SetupRequest } from './init-protocol';
+import type { HooksRequest, InitMessage, JoinCgroupRequest, NetDevicesRequest, SetupRequest } from './init-protocol';
+import { NetDevices } from './net-devices';
 import { containerDir, DEFAULT_ROOT, defaultRoot, EXEC_FIFO, stateRootRefused } from './paths';
 import { openNamespace, spawnInit, SpawnedInit } from './spawn-init';
 import { readJsonFile } from './json-file';
@@ -75,6 +76,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   let mountFdsSent = false;
   let joinedPidFd: number | undefined;
   let forkedPid: number | undefined;
+  const netDevices = new NetDevices();
   // Each thing made below is recorded first (a SIGKILL may come at any instant): see RecoveryRecord.
   const recovery: RecoveryRecord = { id: opts.id, creator: processRef(process.pid)!, processes: [] };
   const recordProcess = (p: number | undefined) => {
@@ -197,6 +199,11 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       if (cgroup) warmAttachLock(detectLayout());
     };
     const spawned = init;
+    // The init's network namespace exists (it asked): the devices go in before anything runs there.
+    const moveNetDevices = () => {
+      netDevices.moveAll(config.linux?.netDevices ?? {}, `/proc/${pid}/ns/net`);
+      spawned.control.write(`${JSON.stringify({ type: 'net-devices-moved' })}\n`);
+    };
     const hooks = () => {
       const state = {
         ociVersion: config.ociVersion, id: opts.id, status: 'creating' as const, pid, bundle, annotations: config.annotations ?? {},
@@ -205,7 +212,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       runHooks(config, 'createRuntime', state);
       spawned.control.write(`${JSON.stringify({ type: 'hooks-done' })}\n`);
     };
-    const forked = await Promise.race([waitReady(init, { hooks, joinCgroup, warmCgroupLock, forkedPid: (p) => {
+    const forked = await Promise.race([waitReady(init, { hooks, joinCgroup, warmCgroupLock, moveNetDevices, forkedPid: (p) => {
       // Recorded before the forked process may go on (tsrun-stage waits for this answer).
       forkedPid = p;
       recordProcess(p);
@@ -233,6 +240,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     recovery.recorded = true;
     saveRecovery(dir, recovery);
     if (opts.pidFile) writePidFile(opts.pidFile, containerPid);
+    netDevices.close();
     // Let go of the init: it must outlive us and be reaped by our caller (a subreaper).
     (init.control as unknown as { destroy(): void }).destroy();
     init.child.unref();
@@ -244,6 +252,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     if (forkedPid !== undefined) killQuietly(forkedPid);
     for (const fd of mountFds ?? []) if (fd >= 0) fs.closeSync(fd);
     term?.close();
+    // While the namespace still holds them (its fd keeps it alive past the init).
+    netDevices.restore();
+    netDevices.close();
     await destroyInit(init);
     destroyCgroup(cgroup);
     // As runc: a container that failed to be created is destroyed, and destroying runs poststop.
@@ -338,12 +349,14 @@ interface InitRequests {
   hooks: () => void;
   joinCgroup: () => void;
   warmCgroupLock: () => void;
+  /** The init made or joined its network namespace: move linux.netDevices in. */
+  moveNetDevices: () => void;
   /** tsrun-stage forked the container's process (a joined pid namespace): its host pid. */
   forkedPid: (pid: number) => void;
 }
 
 /** Resolves at `ready`, with the forked process's pid when tsrun-stage forked one. */
-function waitReady(init: SpawnedInit, { hooks, joinCgroup, warmCgroupLock, forkedPid }: InitRequests): Promise<number | undefined> {
+function waitReady(init: SpawnedInit, { hooks, joinCgroup, warmCgroupLock, moveNetDevices, forkedPid }: InitRequests): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     let buffered = '';
     let forked: number | undefined;
@@ -352,7 +365,7 @@ function waitReady(init: SpawnedInit, { hooks, joinCgroup, warmCgroupLock, forke
       buffered += chunk;
       let nl: number;
       while ((nl = buffered.indexOf('\n')) >= 0) {
-        const message = JSON.parse(buffered.slice(0, nl)) as InitMessage | HooksRequest | JoinCgroupRequest;
+        const message = JSON.parse(buffered.slice(0, nl)) as InitMessage | HooksRequest | JoinCgroupRequest | NetDevicesRequest;
         buffered = buffered.slice(nl + 1);
         if (message.type === 'hooks') {
           try {
@@ -363,6 +376,12 @@ function waitReady(init: SpawnedInit, { hooks, joinCgroup, warmCgroupLock, forke
         } else if (message.type === 'join-cgroup') {
           try {
             joinCgroup();
+          } catch (err) {
+            reject(err);
+          }
+        } else if (message.type === 'net-devices') {
+          try {
+            moveNetDevices();
           } catch (err) {
             reject(err);
           }

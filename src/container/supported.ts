@@ -16,8 +16,9 @@ export function checkSupported(config: Spec, opts: { consoleSocket?: string; ter
     const why = fs.existsSync('/sys/fs/resctrl/schemata') ? 'tsrun does not implement Intel RDT (resctrl) yet' : 'this host has no resctrl filesystem mounted at /sys/fs/resctrl';
     throw new TsrunError(`linux.intelRdt: ${why}`);
   }
-  if (config.linux?.netDevices && Object.keys(config.linux.netDevices).length > 0) {
-    throw new TsrunError(`linux.netDevices: moving host interfaces (${Object.keys(config.linux.netDevices).join(', ')}) into the container is not supported by tsrun yet`);
+  // As runc: moving host interfaces needs host privileges.
+  if (Object.keys(config.linux?.netDevices ?? {}).length > 0 && process.geteuid?.() !== 0) {
+    throw new TsrunError('linux.netDevices: network devices are not supported for rootless containers');
   }
   // runc's rules: a terminal needs somewhere to send the pty master, and vice versa.
   if (config.process?.terminal && !opts.consoleSocket && !opts.terminalRelay) {

@@ -9,6 +9,7 @@ import { ConfigError, describeValue } from '../errors';
 import { isBindMount, isIdmapped } from '../init/mount-options';
 import { checkBoundingSet } from '../security/capabilities';
 import { MAX_NODE, MPOL_FLAGS, MPOL_MODES, parseNodes } from '../init/memory-policy';
+import { validNetDeviceName } from '../container/net-devices';
 import type { HookName, LinuxNamespaceType, LinuxResources, Mount, Process, Spec } from './types';
 
 export const RLIMIT_TYPES: ReadonlySet<string> = new Set([
@@ -48,6 +49,7 @@ export function checkSpec(spec: Spec, file: string): void {
   checkLinuxPaths(spec, file);
   checkCgroupsPath(spec, file);
   checkMemoryPolicy(spec, file);
+  checkNetDevices(spec, file);
   if (spec.linux?.resources) checkResources(spec.linux.resources, file, '/linux/resources');
 }
 
@@ -364,4 +366,18 @@ function checkMemoryPolicy(spec: Spec, file: string): void {
   const none = policy.mode === 'MPOL_DEFAULT' || policy.mode === 'MPOL_LOCAL';
   if (none && nodes.length > 0) fail(file, `${at}/nodes`, `found ${describeValue(policy.nodes)}: ${policy.mode} takes no nodes`);
   if (!none && policy.mode !== 'MPOL_PREFERRED' && nodes.length === 0) fail(file, `${at}/nodes`, `${policy.mode} needs at least one node`);
+}
+
+/** linux.netDevices (runc's rules): a network namespace of the container's own, valid names. */
+function checkNetDevices(spec: Spec, file: string): void {
+  const devices = Object.entries(spec.linux?.netDevices ?? {});
+  if (devices.length === 0) return;
+  if (namespaceIndex(spec, 'network') < 0) {
+    fail(file, '/linux/netDevices', 'unable to move network devices without a network namespace (there is no "network" entry in linux.namespaces)');
+  }
+  const expected = 'expected a network device name (1 to 15 bytes, not "." or "..", without "/", ":" or white space)';
+  for (const [name, device] of devices) {
+    if (!validNetDeviceName(name)) fail(file, pointer('linux', 'netDevices', name), `found ${describeValue(name)}, ${expected}`);
+    if (device.name && !validNetDeviceName(device.name)) fail(file, pointer('linux', 'netDevices', name, 'name'), `found ${describeValue(device.name)}, ${expected}`);
+  }
 }

@@ -31,7 +31,7 @@ export function features(): Features {
       mountExtensions: { idmap: { enabled: true } },
       // Refused when asked for (src/container/supported.ts).
       intelRdt: { enabled: false },
-      netDevices: { enabled: false },
+      netDevices: { enabled: true },
       memoryPolicy: { modes: Object.keys(MPOL_MODES), flags: Object.keys(MPOL_FLAGS) },
     },
     annotations: { 'org.opencontainers.runtime-spec.features.tsrun.version': '0.1.0' },
