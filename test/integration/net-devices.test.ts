@@ -132,3 +132,24 @@ t.test('a failure after a move puts the moved interface back on the host, under 
   t.ok(onHost(a), `${a} is back on the host`);
   t.match(ip('-o', 'addr', 'show', a).out, /inet 192\.0\.2\.77\/24/, 'with its address');
 });
+
+t.test('with a user namespace: the namespace it owns gets the device (host root moves it)', async (t) => {
+  const { a } = vethPair(t);
+  const id = uniqueId('netdev');
+  const bundle = makeBundle({
+    mutate: (c) => {
+      c.linux.namespaces!.push({ type: 'user' });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      c.linux.netDevices = { [a]: { name: 'eth9' } };
+    },
+  });
+  t.teardown(() => bundle.cleanup());
+  t.teardown(() => forceDelete(id, root));
+  const created = tsrun(['create', '--bundle', bundle.dir, id], { root });
+  t.equal(created.status, 0, created.stderr);
+  t.notOk(onHost(a), `${a} is no longer on the host`);
+  t.match(ipIn(state(id, root).pid, '-o', 'addr', 'show', 'eth9'), /inet 192\.0\.2\.77\/24/);
+  t.equal(tsrun(['delete', '--force', id], { root }).status, 0);
+  t.same(residue(id, root), []);
+});
