@@ -15,6 +15,7 @@ import { debugLog, logWarning } from '../logging';
 import { runHooks, runHooksWarnOnly } from './hooks';
 import type { HooksRequest, InitMessage, JoinCgroupRequest, NetDevicesRequest, SetupRequest } from './init-protocol';
 import { NetDevices } from './net-devices';
+import { checkIntelRdt, hostResctrl, joinIntelRdt, removeIntelRdt } from './intel-rdt';
 import { containerDir, DEFAULT_ROOT, defaultRoot, EXEC_FIFO, stateRootRefused } from './paths';
 import { openNamespace, spawnInit, SpawnedInit } from './spawn-init';
 import { readJsonFile } from './json-file';
@@ -136,6 +137,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     const config = validateSpec(raw, configFile);
     validated = config;
     checkSupported(config, { consoleSocket: opts.consoleSocket, terminalRelay: !!term?.local });
+    const rdt = config.linux?.intelRdt;
+    const resctrl = rdt ? hostResctrl() : undefined;
+    if (rdt && resctrl) checkIntelRdt(rdt, opts.id, resctrl);
     const rootfs = path.resolve(bundle, config.root!.path);
     if (!fs.existsSync(rootfs)) throw new TsrunError(`${configFile}: /root/path: rootfs ${rootfs}: no such file or directory`);
     checkHostConfig(config, configFile, rootfs, { noPivot: opts.noPivot });
@@ -149,6 +153,10 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     };
     cgroup = setupCgroup(opts.id, config, { rootless: opts.rootless, beforeCreate });
     debug('cgroups ready');
+    const intelRdt = rdt && resctrl ? joinIntelRdt(rdt, opts.id, pid, resctrl, (group) => {
+      recovery.intelRdt = group;
+      saveRecovery(dir, recovery);
+    }) : undefined;
     if (mountFds) {
       // Made now that the container's user namespace exists; queued before the request.
       const containerUserns = userns ? (userns.user.path ?? `/proc/${pid}/ns/user`) : undefined;
@@ -235,6 +243,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       cgroup: cgroup?.record,
       rootless: opts.rootless || undefined,
       noNewKeyring: opts.noNewKeyring || undefined,
+      intelRdt,
     };
     saveRecord(dir, record);
     recovery.recorded = true;
@@ -257,6 +266,11 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     netDevices.close();
     await destroyInit(init);
     destroyCgroup(cgroup);
+    try {
+      removeIntelRdt(recovery.intelRdt);
+    } catch (rdtErr) {
+      logWarning((rdtErr as Error).message);
+    }
     // As runc: a container that failed to be created is destroyed, and destroying runs poststop.
     if (validated) runHooksWarnOnly(validated, 'poststop', { ociVersion: validated.ociVersion, id: opts.id, status: 'stopped', pid: 0, bundle: path.resolve(opts.bundle), annotations: validated.annotations ?? {} });
     fs.rmSync(dir, { recursive: true, force: true });

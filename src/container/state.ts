@@ -6,6 +6,7 @@ import { TsrunError } from '../errors';
 import { recordFrozen } from '../cgroups';
 import type { CgroupRecord } from '../cgroups/common';
 import { containerDir, EXEC_FIFO, RECOVERY_FILE, STATE_FILE, stateRootRefused } from './paths';
+import type { ResctrlGroup } from './intel-rdt';
 
 /** What tsrun keeps about a container: the OCI state fields plus what later commands need. */
 export interface ContainerRecord {
@@ -26,6 +27,8 @@ export interface ContainerRecord {
   rootless?: boolean;
   /** Created with --no-new-keyring: exec'd processes keep the caller's session keyring too. */
   noNewKeyring?: boolean;
+  /** linux.intelRdt: the resctrl groups joined (intel-rdt.ts). */
+  intelRdt?: ResctrlGroup;
 }
 
 /**
@@ -43,6 +46,8 @@ export interface RecoveryRecord {
   cgroup?: CgroupRecord;
   /** Set once state.json is written: from then on a missing state.json means damage. */
   recorded?: boolean;
+  /** linux.intelRdt: the resctrl groups, noted as they are made. */
+  intelRdt?: ResctrlGroup;
 }
 
 /** A process as recorded: its pid and start time (field 22), so a recycled pid is never taken for it. */

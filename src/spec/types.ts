@@ -455,7 +455,7 @@ export interface Features {
     };
     apparmor?: { enabled?: boolean };
     selinux?: { enabled?: boolean };
-    intelRdt?: { enabled?: boolean };
+    intelRdt?: { enabled?: boolean; schemata?: boolean; monitoring?: boolean };
     mountExtensions?: { idmap?: { enabled?: boolean } };
     [key: string]: unknown;
   };

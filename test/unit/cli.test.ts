@@ -146,7 +146,7 @@ function run(): void {
     t.ok(doc.mountOptions.includes('tmpcopyup') && doc.mountOptions.includes('rro'), 'tmpcopyup and the recursive options listed');
     t.notOk(doc.mountOptions.includes('mode=755'), 'data options not listed');
     t.same(doc.linux.mountExtensions, { idmap: { enabled: true } }, 'idmapped mounts advertised (as runc)');
-    t.same([doc.linux.intelRdt, doc.linux.netDevices], [{ enabled: false }, { enabled: true }], 'netDevices implemented; intelRdt not yet');
+    t.same([doc.linux.intelRdt, doc.linux.netDevices], [{ enabled: true, schemata: true, monitoring: true }, { enabled: true }], 'intelRdt and netDevices implemented (as runc 1.4)');
     t.ok(doc.linux.memoryPolicy.modes.includes('MPOL_BIND') && doc.linux.memoryPolicy.flags.includes('MPOL_F_STATIC_NODES'), 'memory policy modes and flags listed');
   });
 
