@@ -7,6 +7,7 @@ import { recordFrozen } from '../cgroups';
 import type { CgroupRecord } from '../cgroups/common';
 import { containerDir, EXEC_FIFO, RECOVERY_FILE, STATE_FILE, stateRootRefused } from './paths';
 import type { ResctrlGroup } from './intel-rdt';
+import { OCI_VERSION } from '../spec/default-config';
 
 /** What tsrun keeps about a container: the OCI state fields plus what later commands need. */
 export interface ContainerRecord {
@@ -245,7 +246,7 @@ export function ociState(container: Container): StateOutput {
   const status = statusOf(container);
   const r = container.record;
   return {
-    ociVersion: r?.ociVersion ?? '1.2.0',
+    ociVersion: r?.ociVersion ?? OCI_VERSION,
     id: container.id,
     pid: status === 'stopped' || !r ? 0 : r.pid,
     status,
