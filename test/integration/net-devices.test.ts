@@ -153,3 +153,37 @@ t.test('with a user namespace: the namespace it owns gets the device (host root 
   t.equal(tsrun(['delete', '--force', id], { root }).status, 0);
   t.same(residue(id, root), []);
 });
+
+t.test('a "%d" template: the kernel picks a free name in the container', async (t) => {
+  const { a } = vethPair(t);
+  const id = uniqueId('netdev');
+  const bundle = makeBundle({ mutate: (c) => (c.linux.netDevices = { [a]: { name: 'lo%d' } }) });
+  t.teardown(() => bundle.cleanup());
+  t.teardown(() => forceDelete(id, root));
+  const created = tsrun(['create', '--bundle', bundle.dir, id], { root });
+  t.equal(created.status, 0, created.stderr);
+  const inside = ipIn(state(id, root).pid, '-o', 'addr', 'show');
+  t.match(inside, /^\d+: lo0\s+inet 192\.0\.2\.77\/24/m, `named lo0, with its address: ${inside}`);
+  t.notOk(onHost(a));
+});
+
+t.test('a joined network namespace keeps the device after delete (the spec: never moved back)', async (t) => {
+  const { a } = vethPair(t);
+  const ns = `tsrun-${randomBytes(4).toString('hex')}`;
+  t.equal(ip('netns', 'add', ns).status, 0);
+  t.teardown(() => ip('netns', 'del', ns));
+  const id = uniqueId('netdev');
+  const bundle = makeBundle({
+    mutate: (c) => {
+      c.linux.namespaces = c.linux.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: `/var/run/netns/${ns}` } : n));
+      c.linux.netDevices = { [a]: { name: 'eth9' } };
+    },
+  });
+  t.teardown(() => bundle.cleanup());
+  t.teardown(() => forceDelete(id, root));
+  const created = tsrun(['create', '--bundle', bundle.dir, id], { root });
+  t.equal(created.status, 0, created.stderr);
+  t.equal(tsrun(['delete', '--force', id], { root }).status, 0);
+  t.match(ip('-n', ns, '-o', 'addr', 'show', 'eth9').out, /inet 192\.0\.2\.77\/24/, 'still in the joined namespace, as eth9');
+  t.notOk(onHost(a));
+});
