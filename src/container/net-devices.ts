@@ -38,7 +38,11 @@ export class NetDevices {
 
   /** Moves every device into the network namespace at `nsPath`; the first failure throws. */
   moveAll(devices: Record<string, LinuxNetDevice>, nsPath: string): void {
-    this.nsFd = fs.openSync(nsPath, 'r');
+    try {
+      this.nsFd = fs.openSync(nsPath, 'r');
+    } catch (err) {
+      throw new TsrunError(`linux.netDevices: the container's network namespace ${nsPath}: ${(err as Error).message}`);
+    }
     const host = RouteSocket.open();
     let inside: RouteSocket | undefined;
     try {
