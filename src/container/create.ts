@@ -13,7 +13,9 @@ import { checkHostConfig } from './host-checks';
 import { AlreadyExistsError, errorFromRecord, TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
 import { runHooks, runHooksWarnOnly } from '../hooks';
-import type { HooksRequest, InitMessage, JoinCgroupRequest, SetupRequest } from '../protocol/init-protocol';
+import type { HooksRequest, InitMessage, JoinCgroupRequest, NetDevicesRequest, SetupRequest } from '../protocol/init-protocol';
+import { NetDevices } from './net-devices';
+import { checkIntelRdt, hostResctrl, joinIntelRdt, removeIntelRdt } from './intel-rdt';
 import { containerDir, DEFAULT_ROOT, defaultRoot, stateRootRefused } from './paths';
 import { EXEC_FIFO } from '../protocol/init-protocol';
 import { openNamespace, spawnInit, SpawnedInit } from './spawn-init';
@@ -76,6 +78,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   let mountFdsSent = false;
   let joinedPidFd: number | undefined;
   let forkedPid: number | undefined;
+  const netDevices = new NetDevices();
   // Each thing made below is recorded first (a SIGKILL may come at any instant): see RecoveryRecord.
   const recovery: RecoveryRecord = { id: opts.id, creator: processRef(process.pid)!, processes: [] };
   const recordProcess = (p: number | undefined) => {
@@ -135,6 +138,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     const config = validateSpec(raw, configFile);
     validated = config;
     checkSupported(config, { consoleSocket: opts.consoleSocket, terminalRelay: !!term?.local });
+    const rdt = config.linux?.intelRdt;
+    const resctrl = rdt ? hostResctrl() : undefined;
+    if (rdt && resctrl) checkIntelRdt(rdt, opts.id, resctrl);
     const rootfs = path.resolve(bundle, config.root!.path);
     if (!fs.existsSync(rootfs)) throw new TsrunError(`${configFile}: /root/path: rootfs ${rootfs}: no such file or directory`);
     checkHostConfig(config, configFile, rootfs, { noPivot: opts.noPivot });
@@ -148,6 +154,10 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     };
     cgroup = setupCgroup(opts.id, config, { rootless: opts.rootless, beforeCreate });
     debug('cgroups ready');
+    const intelRdt = rdt && resctrl ? joinIntelRdt(rdt, opts.id, pid, resctrl, (group) => {
+      recovery.intelRdt = group;
+      saveRecovery(dir, recovery);
+    }) : undefined;
     if (mountFds) {
       // Made now that the container's user namespace exists; queued before the request.
       const containerUserns = userns ? (userns.user.path ?? `/proc/${pid}/ns/user`) : undefined;
@@ -201,6 +211,13 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       if (cgroup) warmAttachLock(detectLayout());
     };
     const spawned = init;
+    // The init's network namespace exists (it asked): the devices go in before anything runs there.
+    const moveNetDevices = () => {
+      const started = Date.now();
+      netDevices.moveAll(config.linux?.netDevices ?? {}, `/proc/${pid}/ns/net`);
+      debug(`linux.netDevices moved in ${Date.now() - started} ms`);
+      spawned.control.write(`${JSON.stringify({ type: 'net-devices-moved' })}\n`);
+    };
     const hooks = () => {
       const state = {
         ociVersion: config.ociVersion, id: opts.id, status: 'creating' as const, pid, bundle, annotations: config.annotations ?? {},
@@ -214,7 +231,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       runHooks(config, 'createRuntime', state);
       spawned.control.write(`${JSON.stringify({ type: 'hooks-done' })}\n`);
     };
-    const forked = await Promise.race([waitReady(init, { hooks, joinCgroup, warmCgroupLock, forkedPid: (p) => {
+    const forked = await Promise.race([waitReady(init, { hooks, joinCgroup, warmCgroupLock, moveNetDevices, forkedPid: (p) => {
       // Recorded before the forked process may go on (tsrun-stage waits for this answer).
       forkedPid = p;
       recordProcess(p);
@@ -237,11 +254,13 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       cgroup: cgroup?.record,
       rootless: opts.rootless || undefined,
       noNewKeyring: opts.noNewKeyring || undefined,
+      intelRdt,
     };
     saveRecord(dir, record);
     recovery.recorded = true;
     saveRecovery(dir, recovery);
     if (opts.pidFile) writePidFile(opts.pidFile, containerPid);
+    netDevices.close();
     // Let go of the init: it must outlive us and be reaped by our caller (a subreaper).
     (init.control as unknown as { destroy(): void }).destroy();
     init.child.unref();
@@ -253,8 +272,16 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     if (forkedPid !== undefined) killQuietly(forkedPid);
     for (const fd of mountFds ?? []) if (fd >= 0) fs.closeSync(fd);
     term?.close();
+    // While the namespace still holds them (its fd keeps it alive past the init).
+    netDevices.restore();
+    netDevices.close();
     await destroyInit(init);
     destroyCgroup(cgroup);
+    try {
+      removeIntelRdt(recovery.intelRdt);
+    } catch (rdtErr) {
+      logWarning((rdtErr as Error).message);
+    }
     // As runc: a container that failed to be created is destroyed, and destroying runs poststop.
     if (validated) runHooksWarnOnly(validated, 'poststop', { ociVersion: validated.ociVersion, id: opts.id, status: 'stopped', pid: 0, bundle: path.resolve(opts.bundle), annotations: validated.annotations ?? {} });
     fs.rmSync(dir, { recursive: true, force: true });
@@ -347,12 +374,14 @@ interface InitRequests {
   hooks: () => void;
   joinCgroup: () => void;
   warmCgroupLock: () => void;
+  /** The init made or joined its network namespace: move linux.netDevices in. */
+  moveNetDevices: () => void;
   /** tsrun-stage forked the container's process (a joined pid namespace): its host pid. */
   forkedPid: (pid: number) => void;
 }
 
 /** Resolves at `ready`, with the forked process's pid when tsrun-stage forked one. */
-function waitReady(init: SpawnedInit, { hooks, joinCgroup, warmCgroupLock, forkedPid }: InitRequests): Promise<number | undefined> {
+function waitReady(init: SpawnedInit, { hooks, joinCgroup, warmCgroupLock, moveNetDevices, forkedPid }: InitRequests): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     let buffered = '';
     let forked: number | undefined;
@@ -361,7 +390,7 @@ function waitReady(init: SpawnedInit, { hooks, joinCgroup, warmCgroupLock, forke
       buffered += chunk;
       let nl: number;
       while ((nl = buffered.indexOf('\n')) >= 0) {
-        const message = JSON.parse(buffered.slice(0, nl)) as InitMessage | HooksRequest | JoinCgroupRequest;
+        const message = JSON.parse(buffered.slice(0, nl)) as InitMessage | HooksRequest | JoinCgroupRequest | NetDevicesRequest;
         buffered = buffered.slice(nl + 1);
         if (message.type === 'hooks') {
           try {
@@ -372,6 +401,12 @@ function waitReady(init: SpawnedInit, { hooks, joinCgroup, warmCgroupLock, forke
         } else if (message.type === 'join-cgroup') {
           try {
             joinCgroup();
+          } catch (err) {
+            reject(err);
+          }
+        } else if (message.type === 'net-devices') {
+          try {
+            moveNetDevices();
           } catch (err) {
             reject(err);
           }

@@ -29,9 +29,9 @@ export function features(): Features {
       selinux: { enabled: false },
       // Idmapped bind mounts ("idmap"/"ridmap", mounts[].uidMappings/gidMappings).
       mountExtensions: { idmap: { enabled: true } },
-      // Refused when asked for (src/container/supported.ts).
-      intelRdt: { enabled: false },
-      netDevices: { enabled: false },
+      // Implemented; refused on a host without a mounted resctrl (src/container/intel-rdt.ts).
+      intelRdt: { enabled: true, schemata: true, monitoring: true },
+      netDevices: { enabled: true },
       memoryPolicy: { modes: Object.keys(MPOL_MODES), flags: Object.keys(MPOL_FLAGS) },
     },
     annotations: { 'org.opencontainers.runtime-spec.features.tsrun.version': '0.1.0' },

@@ -8,6 +8,7 @@ import { EXEC_FIFO } from '../protocol/init-protocol';
 import { pidsInContainer, signalInit, sleepMs, waitInitGone } from './signal';
 import { Container, damagedError, initAlive, inspectContainer, loadContainer, NoSuchContainer, ociState, statusOf } from './state';
 import { defaultCgroup } from './cgroup';
+import { removeIntelRdt } from './intel-rdt';
 import { openCgroup } from '../cgroups';
 import { openNotifySocket } from './notify-socket';
 
@@ -145,6 +146,7 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
   }
   // Whatever is left in the cgroups (frozen or not) is killed, then every directory removed.
   if (record.cgroup) openCgroup(record.cgroup).destroy();
+  removeIntelRdt(record.intelRdt);
   if (record.config.hooks?.poststop?.length) runHooksWarnOnly(record.config, 'poststop', { ...ociState(container), status: 'stopped', pid: 0 });
   fs.rmSync(container.dir, { recursive: true, force: true });
 }
@@ -165,6 +167,7 @@ function removeUnrecorded(container: Container): void {
     if (!waitInitGone(proc, 10_000)) throw new TsrunError(`container ${container.id}: pid ${proc.pid} did not exit after SIGKILL`);
   }
   if (cgroup) openCgroup(cgroup).destroy();
+  removeIntelRdt(recovery?.intelRdt);
   fs.rmSync(container.dir, { recursive: true, force: true });
 }
 

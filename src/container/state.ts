@@ -7,6 +7,8 @@ import { recordFrozen } from '../cgroups';
 import type { CgroupRecord } from '../cgroups/common';
 import { containerDir, RECOVERY_FILE, STATE_FILE, stateRootRefused } from './paths';
 import { EXEC_FIFO } from '../protocol/init-protocol';
+import type { ResctrlGroup } from './intel-rdt';
+import { OCI_VERSION } from '../spec/default-config';
 
 /** What tsrun keeps about a container: the OCI state fields plus what later commands need. */
 export interface ContainerRecord {
@@ -27,6 +29,8 @@ export interface ContainerRecord {
   rootless?: boolean;
   /** Created with --no-new-keyring: exec'd processes keep the caller's session keyring too. */
   noNewKeyring?: boolean;
+  /** linux.intelRdt: the resctrl groups joined (intel-rdt.ts). */
+  intelRdt?: ResctrlGroup;
 }
 
 /**
@@ -44,6 +48,8 @@ export interface RecoveryRecord {
   cgroup?: CgroupRecord;
   /** Set once state.json is written: from then on a missing state.json means damage. */
   recorded?: boolean;
+  /** linux.intelRdt: the resctrl groups, noted as they are made. */
+  intelRdt?: ResctrlGroup;
 }
 
 /** A process as recorded: its pid and start time (field 22), so a recycled pid is never taken for it. */
@@ -241,7 +247,7 @@ export function ociState(container: Container): StateOutput {
   const status = statusOf(container);
   const r = container.record;
   return {
-    ociVersion: r?.ociVersion ?? '1.2.0',
+    ociVersion: r?.ociVersion ?? OCI_VERSION,
     id: container.id,
     pid: status === 'stopped' || !r ? 0 : r.pid,
     status,

@@ -1,5 +1,5 @@
-// What tsrun cannot do yet: refused with a clear message rather than silently ignored.
-import * as fs from 'node:fs';
+// What tsrun cannot do here: refused with a clear message rather than silently ignored
+// (linux.intelRdt without resctrl: intel-rdt.ts).
 import type { Spec } from '../spec/types';
 import { TsrunError } from '../errors';
 
@@ -12,12 +12,9 @@ export function checkSupported(config: Spec, opts: { consoleSocket?: string; ter
   if (!user && (config.linux?.uidMappings?.length || config.linux?.gidMappings?.length)) {
     throw new TsrunError('linux.uidMappings/gidMappings: mappings given without a user namespace (add {"type": "user"} to linux.namespaces)');
   }
-  if (config.linux?.intelRdt) {
-    const why = fs.existsSync('/sys/fs/resctrl/schemata') ? 'tsrun does not implement Intel RDT (resctrl) yet' : 'this host has no resctrl filesystem mounted at /sys/fs/resctrl';
-    throw new TsrunError(`linux.intelRdt: ${why}`);
-  }
-  if (config.linux?.netDevices && Object.keys(config.linux.netDevices).length > 0) {
-    throw new TsrunError(`linux.netDevices: moving host interfaces (${Object.keys(config.linux.netDevices).join(', ')}) into the container is not supported by tsrun yet`);
+  // As runc: moving host interfaces needs host privileges.
+  if (Object.keys(config.linux?.netDevices ?? {}).length > 0 && process.geteuid?.() !== 0) {
+    throw new TsrunError('linux.netDevices: network devices are not supported for rootless containers');
   }
   // runc's rules: a terminal needs somewhere to send the pty master, and vice versa.
   if (config.process?.terminal && !opts.consoleSocket && !opts.terminalRelay) {

@@ -1,6 +1,6 @@
 // The init's side of the control socket: blocking reads and writes on the main thread.
 import * as fs from 'node:fs';
-import type { HooksRequest, InitMessage, JoinCgroupRequest, SetupRequest } from '../protocol/init-protocol';
+import type { HooksRequest, InitMessage, JoinCgroupRequest, NetDevicesRequest, SetupRequest } from '../protocol/init-protocol';
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
@@ -31,7 +31,7 @@ export class ParentChannel {
     return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
   }
 
-  send(message: InitMessage | HooksRequest | JoinCgroupRequest): void {
+  send(message: InitMessage | HooksRequest | JoinCgroupRequest | NetDevicesRequest): void {
     const data = Buffer.from(`${JSON.stringify(message)}\n`);
     let off = 0;
     while (off < data.length) {

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { libc, O } from '../../bindings';
 import { runHooks } from '../hooks';
-import { CgroupJoined, EXEC_FIFO, HooksDone, SetupRequest } from '../protocol/init-protocol';
+import { CgroupJoined, EXEC_FIFO, HooksDone, JoinCgroupRequest, NetDevicesMoved, NetDevicesRequest, SetupRequest } from '../protocol/init-protocol';
 import { applyAttributes, applyInitialAffinity, prepareAttributes } from './attributes';
 import { errorRecord } from '../errors';
 import { ParentChannel } from './channel';
@@ -50,6 +50,8 @@ function main(): void {
     // The cgroup.procs files are opened now (host paths), written at the very end.
     const join = request.parentJoinsCgroup ? () => askParentToJoinCgroup(channel) : joinCgroups(request.cgroupProcs ?? []);
     enterNamespaces(config.linux?.namespaces ?? [], debug, join);
+    // Before the sysctls, which may name a moved device.
+    if (Object.keys(config.linux?.netDevices ?? {}).length > 0) askParentToMoveNetDevices(channel);
     const userns = (config.linux?.namespaces ?? []).some((ns) => ns.type === 'user');
     if (!request.noNewKeyring) makeSessionKeyring(sessionKeyringName(request.hookState?.id ?? ''), userns, warn);
     if (config.hostname !== undefined) sys.sethostname(config.hostname);
@@ -130,14 +132,7 @@ function containerHooks(channel: ParentChannel, request: SetupRequest): void {
 
 /** In a user namespace: the parent (host root, or the cgroup's owner) writes our pid. */
 function askParentToJoinCgroup(channel: ParentChannel): void {
-  channel.send({ type: 'join-cgroup' });
-  let answer: CgroupJoined | undefined;
-  try {
-    answer = channel.readMessage() as CgroupJoined;
-  } catch {
-    process.exit(1);
-  }
-  if (answer?.type !== 'cgroup-joined') throw new Error('unexpected answer from the runtime while it joined the cgroup');
+  askParent(channel, { type: 'join-cgroup' }, 'cgroup-joined', 'joined the cgroup');
 }
 
 /** Opened now, while paths are the host's; written (our own pid, "0") when called. */
@@ -181,3 +176,20 @@ function writeSysctls(sysctl: Record<string, string>): void {
 }
 
 main();
+
+/** linux.netDevices: our network namespace exists; the parent (host root) moves the devices in. */
+function askParentToMoveNetDevices(channel: ParentChannel): void {
+  askParent(channel, { type: 'net-devices' }, 'net-devices-moved', 'moved linux.netDevices');
+}
+
+/** A request the parent answers; when it went away instead, it reports why. */
+function askParent(channel: ParentChannel, request: JoinCgroupRequest | NetDevicesRequest, answer: (CgroupJoined | NetDevicesMoved)['type'], doing: string): void {
+  channel.send(request);
+  let reply: { type?: string } | undefined;
+  try {
+    reply = channel.readMessage() as { type?: string };
+  } catch {
+    process.exit(1);
+  }
+  if (reply?.type !== answer) throw new Error(`unexpected answer from the runtime while it ${doing}`);
+}

@@ -90,3 +90,13 @@ export interface JoinCgroupRequest {
 export interface CgroupJoined {
   type: 'cgroup-joined';
 }
+
+/** From the init (linux.netDevices): its network namespace exists; the parent moves the devices in. */
+export interface NetDevicesRequest {
+  type: 'net-devices';
+}
+
+/** The parent's answer to NetDevicesRequest. */
+export interface NetDevicesMoved {
+  type: 'net-devices-moved';
+}

@@ -8,6 +8,11 @@ import { isBindMount, isIdmapped } from './mount-options';
 import { MAX_NODE, MPOL_FLAGS, MPOL_MODES, parseNodes } from './memory-policy';
 import type { HookName, LinuxNamespaceType, LinuxResources, Process, Spec } from './types';
 
+/** The kernel's dev_valid_name: 1 to 15 bytes, not "." or "..", no "/", ":" or white space. */
+export function validNetDeviceName(name: string): boolean {
+  return Buffer.byteLength(name) >= 1 && Buffer.byteLength(name) < 16 && name !== '.' && name !== '..' && !/[/:\s]/.test(name);
+}
+
 export const RLIMIT_TYPES: ReadonlySet<string> = new Set([
   'RLIMIT_AS', 'RLIMIT_CORE', 'RLIMIT_CPU', 'RLIMIT_DATA', 'RLIMIT_FSIZE', 'RLIMIT_LOCKS',
   'RLIMIT_MEMLOCK', 'RLIMIT_MSGQUEUE', 'RLIMIT_NICE', 'RLIMIT_NOFILE', 'RLIMIT_NPROC',
@@ -45,6 +50,7 @@ export function checkSpec(spec: Spec, file: string): void {
   checkLinuxPaths(spec, file);
   checkCgroupsPath(spec, file);
   checkMemoryPolicy(spec, file);
+  checkNetDevices(spec, file);
   if (spec.linux?.resources) checkResources(spec.linux.resources, file, '/linux/resources');
 }
 
@@ -246,4 +252,18 @@ function checkMemoryPolicy(spec: Spec, file: string): void {
   const none = policy.mode === 'MPOL_DEFAULT' || policy.mode === 'MPOL_LOCAL';
   if (none && nodes.length > 0) fail(file, `${at}/nodes`, `found ${describeValue(policy.nodes)}: ${policy.mode} takes no nodes`);
   if (!none && policy.mode !== 'MPOL_PREFERRED' && nodes.length === 0) fail(file, `${at}/nodes`, `${policy.mode} needs at least one node`);
+}
+
+/** linux.netDevices (runc's rules): a network namespace of the container's own, valid names. */
+function checkNetDevices(spec: Spec, file: string): void {
+  const devices = Object.entries(spec.linux?.netDevices ?? {});
+  if (devices.length === 0) return;
+  if (namespaceIndex(spec, 'network') < 0) {
+    fail(file, '/linux/netDevices', 'unable to move network devices without a network namespace (there is no "network" entry in linux.namespaces)');
+  }
+  const expected = 'expected a network device name (1 to 15 bytes, not "." or "..", without "/", ":" or white space)';
+  for (const [name, device] of devices) {
+    if (!validNetDeviceName(name)) fail(file, pointer('linux', 'netDevices', name), `found ${describeValue(name)}, ${expected}`);
+    if (device.name && !validNetDeviceName(device.name)) fail(file, pointer('linux', 'netDevices', name, 'name'), `found ${describeValue(device.name)}, ${expected}`);
+  }
 }

@@ -1,7 +1,12 @@
 // The config.json `tsrun spec` writes: runc's default, a shell on a terminal.
 import type { Spec } from './types';
 
-export const OCI_VERSION = '1.2.0';
+/**
+ * The runtime-spec version implemented (spec-schemas/ describe 1.3.0: netDevices,
+ * memoryPolicy, intelRdt.schemata/enableMonitoring): `spec` and hooks' state carry it,
+ * `--version` prints it (runc 1.4 prints 1.3.0, the version it is built against).
+ */
+export const OCI_VERSION = '1.3.0';
 
 const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 

@@ -463,7 +463,7 @@ export interface Features {
     };
     apparmor?: { enabled?: boolean };
     selinux?: { enabled?: boolean };
-    intelRdt?: { enabled?: boolean };
+    intelRdt?: { enabled?: boolean; schemata?: boolean; monitoring?: boolean };
     netDevices?: { enabled?: boolean };
     mountExtensions?: { idmap?: { enabled?: boolean } };
     [key: string]: unknown;

@@ -235,7 +235,7 @@ t.test('SCMP_ACT_NOTIFY: the listener gets the fd and the state, and answers mkd
     t.equal(rec.fds, 1, 'one fd (SCM_RIGHTS)');
     t.same(rec.state.fds, ['seccompFd']);
     t.equal(rec.state.metadata, 'MKNOD=/dev/null;test');
-    t.equal(rec.state.ociVersion, '1.2.0');
+    t.equal(rec.state.ociVersion, '1.3.0', 'the runtime-spec version tsrun implements');
     t.match(rec.state.state, { status: 'creating', annotations: { 'org.tsrun.test': 'notify' } });
     t.match(String(rec.state.state.id), /^scmp-/);
     t.equal(rec.state.state.pid, rec.state.pid, 'state.pid: the init');

@@ -6,11 +6,13 @@ import * as path from 'node:path';
 import { runHooks, runHooksWarnOnly } from '../../src/hooks';
 import { TsrunError } from '../../src/errors';
 import type { Hook, HookName, Spec, State } from '../../src/spec/types';
+import { OCI_VERSION } from '../../src/spec/default-config';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-unit-hooks-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const state: State = { ociVersion: '1.2.0', id: 'c1', status: 'creating', pid: 1234, bundle: '/bundles/c1', annotations: { k: 'v' } };
+// Hooks get the runtime-spec version tsrun implements, whatever the config's.
+const state: State = { ociVersion: OCI_VERSION, id: 'c1', status: 'creating', pid: 1234, bundle: '/bundles/c1', annotations: { k: 'v' } };
 const config = (hooks: Partial<Record<HookName, Hook[]>>): Spec => ({ ociVersion: '1.2.0', hooks } as Spec);
 // The scripts read all of stdin first: a hook that exits without reading it may make the
 // runtime's write fail with EPIPE (see the last test).
