@@ -5,6 +5,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { O } from '../../bindings';
 import { ConfigError, describeValue } from '../errors';
 import { isBindMount, isIdmapped } from '../init/mount-options';
 import { checkBoundingSet } from '../security/capabilities';
@@ -220,7 +221,42 @@ export function checkHostConfig(spec: Spec, file: string, rootfs: string, opts: 
   }
   checkProcSysMountpoints(spec, file, rootfs);
   checkMountsOverProc(spec, file, rootfs);
+  checkNamespacePaths(spec, file);
   if (spec.process?.capabilities) checkBoundingSet(spec.process.capabilities, file);
+}
+
+/** How /proc/PID/fd names a namespace of each type ("net:[4026531840]"). */
+const NS_PROC_NAMES: Record<LinuxNamespaceType, string> = {
+  pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time',
+};
+
+/**
+ * A namespace path must be a namespace of its entry's type. Checked here, before anything is
+ * made, since the join itself only fails with EINVAL, far from the entry (for pid, inside the
+ * proc mount). O_PATH: opening never blocks (a fifo) nor touches a device. A path that cannot
+ * be opened is left to the join, which names it.
+ */
+function checkNamespacePaths(spec: Spec, file: string): void {
+  spec.linux?.namespaces?.forEach((ns, i) => {
+    if (ns.path === undefined) return;
+    let fd: number;
+    try {
+      fd = fs.openSync(ns.path, O.PATH | O.CLOEXEC);
+    } catch {
+      return;
+    }
+    let kind: string;
+    try {
+      kind = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const at = pointer('linux', 'namespaces', i, 'path');
+    const m = /^(\w+):\[\d+\]$/.exec(kind);
+    const what = `${ns.type} namespace path ${ns.path}`;
+    if (!m) fail(file, at, `${what}: not a namespace (expected /proc/PID/ns/${NS_PROC_NAMES[ns.type]} or a bind mount of one)`);
+    if (m[1] !== NS_PROC_NAMES[ns.type]) fail(file, at, `${what}: not a ${ns.type} namespace (it is ${kind})`);
+  });
 }
 
 const isProcOrSysfs = (m: Mount) => m.type === 'proc' || m.type === 'sysfs';
