@@ -255,7 +255,7 @@ function checkNamespacePaths(spec: Spec, file: string): void {
     const m = /^(\w+):\[\d+\]$/.exec(kind);
     const what = `${ns.type} namespace path ${ns.path}`;
     if (!m) fail(file, at, `${what}: not a namespace (expected /proc/PID/ns/${NS_PROC_NAMES[ns.type]} or a bind mount of one)`);
-    if (m[1] !== NS_PROC_NAMES[ns.type]) fail(file, at, `${what}: not a ${ns.type} namespace (it is ${kind})`);
+    if (m[1] !== NS_PROC_NAMES[ns.type]) fail(file, at, `${what}: not a namespace of type ${ns.type} (it is ${kind})`);
   });
 }
 
