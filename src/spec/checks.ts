@@ -254,7 +254,12 @@ function checkNamespacePaths(spec: Spec, file: string): void {
     const at = pointer('linux', 'namespaces', i, 'path');
     const m = /^(\w+):\[\d+\]$/.exec(kind);
     const what = `${ns.type} namespace path ${ns.path}`;
-    if (!m) fail(file, at, `${what}: not a namespace (expected /proc/PID/ns/${NS_PROC_NAMES[ns.type]} or a bind mount of one)`);
+    if (!m) {
+      // A bind-mounted namespace file (ip netns, CNI) names its mount point: its type is not
+      // told there, and the join checks it.
+      if (isNsfs(ns.path)) return;
+      fail(file, at, `${what}: not a namespace (expected /proc/PID/ns/${NS_PROC_NAMES[ns.type]} or a bind mount of one)`);
+    }
     if (m[1] !== NS_PROC_NAMES[ns.type]) fail(file, at, `${what}: not a namespace of type ${ns.type} (it is ${kind})`);
   });
 }
@@ -312,6 +317,16 @@ function checkMountsOverProc(spec: Spec, file: string, rootfs: string): void {
     if (PROC_FILES_ALLOWED.has(dest)) return;
     fail(file, pointer('mounts', i, 'destination'), `${where} cannot be mounted because it is inside /proc (only ${[...PROC_FILES_ALLOWED].join(', ')} may be)`);
   });
+}
+
+const NSFS_MAGIC = 0x6e736673;
+
+function isNsfs(p: string): boolean {
+  try {
+    return fs.statfsSync(p).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
 }
 
 function isProcfs(source: string | undefined): boolean {
