@@ -321,7 +321,8 @@ function checkMountsOverProc(spec: Spec, file: string, rootfs: string): void {
 
 const NSFS_MAGIC = 0x6e736673;
 
-function isNsfs(p: string): boolean {
+/** Whether p is a namespace file (nsfs): what a bind mount of /proc/PID/ns/X is. */
+export function isNsfs(p: string): boolean {
   try {
     return fs.statfsSync(p).type === NSFS_MAGIC;
   } catch {

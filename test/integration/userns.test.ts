@@ -109,6 +109,47 @@ t.test('a user namespace joined by path', { skip }, async (t) => {
   t.equal(lines[3], fs.readlinkSync(`/proc/${pid}/ns/user`), 'the same user namespace');
 });
 
+t.test('a user namespace pinned by a bind mount (as CRI-O\'s pinns) joined by path', { skip }, async (t) => {
+  const holder = spawn('unshare', ['--user', 'sleep', '60'], { stdio: 'ignore' });
+  t.teardown(() => {
+    holder.kill('SIGKILL');
+  });
+  const pid = holder.pid!;
+  const ours = fs.readlinkSync('/proc/self/ns/user');
+  const nsOf = (): string => {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/ns/user`);
+    } catch {
+      return ours;
+    }
+  };
+  t.ok(waitFor(() => nsOf() !== ours, 10_000), 'the holder is in a new user namespace');
+  fs.writeFileSync(`/proc/${pid}/uid_map`, `0 ${HOST + 6000} 1000\n`);
+  fs.writeFileSync(`/proc/${pid}/gid_map`, `0 ${HOST + 6000} 1000\n`);
+  // /proc/self/fd of a bind-mounted namespace file names its mount point, not "user:[ino]".
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-pinned-userns-'));
+  const pinned = path.join(dir, 'user');
+  fs.writeFileSync(pinned, '');
+  const m = spawnSync('mount', ['--bind', `/proc/${pid}/ns/user`, pinned], { encoding: 'utf8' });
+  t.teardown(() => {
+    spawnSync('umount', [pinned]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  t.equal(m.status, 0, `pinned: ${m.stderr}`);
+  const r = runIn({
+    root,
+    args: sh('cat /proc/self/uid_map; readlink /proc/self/ns/user'),
+    mutate: (c) => {
+      c.linux.namespaces!.push({ type: 'user', path: pinned });
+    },
+  });
+  t.equal(r.status, 0, `run: ${r.stderr.trim()}`);
+  t.same(r.residue, [], 'nothing left');
+  const lines = r.stdout.split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
+  t.equal(lines[0], `0 ${HOST + 6000} 1000`, 'the pinned namespace\'s mapping');
+  t.equal(lines[1], fs.readlinkSync(`/proc/${pid}/ns/user`), 'the same user namespace');
+});
+
 t.test('no new network namespace: /sys is bound, locked flags kept on read-only remounts', { skip }, async (t) => {
   // A nosuid,nodev,noexec mount of the host to bind read-only: those flags are locked.
   const locked = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-locked-'));
