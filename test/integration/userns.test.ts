@@ -3,7 +3,7 @@
 // its own mapping, its capabilities reach only its own namespaces, a user namespace can be
 // joined by path, and without a new network namespace /sys is bound (sysfs cannot be
 // mounted) and the locked flags of bind sources are kept.
-import t from 'tap';
+import t, { Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -74,8 +74,11 @@ t.test('container root is host uid 100000: mapping, files, capabilities', { skip
   t.equal(lines[6], '65534 65534', 'host root shows as the overflow id');
 });
 
-t.test('a user namespace joined by path', { skip }, async (t) => {
-  // A process in a fresh user namespace whose maps we write as root, as an engine would.
+/**
+ * A process in a fresh user namespace whose maps we write as root, as an engine would:
+ * container root is host uid `HOST + offset`. Returns its pid.
+ */
+function userNamespaceHolder(t: Test, offset: number): number {
   const holder = spawn('unshare', ['--user', 'sleep', '60'], { stdio: 'ignore' });
   t.teardown(() => {
     holder.kill('SIGKILL');
@@ -91,8 +94,13 @@ t.test('a user namespace joined by path', { skip }, async (t) => {
     }
   };
   t.ok(waitFor(() => nsOf() !== ours, 10_000), 'the holder is in a new user namespace');
-  fs.writeFileSync(`/proc/${pid}/uid_map`, `0 ${HOST + 5000} 1000\n`);
-  fs.writeFileSync(`/proc/${pid}/gid_map`, `0 ${HOST + 5000} 1000\n`);
+  fs.writeFileSync(`/proc/${pid}/uid_map`, `0 ${HOST + offset} 1000\n`);
+  fs.writeFileSync(`/proc/${pid}/gid_map`, `0 ${HOST + offset} 1000\n`);
+  return pid;
+}
+
+t.test('a user namespace joined by path', { skip }, async (t) => {
+  const pid = userNamespaceHolder(t, 5000);
   const r = runIn({
     root,
     args: sh('id -u; cat /proc/self/uid_map; echo pid $$; readlink /proc/self/ns/user'),
@@ -110,22 +118,7 @@ t.test('a user namespace joined by path', { skip }, async (t) => {
 });
 
 t.test('a user namespace pinned by a bind mount (as CRI-O\'s pinns) joined by path', { skip }, async (t) => {
-  const holder = spawn('unshare', ['--user', 'sleep', '60'], { stdio: 'ignore' });
-  t.teardown(() => {
-    holder.kill('SIGKILL');
-  });
-  const pid = holder.pid!;
-  const ours = fs.readlinkSync('/proc/self/ns/user');
-  const nsOf = (): string => {
-    try {
-      return fs.readlinkSync(`/proc/${pid}/ns/user`);
-    } catch {
-      return ours;
-    }
-  };
-  t.ok(waitFor(() => nsOf() !== ours, 10_000), 'the holder is in a new user namespace');
-  fs.writeFileSync(`/proc/${pid}/uid_map`, `0 ${HOST + 6000} 1000\n`);
-  fs.writeFileSync(`/proc/${pid}/gid_map`, `0 ${HOST + 6000} 1000\n`);
+  const pid = userNamespaceHolder(t, 6000);
   // /proc/self/fd of a bind-mounted namespace file names its mount point, not "user:[ino]".
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-pinned-userns-'));
   const pinned = path.join(dir, 'user');
