@@ -3,10 +3,11 @@
 // throws a ConfigError naming the JSON pointer of the offending value, in runc's wording.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { O } from '../../bindings';
 import { checkBoundingSet } from '../security/capabilities';
 import { fail, pointer } from '../spec/checks';
 import { isBindMount } from '../spec/mount-options';
-import type { Mount, Spec } from '../spec/types';
+import type { LinuxNamespaceType, Mount, Spec } from '../spec/types';
 
 /**
  * Checks that need the host or the rootfs, made by `create` on the host side before the
@@ -20,7 +21,58 @@ export function checkHostConfig(spec: Spec, file: string, rootfs: string, opts: 
   }
   checkProcSysMountpoints(spec, file, rootfs);
   checkMountsOverProc(spec, file, rootfs);
+  checkNamespacePaths(spec, file);
   if (spec.process?.capabilities) checkBoundingSet(spec.process.capabilities, file);
+}
+
+/** How /proc/PID/fd names a namespace of each type ("net:[4026531840]"). */
+const NS_PROC_NAMES: Record<LinuxNamespaceType, string> = {
+  pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time',
+};
+
+/**
+ * A namespace path must be a namespace of its entry's type. Checked here, before anything is
+ * made, since the join itself only fails with EINVAL, far from the entry (for pid, inside the
+ * proc mount). O_PATH: opening never blocks (a fifo) nor touches a device. A path that cannot
+ * be opened is left to the join, which names it.
+ */
+function checkNamespacePaths(spec: Spec, file: string): void {
+  spec.linux?.namespaces?.forEach((ns, i) => {
+    if (ns.path === undefined) return;
+    let fd: number;
+    try {
+      fd = fs.openSync(ns.path, O.PATH | O.CLOEXEC);
+    } catch {
+      return;
+    }
+    let kind: string;
+    try {
+      kind = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const at = pointer('linux', 'namespaces', i, 'path');
+    const m = /^(\w+):\[\d+\]$/.exec(kind);
+    const what = `${ns.type} namespace path ${ns.path}`;
+    if (!m) {
+      // A bind-mounted namespace file (ip netns, CNI) names its mount point: its type is not
+      // told there, and the join checks it.
+      if (isNsfs(ns.path)) return;
+      fail(file, at, `${what}: not a namespace (expected /proc/PID/ns/${NS_PROC_NAMES[ns.type]} or a bind mount of one)`);
+    }
+    if (m[1] !== NS_PROC_NAMES[ns.type]) fail(file, at, `${what}: not a namespace of type ${ns.type} (it is ${kind})`);
+  });
+}
+
+const NSFS_MAGIC = 0x6e736673;
+
+/** Whether p is a namespace file (nsfs): what a bind mount of /proc/PID/ns/X is. */
+export function isNsfs(p: string): boolean {
+  try {
+    return fs.statfsSync(p).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
 }
 
 const isProcOrSysfs = (m: Mount) => m.type === 'proc' || m.type === 'sysfs';

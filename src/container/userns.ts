@@ -24,6 +24,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLONE } from '../../bindings';
 import { TsrunError } from '../errors';
+import { isNsfs } from './host-checks';
 import type { LinuxIDMapping, LinuxNamespace } from '../spec/types';
 
 /** Next to the bundled CLI in dist/. */
@@ -73,8 +74,9 @@ export function openUserNamespace(opts: UserNamespaceOptions): { joinFd: number;
       throw new TsrunError(`user namespace path ${opts.user.path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
     }
     // Checked here: tsrun-userns's setns would fail with a bare EINVAL on its own line.
+    // A bind-mounted (pinned) namespace names its mount point there: nsfs, the join checks the type.
     const kind = fs.readlinkSync(`/proc/self/fd/${joinFd}`);
-    if (!kind.startsWith('user:[')) {
+    if (!kind.startsWith('user:[') && !(kind.startsWith('/') && isNsfs(opts.user.path))) {
       fs.closeSync(joinFd);
       throw new TsrunError(`user namespace path ${opts.user.path}: not a user namespace (${kind})`);
     }

@@ -92,7 +92,9 @@ export function setupRootfs(opts: RootfsOptions): void {
   if (config.root?.readonly) {
     const rootFd = fs.openSync('/', O.PATH | O.DIRECTORY | O.CLOEXEC);
     try {
-      remountBind(rootFd, MS.RDONLY);
+      // "/" itself, not /proc/self/fd/N: with a joined pid namespace the init is not in the
+      // pid namespace of the container's /proc, where /proc/self does not resolve.
+      remountBind(rootFd, MS.RDONLY, '/');
     } finally {
       fs.closeSync(rootFd);
     }
@@ -121,19 +123,20 @@ export function mountFlagsOf(fd: number): number {
  * A bind remount (MS_REMOUNT|MS_BIND|flags) of the mount under fd. In a user namespace
  * the flags of a mount that came from a more privileged namespace are locked (nosuid,
  * nodev, noexec, the atime mode, and ro): a remount that would clear them is EPERM, so on
- * EPERM we keep them (as runc does) and try again.
+ * EPERM we keep them (as runc does) and try again. `target` names the mount point when
+ * /proc/self/fd/N of fd cannot (the root of a pod container with a joined pid namespace).
  */
-export function remountBind(fd: number, flags: number): void {
+export function remountBind(fd: number, flags: number, target = fdPath(fd)): void {
   const sys = libc();
   try {
-    sys.mount('', fdPath(fd), '', MS.REMOUNT | MS.BIND | flags, '');
+    sys.mount('', target, '', MS.REMOUNT | MS.BIND | flags, '');
   } catch (err) {
     if (!(err instanceof SysError && err.code === 'EPERM')) throw err;
     const current = mountFlagsOf(fd);
     let locked = current & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY | MS.NODIRATIME);
     if (!(flags & ATIME_FLAGS)) locked |= current & ATIME_FLAGS;
     if ((flags | locked) === flags) throw err;
-    sys.mount('', fdPath(fd), '', MS.REMOUNT | MS.BIND | flags | locked, '');
+    sys.mount('', target, '', MS.REMOUNT | MS.BIND | flags | locked, '');
   }
 }
 

@@ -112,7 +112,10 @@ const cases: Case[] = [
   { name: 'executable is a directory', config: (c) => (c.process.args = ['/tmp']), expect: ['/tmp', 'permission denied'] },
   { name: 'cwd is a file', config: (c) => (c.process.cwd = '/etc/passwd'), expect: ['/etc/passwd', 'not a directory'] },
   { name: 'namespace path missing', config: (c) => (c.linux.namespaces![1] = { type: 'network', path: path.join(work, 'no-such-ns') }), expect: ['no-such-ns', 'no such file or directory'] },
-  { name: 'namespace path of the wrong type', config: (c) => (c.linux.namespaces![1] = { type: 'network', path: '/proc/self/ns/uts' }), expect: ['network', '/proc/self/ns/uts'] },
+  { name: 'namespace path of the wrong type', config: (c) => (c.linux.namespaces![1] = { type: 'network', path: '/proc/self/ns/uts' }), expect: [`${CFG}/linux/namespaces/1/path`, 'network namespace path /proc/self/ns/uts: not a namespace of type network (it is uts:['] },
+  // runtime-tools' linux_ns_path_type: a pid path of another type used to be blamed on the proc mount.
+  { name: 'pid namespace path of the wrong type', config: (c) => (c.linux.namespaces![0] = { type: 'pid', path: '/proc/self/ns/user' }), expect: [`${CFG}/linux/namespaces/0/path`, 'pid namespace path /proc/self/ns/user: not a namespace of type pid (it is user:['] },
+  { name: 'namespace path not a namespace', config: (c) => { fs.writeFileSync(path.join(work, 'not-a-ns'), ''); c.linux.namespaces![2] = { type: 'ipc', path: path.join(work, 'not-a-ns') }; }, expect: [`${CFG}/linux/namespaces/2/path`, 'not-a-ns: not a namespace'] },
   { name: 'rlimit above the hard limit', config: (c) => (c.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1048576, hard: 1048576 }]), expect: ['RLIMIT_NOFILE', 'CAP_SYS_RESOURCE'] },
   { name: 'failing prestart hook', config: (c) => (c.hooks = { prestart: [{ path: '/bin/false' }] }), expect: ['prestart', '/bin/false'] },
   { name: 'prestart hook missing', config: (c) => (c.hooks = { prestart: [{ path: path.join(work, 'no-such-hook') }] }), expect: ['no-such-hook', 'no such file or directory'] },

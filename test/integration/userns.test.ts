@@ -3,7 +3,7 @@
 // its own mapping, its capabilities reach only its own namespaces, a user namespace can be
 // joined by path, and without a new network namespace /sys is bound (sysfs cannot be
 // mounted) and the locked flags of bind sources are kept.
-import t from 'tap';
+import t, { Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -74,8 +74,11 @@ t.test('container root is host uid 100000: mapping, files, capabilities', { skip
   t.equal(lines[6], '65534 65534', 'host root shows as the overflow id');
 });
 
-t.test('a user namespace joined by path', { skip }, async (t) => {
-  // A process in a fresh user namespace whose maps we write as root, as an engine would.
+/**
+ * A process in a fresh user namespace whose maps we write as root, as an engine would:
+ * container root is host uid `HOST + offset`. Returns its pid.
+ */
+function userNamespaceHolder(t: Test, offset: number): number {
   const holder = spawn('unshare', ['--user', 'sleep', '60'], { stdio: 'ignore' });
   t.teardown(() => {
     holder.kill('SIGKILL');
@@ -91,8 +94,13 @@ t.test('a user namespace joined by path', { skip }, async (t) => {
     }
   };
   t.ok(waitFor(() => nsOf() !== ours, 10_000), 'the holder is in a new user namespace');
-  fs.writeFileSync(`/proc/${pid}/uid_map`, `0 ${HOST + 5000} 1000\n`);
-  fs.writeFileSync(`/proc/${pid}/gid_map`, `0 ${HOST + 5000} 1000\n`);
+  fs.writeFileSync(`/proc/${pid}/uid_map`, `0 ${HOST + offset} 1000\n`);
+  fs.writeFileSync(`/proc/${pid}/gid_map`, `0 ${HOST + offset} 1000\n`);
+  return pid;
+}
+
+t.test('a user namespace joined by path', { skip }, async (t) => {
+  const pid = userNamespaceHolder(t, 5000);
   const r = runIn({
     root,
     args: sh('id -u; cat /proc/self/uid_map; echo pid $$; readlink /proc/self/ns/user'),
@@ -107,6 +115,32 @@ t.test('a user namespace joined by path', { skip }, async (t) => {
   t.equal(lines[1], `0 ${HOST + 5000} 1000`, 'the joined namespace\'s mapping');
   t.equal(lines[2], 'pid 1', 'a new pid namespace owned by the joined user namespace');
   t.equal(lines[3], fs.readlinkSync(`/proc/${pid}/ns/user`), 'the same user namespace');
+});
+
+t.test('a user namespace pinned by a bind mount (as CRI-O\'s pinns) joined by path', { skip }, async (t) => {
+  const pid = userNamespaceHolder(t, 6000);
+  // /proc/self/fd of a bind-mounted namespace file names its mount point, not "user:[ino]".
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-pinned-userns-'));
+  const pinned = path.join(dir, 'user');
+  fs.writeFileSync(pinned, '');
+  const m = spawnSync('mount', ['--bind', `/proc/${pid}/ns/user`, pinned], { encoding: 'utf8' });
+  t.teardown(() => {
+    spawnSync('umount', [pinned]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  t.equal(m.status, 0, `pinned: ${m.stderr}`);
+  const r = runIn({
+    root,
+    args: sh('cat /proc/self/uid_map; readlink /proc/self/ns/user'),
+    mutate: (c) => {
+      c.linux.namespaces!.push({ type: 'user', path: pinned });
+    },
+  });
+  t.equal(r.status, 0, `run: ${r.stderr.trim()}`);
+  t.same(r.residue, [], 'nothing left');
+  const lines = r.stdout.split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
+  t.equal(lines[0], `0 ${HOST + 6000} 1000`, 'the pinned namespace\'s mapping');
+  t.equal(lines[1], fs.readlinkSync(`/proc/${pid}/ns/user`), 'the same user namespace');
 });
 
 t.test('no new network namespace: /sys is bound, locked flags kept on read-only remounts', { skip }, async (t) => {
