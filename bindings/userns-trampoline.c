@@ -38,7 +38,8 @@
  *     stdin: meanwhile the parent writes our uid_map/gid_map and opens /proc/<pid>/ns/user,
  *     the user namespace mount_setattr(MOUNT_ATTR_IDMAP) takes. Runs nothing else.
  *
- * Errors: one line on stderr, exit status 125.
+ * Errors: one line, exit status 125. In init and join modes the line goes to SYNC_FD as
+ * "E<message>\n" (tsrun reports it as its own one-line error); otherwise to stderr.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,6 +48,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,8 +59,14 @@
 #define CLONE_NEWTIME 0x00000080
 #endif
 
+/* Where errors go instead of stderr: the sync socket of init and join modes (or -1). */
+static int report_fd = -1;
+
 static void die(const char *what) {
-  fprintf(stderr, "tsrun-userns: %s: %s\n", what, strerror(errno));
+  char line[512];
+  int len = snprintf(line, sizeof line, "%stsrun-userns: %s: %s\n", report_fd >= 0 ? "E" : "", what, strerror(errno));
+  if (len > (int)sizeof line - 1) len = sizeof line - 1;
+  if (report_fd < 0 || send(report_fd, line, len, MSG_NOSIGNAL) != len) fputs(line + (report_fd >= 0), stderr);
   exit(125);
 }
 
@@ -105,6 +113,7 @@ static int spawn_and_wait(int sync, char **prog, int wait) {
   if (pid < 0) die("fork");
   if (pid == 0) {
     close(sync);
+    report_fd = -1;
     prctl(PR_SET_PDEATHSIG, 0);
     become_root();
     execv(prog[0], prog + 1);
@@ -148,6 +157,7 @@ static int join_time_first(int timens) {
 static int init_mode(int argc, char **argv) {
   if (argc < 8) return fprintf(stderr, "usage: tsrun-userns init SYNC_FD JOIN_FD CHILD_FLAGS TIMENS_FD PROGRAM ARGV0 ARGS...\n"), 125;
   int sync = num(argv[2]), join = num(argv[3]), flags = num(argv[4]);
+  report_fd = sync;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   prctl(PR_SET_DUMPABLE, 0);
   int timens = join_time_first(num(argv[5]));
@@ -177,6 +187,7 @@ static int init_mode(int argc, char **argv) {
 static int join_mode(int argc, char **argv) {
   if (argc < 9) return fprintf(stderr, "usage: tsrun-userns join SYNC_FD USERNS_FD PIDNS_FD TIMENS_FD WAIT PROGRAM ARGV0 ARGS...\n"), 125;
   int sync = num(argv[2]), userns = num(argv[3]), pidns = num(argv[4]), timens = num(argv[5]), wait = num(argv[6]);
+  report_fd = sync;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   prctl(PR_SET_DUMPABLE, 0);
   if (userns >= 0) {

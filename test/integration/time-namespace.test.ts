@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import type { BundleConfig } from '../helpers/bundle';
 import { lines, rootSuite, runIn, tempDir } from '../helpers/container';
 import { makeBundle } from '../helpers/bundle';
-import { forceDelete, residue, state, tsrun, TsrunResult, uniqueId, waitFor } from '../helpers/tsrun';
+import { forceDelete, residue, state, tsrun, tsrunJs, TsrunResult, uniqueId, waitFor } from '../helpers/tsrun';
 
 const root = rootSuite();
 const MONOTONIC = 100000;
@@ -104,5 +104,74 @@ t.test('a time namespace path that is not a time namespace: one line, nothing le
     t.equal(r.status, 1, why(r));
     t.match(r.stderr, new RegExp(`^tsrun: [^\\n]*time namespace[^\\n]*${bad.replace(/\//g, '\\/')}[^\\n]*\\n$`), `one line naming ${bad}`);
     t.same(r.residue, [], 'nothing left behind');
+  }
+});
+
+const NOBODY = 65534;
+const noSetpriv = spawnSync('setpriv', ['--version']).status !== 0 && 'setpriv (util-linux) is missing';
+
+/** `argv` as uid/gid 65534 (no groups); output through files. */
+function asNobody(argv: string[], cwd: string): TsrunResult {
+  const out = tempDir('tsrun-timens-out-');
+  try {
+    const outFd = fs.openSync(path.join(out.dir, 'out'), 'w');
+    const errFd = fs.openSync(path.join(out.dir, 'err'), 'w');
+    const r = spawnSync('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', ...argv], {
+      cwd, env: { PATH: '/usr/bin:/bin:/usr/sbin:/sbin' }, stdio: ['ignore', outFd, errFd], timeout: 60_000, killSignal: 'SIGKILL',
+    });
+    fs.closeSync(outFd);
+    fs.closeSync(errFd);
+    const read = (f: string) => fs.readFileSync(path.join(out.dir, f), 'utf8');
+    return { status: r.status, signal: r.signal, stdout: read('out'), stderr: read('err'), argv: ['setpriv', ...argv] };
+  } finally {
+    out.remove();
+  }
+}
+
+t.test('rootless: a time namespace owned by the joined user namespace is joined after it; one the new user namespace may not join is one line', { skip: noTimens || noSetpriv }, async (t) => {
+  // Made by an unprivileged user: the time namespace belongs to its user namespace.
+  const holder = spawn('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', 'unshare', '-Ur', '--time', '--monotonic', String(MONOTONIC), 'sleep', '1000'], { stdio: 'ignore' });
+  t.teardown(() => {
+    holder.kill('SIGKILL');
+  });
+  const own = fs.readlinkSync('/proc/self/ns/time');
+  const nsFile = `/proc/${holder.pid}/ns/time`;
+  t.ok(waitFor(() => { try { return fs.readlinkSync(nsFile) !== own; } catch { return false; } }, 10_000), 'unshare -Ur --time started');
+  const offsets = fs.readFileSync(`/proc/${holder.pid}/timens_offsets`, 'utf8');
+  const stateRoot = tempDir('tsrun-timens-root-');
+  t.teardown(stateRoot.remove);
+  fs.chownSync(stateRoot.dir, NOBODY, NOBODY);
+
+  for (const joinUser of [true, false]) {
+    const bundle = makeBundle({ args: ['cat', '/proc/self/timens_offsets'] });
+    t.teardown(() => bundle.cleanup());
+    fs.chmodSync(bundle.dir, 0o755);
+    fs.chownSync(bundle.dir, NOBODY, NOBODY);
+    fs.rmSync(bundle.configPath);
+    const spec = asNobody([process.execPath, tsrunJs, 'spec', '--rootless'], bundle.dir);
+    if (!t.equal(spec.status, 0, why(spec))) return;
+    const config = JSON.parse(fs.readFileSync(bundle.configPath, 'utf8')) as BundleConfig;
+    config.root = { path: bundle.rootfs, readonly: true };
+    config.process.args = bundle.config.process.args;
+    config.process.terminal = false;
+    config.linux.namespaces!.push({ type: 'time', path: nsFile });
+    if (joinUser) {
+      config.linux.namespaces = config.linux.namespaces!.map((ns) => (ns.type === 'user' ? { type: 'user', path: `/proc/${holder.pid}/ns/user` } : ns));
+      delete config.linux.uidMappings;
+      delete config.linux.gidMappings;
+    }
+    fs.writeFileSync(bundle.configPath, JSON.stringify(config));
+    const id = uniqueId('timens');
+    const r = asNobody([process.execPath, tsrunJs, '--root', stateRoot.dir, 'run', '--bundle', bundle.dir, id], bundle.dir);
+    if (joinUser) {
+      t.equal(r.status, 0, why(r));
+      t.equal(r.stdout.trim(), offsets.trim(), 'the container is in the joined time namespace');
+    } else {
+      // A new user namespace has no say over a namespace of another one (EPERM).
+      t.equal(r.status, 1, why(r));
+      t.match(r.stderr, /^tsrun: [^\n]*time namespace[^\n]*\n$/, 'one line about the time namespace');
+    }
+    t.same(fs.readdirSync(stateRoot.dir), [], 'no state left');
+    t.same(residue(id, stateRoot.dir, { bundle: bundle.dir }), [], 'nothing left behind');
   }
 });
