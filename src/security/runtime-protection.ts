@@ -58,7 +58,7 @@ export function withReadOnlyRuntime<T>(spawn: () => T): T {
   const sys = libc();
   const own = fs.openSync('/proc/thread-self/ns/mnt', 'r');
   // setns into a mount namespace also moves the thread to that namespace's root directory:
-  // without going back, relative paths (--root, --log) would then name files under /.
+  // without going back, relative paths (such as --log FILE) would then name files under /.
   const cwd = fs.openSync('.', O.PATH | O.DIRECTORY | O.CLOEXEC);
   try {
     sys.unshare(CLONE.NEWNS);
