@@ -4,8 +4,9 @@
  * only tsrun's own code and then execs the host's node with tsrun's init script: nothing
  * from a container's filesystem ever runs here.
  *
- *   tsrun-userns init SYNC_FD JOIN_FD CHILD_FLAGS PROGRAM ARGV0 ARGS...
- *     Enter a user namespace (new: unshare; JOIN_FD >= 0: setns to it; -2: none, only
+ *   tsrun-userns init SYNC_FD JOIN_FD CHILD_FLAGS TIMENS_FD PROGRAM ARGV0 ARGS...
+ *     Join the time namespace TIMENS_FD if >= 0 (see join_time_first), then
+ *     enter a user namespace (new: unshare; JOIN_FD >= 0: setns to it; -2: none, only
  *     the pid/time namespaces are made, for tsrun as root of a user namespace that does
  *     not own its own pid namespace), write "U" on
  *     SYNC_FD and wait for "G" (the parent writes uid_map, setgroups and gid_map in
@@ -18,9 +19,10 @@
  *     reparented to the caller's subreaper, as without a user namespace.
  *
  *   tsrun-userns exec USERNS_FD TIMENS_FD PROGRAM ARGV0 ARGS...
- *     (tsrun exec) setns to the user namespace (and the time namespace for children, if
- *     >= 0), become root in it and execv PROGRAM (the parent already put us in the pid
- *     namespace).
+ *     (tsrun exec) setns to the user namespace (and the time namespace, if >= 0), become
+ *     root in it and execv PROGRAM (the parent already put us in the pid namespace).
+ *     USERNS_FD -1 (create joining a time namespace by path, no user namespace): only the
+ *     time namespace is joined, PROGRAM runs as we do.
  *
  *   tsrun-userns join SYNC_FD USERNS_FD PIDNS_FD TIMENS_FD WAIT PROGRAM ARGV0 ARGS...
  *     (tsrun exec, rootless: an unprivileged parent cannot setns into the container's pid
@@ -36,7 +38,8 @@
  *     stdin: meanwhile the parent writes our uid_map/gid_map and opens /proc/<pid>/ns/user,
  *     the user namespace mount_setattr(MOUNT_ATTR_IDMAP) takes. Runs nothing else.
  *
- * Errors: one line on stderr, exit status 125.
+ * Errors: one line, exit status 125. In init and join modes the line goes to SYNC_FD as
+ * "E<message>\n" (tsrun reports it as its own one-line error); otherwise to stderr.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,6 +48,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,8 +59,14 @@
 #define CLONE_NEWTIME 0x00000080
 #endif
 
+/* Where errors go instead of stderr: the sync socket of init and join modes (or -1). */
+static int report_fd = -1;
+
 static void die(const char *what) {
-  fprintf(stderr, "tsrun-userns: %s: %s\n", what, strerror(errno));
+  char line[512];
+  int len = snprintf(line, sizeof line, "%stsrun-userns: %s: %s\n", report_fd >= 0 ? "E" : "", what, strerror(errno));
+  if (len > (int)sizeof line - 1) len = sizeof line - 1;
+  if (report_fd < 0 || send(report_fd, line, len, MSG_NOSIGNAL) != len) fputs(line + (report_fd >= 0), stderr);
   exit(125);
 }
 
@@ -103,6 +113,7 @@ static int spawn_and_wait(int sync, char **prog, int wait) {
   if (pid < 0) die("fork");
   if (pid == 0) {
     close(sync);
+    report_fd = -1;
     prctl(PR_SET_PDEATHSIG, 0);
     become_root();
     execv(prog[0], prog + 1);
@@ -120,24 +131,43 @@ static int spawn_and_wait(int sync, char **prog, int wait) {
   return WEXITSTATUS(status);
 }
 
-/* The container's time namespace for our children, when TIMENS >= 0. */
+/* The container's time namespace (ours and our children's), when TIMENS >= 0. */
 static void join_time(int timens) {
   if (timens < 0) return;
   if (setns(timens, CLONE_NEWTIME) < 0) die("joining the container's time namespace");
   close(timens);
 }
 
+/*
+ * Before a user namespace is entered: join the time namespace TIMENS now if we may (one
+ * owned by the host's user namespace needs the host's CAP_SYS_ADMIN, which a new user
+ * namespace takes away). EPERM: it must be one owned by the user namespace we enter,
+ * joined after it; the fd to pass to join_time then is returned (else -1).
+ */
+static int join_time_first(int timens) {
+  if (timens < 0) return -1;
+  if (setns(timens, CLONE_NEWTIME) == 0) {
+    close(timens);
+    return -1;
+  }
+  if (errno != EPERM) die("joining the container's time namespace");
+  return timens;
+}
+
 static int init_mode(int argc, char **argv) {
-  if (argc < 7) return fprintf(stderr, "usage: tsrun-userns init SYNC_FD JOIN_FD CHILD_FLAGS PROGRAM ARGV0 ARGS...\n"), 125;
+  if (argc < 8) return fprintf(stderr, "usage: tsrun-userns init SYNC_FD JOIN_FD CHILD_FLAGS TIMENS_FD PROGRAM ARGV0 ARGS...\n"), 125;
   int sync = num(argv[2]), join = num(argv[3]), flags = num(argv[4]);
+  report_fd = sync;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   prctl(PR_SET_DUMPABLE, 0);
+  int timens = join_time_first(num(argv[5]));
   if (join >= 0) {
     if (setns(join, CLONE_NEWUSER) < 0) die("joining the user namespace");
     close(join);
   } else if (join == -1 && unshare(CLONE_NEWUSER) < 0) {
     die("unshare(CLONE_NEWUSER)");
   }
+  join_time(timens);
   /*
    * Dumpable while the parent writes our /proc files (as runc's nsexec): a non-dumpable
    * process's /proc/<pid> belongs to root, which only a root parent can open, and
@@ -151,12 +181,13 @@ static int init_mode(int argc, char **argv) {
   write_byte(sync, 'N');
   if (read_byte(sync) != 'G') return 125;
   prctl(PR_SET_DUMPABLE, 0);
-  return spawn_and_wait(sync, argv + 5, 1);
+  return spawn_and_wait(sync, argv + 6, 1);
 }
 
 static int join_mode(int argc, char **argv) {
   if (argc < 9) return fprintf(stderr, "usage: tsrun-userns join SYNC_FD USERNS_FD PIDNS_FD TIMENS_FD WAIT PROGRAM ARGV0 ARGS...\n"), 125;
   int sync = num(argv[2]), userns = num(argv[3]), pidns = num(argv[4]), timens = num(argv[5]), wait = num(argv[6]);
+  report_fd = sync;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   prctl(PR_SET_DUMPABLE, 0);
   if (userns >= 0) {
@@ -171,11 +202,13 @@ static int join_mode(int argc, char **argv) {
 
 static int exec_mode(int argc, char **argv) {
   if (argc < 6) return fprintf(stderr, "usage: tsrun-userns exec USERNS_FD TIMENS_FD PROGRAM ARGV0 ARGS...\n"), 125;
-  int userns = num(argv[2]), timens = num(argv[3]);
-  if (setns(userns, CLONE_NEWUSER) < 0) die("joining the container's user namespace");
-  close(userns);
+  int userns = num(argv[2]), timens = join_time_first(num(argv[3]));
+  if (userns >= 0) {
+    if (setns(userns, CLONE_NEWUSER) < 0) die("joining the container's user namespace");
+    close(userns);
+  }
   join_time(timens);
-  become_root();
+  if (userns >= 0) become_root();
   execv(argv[4], argv + 5);
   die(argv[4]);
   return 125;

@@ -2,7 +2,7 @@
 // parser that needs neither yargs nor the validators. Anything it does not recognise
 // (help, unknown flags, odd forms) goes to the full yargs CLI, which gives proper errors.
 import { deleteContainer, killContainer, startContainer } from '../container/lifecycle';
-import { defaultRoot } from '../container/paths';
+import { stateRoot } from '../container/paths';
 import { parseSignal } from '../container/signal';
 import { loadContainer, ociState } from '../container/state';
 import * as path from 'node:path';
@@ -97,7 +97,7 @@ export async function runFast(cmd: FastCommand): Promise<void> {
   const g = cmd.globals;
   const log: LogOptions = { file: g.log as string | undefined, format: g['log-format'] === 'json' ? 'json' : 'text', debug: !!g.debug };
   configureLog(log);
-  const root = (g.root as string | undefined) ?? defaultRoot();
+  const root = stateRoot(g.root as string | undefined);
   const [id, signal] = cmd.positionals;
   switch (cmd.command) {
     case 'create':

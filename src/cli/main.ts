@@ -18,7 +18,7 @@ import { runCommand } from './commands/run';
 import { specCommand } from './commands/spec';
 import { startCommand } from './commands/start';
 import { stateCommand } from './commands/state';
-import { defaultRoot } from '../container/paths';
+import { defaultRoot, stateRoot } from '../container/paths';
 import { OCI_VERSION } from '../spec/default-config';
 import type { GlobalOptions } from './context';
 import { libseccomp } from '../../bindings/libseccomp';
@@ -55,6 +55,7 @@ export async function runCli(args: string[]): Promise<void> {
     .option('rootless', { type: 'string', default: 'auto', describe: 'true|false|auto: ignore cgroup permission errors when no limits are set (auto: when not real root)', global: true })
     .middleware((argv) => {
       const g = argv as unknown as GlobalOptions;
+      g.root = stateRoot(g.root);
       configureLog({ file: g.log, format: g['log-format'], debug: g.debug });
       setCreateDebug(g.debug);
     })

@@ -40,6 +40,15 @@ export function defaultRoot(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(xdg, 'tsrun');
 }
 
+/**
+ * The state root every command uses: --root, or the default, made absolute against our
+ * working directory at start-up (as runc does), so that it names the same directory
+ * whatever create does to its working directory later.
+ */
+export function stateRoot(given: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(given ?? defaultRoot(env));
+}
+
 function honorsXdgRuntimeDir(env: NodeJS.ProcessEnv): boolean {
   if (process.geteuid?.() !== 0) return true;
   if (!runningInUserNamespace()) return false;

@@ -1,7 +1,9 @@
 // Spawning the container init. The pid (and time) namespace must exist before the init
 // does: we unshare or join it on our main thread, spawn (libuv forks from this thread, so
 // the child lands in it), then return our main thread to its own namespace so that hooks
-// and later children stay on the host.
+// and later children stay on the host. A time namespace given by path is the exception:
+// only a single-threaded process may join one (docs/design-notes.md), so tsrun-userns
+// joins it before it execs node (or forks the init, with a user namespace).
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,7 +14,7 @@ import { TsrunError } from '../errors';
 import { CONTROL_FD_ENV } from '../protocol/init-protocol';
 import { withReadOnlyRuntime } from '../security/runtime-protection';
 import { runningInUserNamespace } from '../procfs';
-import { JoinUserNamespace, openUserNamespace, TRAMPOLINE, userNamespaceHandshake, UserNamespaceOptions } from './userns';
+import { JoinUserNamespace, openUserNamespace, requireTrampoline, TRAMPOLINE, userNamespaceHandshake, UserNamespaceOptions } from './userns';
 
 export interface SpawnedInit {
   child: ChildProcess;
@@ -56,9 +58,14 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
   // Rootless exec: the trampoline joins pid and time after the user namespace (we may not).
   const byTrampoline = routed.joinUserns?.pid !== undefined;
   const pidNs = byTrampoline ? undefined : joinedOnly(opts.namespaces.find((ns) => ns.type === 'pid'));
-  const timeNs = byTrampoline ? undefined : joinedOnly(opts.namespaces.find((ns) => ns.type === 'time'));
+  const time = opts.namespaces.find((ns) => ns.type === 'time');
+  // A new time namespace is ours to make here; one to join goes to tsrun-userns.
+  const timeNs = byTrampoline || time?.path ? undefined : joinedOnly(time);
+  const joinTime = !byTrampoline && !routed.joinUserns && time?.path ? time : undefined;
   const restore: Array<{ fd: number; flag: number }> = [];
+  let timeFd = -1;
   try {
+    if (joinTime) timeFd = openTimeNamespace(joinTime);
     for (const [ns, flag, own] of [
       [pidNs, CLONE.NEWPID, '/proc/self/ns/pid'],
       [timeNs, CLONE.NEWTIME, '/proc/self/ns/time'],
@@ -70,7 +77,7 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
       if (flag === CLONE.NEWPID) restore.push({ fd: fs.openSync(own, 'r'), flag });
       if (ns.path) joinForChildren(ns, flag);
       else libc().unshare(flag);
-      if (flag === CLONE.NEWTIME && !ns.path) writeTimeOffsets(opts.timeOffsets ?? {});
+      if (flag === CLONE.NEWTIME) writeTimeOffsets(opts.timeOffsets ?? {});
     }
     // fds 3..3+N-1 pass through at the same numbers; the control socket comes after them.
     const stdio: Array<'inherit' | 'pipe' | number> = ['inherit', 'inherit', 'inherit'];
@@ -89,6 +96,8 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
     let syncFd = -1;
     let joinFd = -1;
     const { joinUserns } = routed;
+    // The trampoline closes it once joined.
+    const childTimeFd = timeFd >= 0 ? stdio.push(timeFd) - 1 : -1;
     if (userns) {
       const opened = openUserNamespace(userns);
       joinFd = opened.joinFd;
@@ -100,7 +109,7 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
         childJoin = stdio.length - 1;
       }
       file = TRAMPOLINE;
-      args = ['init', String(syncFd), String(childJoin), String(opened.flags), process.execPath, 'tsrun-init', script];
+      args = ['init', String(syncFd), String(childJoin), String(opened.flags), String(childTimeFd), process.execPath, 'tsrun-init', script];
     } else if (joinUserns) {
       // The trampoline closes these fds before it execs node.
       const pass = (fd: number | undefined) => {
@@ -119,6 +128,11 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
       } else {
         args = ['exec', String(userFd), String(timeFd), process.execPath, 'tsrun-init', script];
       }
+    } else if (childTimeFd >= 0) {
+      // No user namespace: tsrun-userns joins the time namespace and execs node in place.
+      requireTrampoline();
+      file = TRAMPOLINE;
+      args = ['exec', '-1', String(childTimeFd), process.execPath, 'tsrun-init', script];
     }
     // Started from a private mount namespace where node and tsrun's files are read-only.
     let child: ChildProcess;
@@ -131,6 +145,8 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
       }));
     } finally {
       if (joinFd >= 0) fs.closeSync(joinFd);
+      if (timeFd >= 0) fs.closeSync(timeFd);
+      timeFd = -1;
       for (const fd of routed.opened) fs.closeSync(fd);
     }
     const control = child.stdio[controlFd] as unknown as SpawnedInit['control'];
@@ -140,6 +156,7 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
     pid.catch(() => {});
     return { child, control, extraFds, pid };
   } finally {
+    if (timeFd >= 0) fs.closeSync(timeFd);
     for (const { fd, flag } of restore) {
       libc().setns(fd, flag);
       fs.closeSync(fd);
@@ -193,6 +210,20 @@ export function openNamespace(ns: LinuxNamespace): number {
   } catch (err) {
     throw new TsrunError(`${ns.type} namespace path ${ns.path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
   }
+}
+
+/**
+ * The fd of a time namespace to join, checked to be one: tsrun-userns's setns would
+ * otherwise fail with a bare EINVAL on a line of its own.
+ */
+function openTimeNamespace(ns: LinuxNamespace): number {
+  const fd = openNamespace(ns);
+  const kind = fs.readlinkSync(`/proc/self/fd/${fd}`);
+  if (!kind.startsWith('time:[')) {
+    fs.closeSync(fd);
+    throw new TsrunError(`joining time namespace ${ns.path}: not a time namespace (${kind})`);
+  }
+  return fd;
 }
 
 function joinForChildren(ns: LinuxNamespace, flag: number): void {

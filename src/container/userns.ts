@@ -119,6 +119,12 @@ export function userNamespaceHandshake(waiter: ChildProcess, sync: Duplex, opts:
           } else if (c === 'N' && opts) {
             if (opts.newTime) writeTimeOffsets(waiter.pid!, opts.timeOffsets ?? {});
             sync.write('G');
+          } else if (c === 'E') {
+            // The helper's one-line error ("tsrun-userns: what: why"); it exits next.
+            const nl = buffered.indexOf('\n');
+            if (nl < 0) return;
+            fail(new TsrunError(buffered.slice(1, nl)));
+            return;
           } else if (c === 'P') {
             const nl = buffered.indexOf('\n');
             if (nl < 0) return;

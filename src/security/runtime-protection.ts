@@ -11,7 +11,7 @@
 // The main thread then returns to its own mount namespace.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLONE, libc, MS } from '../../bindings';
+import { CLONE, libc, MS, O } from '../../bindings';
 import { TsrunError } from '../errors';
 
 let cached: string[] | undefined;
@@ -57,6 +57,9 @@ export function withReadOnlyRuntime<T>(spawn: () => T): T {
   if (process.geteuid?.() !== 0) return spawn();
   const sys = libc();
   const own = fs.openSync('/proc/thread-self/ns/mnt', 'r');
+  // setns into a mount namespace also moves the thread to that namespace's root directory:
+  // without going back, relative paths (such as --log FILE) would then name files under /.
+  const cwd = fs.openSync('.', O.PATH | O.DIRECTORY | O.CLOEXEC);
   try {
     sys.unshare(CLONE.NEWNS);
     try {
@@ -72,6 +75,8 @@ export function withReadOnlyRuntime<T>(spawn: () => T): T {
   } finally {
     // unshare(CLONE_NEWNS) gave this thread its own fs_struct, so setns back is allowed.
     sys.setns(own, CLONE.NEWNS);
+    sys.fchdir(cwd);
     fs.closeSync(own);
+    fs.closeSync(cwd);
   }
 }
