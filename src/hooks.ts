@@ -12,10 +12,10 @@ export function runHooks(config: Spec, name: HookName, state: State, cwd?: strin
 }
 
 /** poststop (and other after-the-fact) hooks: a failure is a warning, the rest still run. */
-export function runHooksWarnOnly(config: Spec, name: HookName, state: State): void {
+export function runHooksWarnOnly(config: Spec, name: HookName, state: State, cwd?: string): void {
   for (const [i, hook] of (config.hooks?.[name] ?? []).entries()) {
     try {
-      runHook(hook, `hooks.${name}[${i}]`, state);
+      runHook(hook, `hooks.${name}[${i}]`, state, cwd);
     } catch (err) {
       logWarning((err as Error).message);
     }

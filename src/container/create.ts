@@ -227,8 +227,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       // (its later set-up is then charged to the container); its own join is a no-op then.
       // In a user namespace the init asks for the move itself, later.
       if (!userns) moveInit();
-      runHooks(config, 'prestart', state);
-      runHooks(config, 'createRuntime', state);
+      // In the bundle directory, as runc (it works from there during create).
+      runHooks(config, 'prestart', state, bundle);
+      runHooks(config, 'createRuntime', state, bundle);
       spawned.control.write(`${JSON.stringify({ type: 'hooks-done' })}\n`);
     };
     const forked = await Promise.race([waitReady(init, { hooks, joinCgroup, warmCgroupLock, moveNetDevices, forkedPid: (p) => {
@@ -283,7 +284,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       logWarning((rdtErr as Error).message);
     }
     // As runc: a container that failed to be created is destroyed, and destroying runs poststop.
-    if (validated) runHooksWarnOnly(validated, 'poststop', { ociVersion: validated.ociVersion, id: opts.id, status: 'stopped', pid: 0, bundle: path.resolve(opts.bundle), annotations: validated.annotations ?? {} });
+    if (validated) runHooksWarnOnly(validated, 'poststop', { ociVersion: validated.ociVersion, id: opts.id, status: 'stopped', pid: 0, bundle: path.resolve(opts.bundle), annotations: validated.annotations ?? {} }, path.resolve(opts.bundle));
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }

@@ -58,7 +58,7 @@ export function startContainer(root: string, id: string, foregroundPid?: number)
   }
   if (record.config.hooks?.poststart?.length) {
     try {
-      runHooks(record.config, 'poststart', ociState(container));
+      runHooks(record.config, 'poststart', ociState(container), record.bundle); // in the bundle, as runc
     } catch (err) {
       // runtime-spec 1.3: a failing poststart hook fails start and stops the container (runc kills it).
       signalInit(record, 9);
@@ -120,7 +120,8 @@ export function killContainer(root: string, id: string, sig: number, all: boolea
   if (sig === 9 && status === 'paused') cgroup?.thaw();
 }
 
-export function deleteContainer(root: string, id: string, force: boolean): void {
+/** `hooksCwd`: where poststop runs (`run`: the bundle, as runc; `delete`: our own directory). */
+export function deleteContainer(root: string, id: string, force: boolean, hooksCwd?: string): void {
   let container: Container;
   try {
     container = inspectContainer(root, id);
@@ -147,7 +148,7 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
   // Whatever is left in the cgroups (frozen or not) is killed, then every directory removed.
   if (record.cgroup) openCgroup(record.cgroup).destroy();
   removeIntelRdt(record.intelRdt);
-  if (record.config.hooks?.poststop?.length) runHooksWarnOnly(record.config, 'poststop', { ...ociState(container), status: 'stopped', pid: 0 });
+  if (record.config.hooks?.poststop?.length) runHooksWarnOnly(record.config, 'poststop', { ...ociState(container), status: 'stopped', pid: 0 }, hooksCwd);
   fs.rmSync(container.dir, { recursive: true, force: true });
 }
 

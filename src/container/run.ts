@@ -1,5 +1,6 @@
 // `run`: create + start; in the foreground, wait and exit with the container's status.
 import { constants } from 'node:os';
+import * as path from 'node:path';
 import { createContainer, CreateOptions } from './create';
 import { deleteContainer, startContainer } from './lifecycle';
 import { signalInit } from './signal';
@@ -20,7 +21,7 @@ export async function runContainer(opts: CreateOptions, mode: { detach: boolean;
     // In the foreground we are the process to watch (runc's MAINPID).
     startContainer(opts.root, opts.id, mode.detach ? undefined : process.pid);
   } catch (err) {
-    deleteContainer(opts.root, opts.id, true);
+    deleteContainer(opts.root, opts.id, true, path.resolve(opts.bundle));
     throw err;
   }
   if (mode.detach) return;
@@ -32,6 +33,6 @@ export async function runContainer(opts: CreateOptions, mode: { detach: boolean;
   if (signal === 'SIGSYS' || code === 128 + constants.signals.SIGSYS) {
     logWarning('the container process was killed by seccomp (SIGSYS): linux.seccomp kills a system call it made');
   }
-  if (!mode.keep) deleteContainer(opts.root, opts.id, true);
+  if (!mode.keep) deleteContainer(opts.root, opts.id, true, path.resolve(opts.bundle));
   process.exitCode = signal ? 128 + constants.signals[signal] : (code ?? 0);
 }

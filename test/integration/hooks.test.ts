@@ -141,6 +141,33 @@ cp /proc/$pid/cgroup "$1"
   for (const point of ['prestart', 'createRuntime']) t.equal(readOr(path.join(s.dir, point)), container, `${point}: /proc/<pid>/cgroup is the container's`);
 });
 
+t.test('host hooks run in the bundle directory during create, start and run; delete\'s poststop in the caller\'s (as runc)', async (t) => {
+  const s = newSetup();
+  const hook = path.join(s.dir, 'cwd-hook.sh');
+  fs.writeFileSync(hook, `#!/bin/sh\necho "$1 $(pwd)" >> ${s.log}\n`, { mode: 0o755 });
+  const mutate = (c: BundleConfig) => {
+    c.hooks = Object.fromEntries(['prestart', 'createRuntime', 'poststart', 'poststop'].map((n) => [n, [{ path: hook, args: ['cwd-hook.sh', n] }]]));
+  };
+  const caller = fs.mkdtempSync(path.join(work.dir, 'caller-'));
+  const expected = (bundle: string, deleteCwd: string) => [`prestart ${bundle}`, `createRuntime ${bundle}`, `poststart ${bundle}`, `poststop ${deleteCwd}`];
+  // run: everything in the bundle.
+  const r = runIn({ root, args: ['true'], mutate, tsrunOptions: { cwd: caller } });
+  t.equal(r.status, 0, r.stderr);
+  t.same(readOr(s.log).split('\n').filter(Boolean), expected(r.bundle.dir, r.bundle.dir), 'run');
+  fs.rmSync(s.log, { force: true });
+  // create, start, delete by hand from another directory.
+  const id = uniqueId('hookcwd');
+  const bundle = makeBundle({ args: ['true'], mutate });
+  t.teardown(() => {
+    forceDelete(id, root);
+    bundle.cleanup();
+  });
+  t.equal(tsrun(['create', '--bundle', bundle.dir, id], { root, cwd: caller }).status, 0);
+  t.equal(tsrun(['start', id], { root, cwd: caller }).status, 0);
+  t.equal(tsrun(['delete', '--force', id], { root, cwd: caller }).status, 0);
+  t.same(readOr(s.log).split('\n').filter(Boolean), expected(bundle.dir, caller), 'create, start, delete');
+});
+
 /** create (and start) by hand, to see each command's result. */
 function createOnly(t: T, s: Setup, fail: Record<string, number>) {
   const id = uniqueId('hook');
