@@ -1,12 +1,14 @@
 // The configuration pipeline: a bundle's config.json becomes, once, the typed plan that
 // `create` (and so `run`) builds the container from (as runc's specconv does). Nothing is
-// made before it has passed: read -> schema -> semantic checks (src/spec/checks.ts) ->
-// what tsrun supports (supported.ts) -> host checks (host-checks.ts, the rootfs, rootless).
+// made before it has passed: read -> schema -> the caller (rootless needs a user namespace)
+// -> semantic checks (src/spec/checks.ts) -> what tsrun supports (supported.ts) -> host
+// checks (host-checks.ts, the rootfs).
 // After it, only the typed plan is used, never the raw JSON.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LinuxNamespace, LinuxTimeOffset, Process, Spec } from '../spec/types';
-import { validateProcess, validateSpec } from '../spec/validate';
+import { checkSpec } from '../spec/checks';
+import { matchSpecSchema, validateProcess } from '../spec/validate';
 import { TsrunError } from '../errors';
 import { checkHostConfig } from './host-checks';
 import { mayHaveIdmappedMounts, mayHaveUnreachableBinds } from './idmap';
@@ -44,16 +46,17 @@ export interface ContainerPlan {
 export function loadBundleConfig(bundleDir: string, opts: BundleOptions): ContainerPlan {
   const bundle = path.resolve(bundleDir);
   const configFile = path.join(bundle, 'config.json');
-  const config = validateSpec(readJsonFile(configFile), configFile);
-  checkSupported(config, { consoleSocket: opts.consoleSocket, terminalRelay: opts.terminalRelay });
+  const config = matchSpecSchema(readJsonFile(configFile), configFile);
   const namespaces = config.linux?.namespaces ?? [];
   const timeOffsets = config.linux?.timeOffsets;
   const userns = userNamespaceFor(config, namespaces, timeOffsets);
   // As runc (rootlessEUIDCheck): without host privileges only a user namespace gives the
-  // container a root of its own.
+  // container a root of its own. First: what a rootless caller must change comes before the rest.
   if (!userns && process.geteuid?.() !== 0) {
     throw new TsrunError(`${configFile}: /linux/namespaces: running as uid ${process.geteuid?.()}, a rootless container needs a user namespace ({"type":"user"} with uidMappings/gidMappings of your ids; see tsrun spec --rootless)`);
   }
+  checkSpec(config, configFile);
+  checkSupported(config, { consoleSocket: opts.consoleSocket, terminalRelay: opts.terminalRelay });
   const rootfs = path.resolve(bundle, config.root!.path);
   if (!fs.existsSync(rootfs)) throw new TsrunError(`${configFile}: /root/path: rootfs ${rootfs}: no such file or directory`);
   checkHostConfig(config, configFile, rootfs, { noPivot: opts.noPivot });
