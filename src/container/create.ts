@@ -1,34 +1,29 @@
 // `create`: from a bundle to an init blocked on exec.fifo, recorded in <root>/<id>.
-// The init is spawned first so that its Node start-up overlaps our validation; every step
-// registers its undo so that a failure leaves nothing behind.
+// The config goes through the whole pipeline (config-pipeline.ts) before anything is made;
+// then every step registers its undo so that a failure leaves nothing behind.
 import { addNotifySocket } from './notify-socket';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { libc, O } from '../../bindings';
-import type { LinuxIDMapping, LinuxNamespace, LinuxTimeOffset, Spec } from '../spec/types';
-import { validateSpec } from '../spec/validate';
-import { checkHostConfig } from './host-checks';
+import { loadBundleConfig } from './config-pipeline';
 import { AlreadyExistsError, errorFromRecord, TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
 import { runHooks, runHooksWarnOnly } from '../hooks';
 import type { HooksRequest, InitMessage, JoinCgroupRequest, NetDevicesRequest, SetupRequest } from '../protocol/init-protocol';
 import { NetDevices } from './net-devices';
-import { checkIntelRdt, hostResctrl, joinIntelRdt, removeIntelRdt } from './intel-rdt';
+import { joinIntelRdt, removeIntelRdt } from './intel-rdt';
 import { containerDir, DEFAULT_ROOT, defaultRoot, stateRootRefused } from './paths';
 import { EXEC_FIFO } from '../protocol/init-protocol';
 import { openNamespace, spawnInit, SpawnedInit } from './spawn-init';
-import { readJsonFile } from './json-file';
 import { ContainerRecord, processRef, processStartTime, RecoveryRecord, saveRecord, saveRecovery } from './state';
 import { checkPidFile, writePidFile } from './pid-file';
-import { checkSupported } from './supported';
 import { Console, consoleForCreate } from './console';
 import { destroyCgroup, setupCgroup } from './cgroup';
 import { Cgroup, CgroupRecord, detectLayout, warmAttachLock } from '../cgroups';
-import type { UserNamespaceOptions } from './userns';
-import { mayHaveIdmappedMounts, mayHaveUnreachableBinds, sendIdmappedMounts } from './idmap';
-import { joinedPidNamespace, sendProcMounts } from './joined-pid-ns';
+import { sendIdmappedMounts } from './idmap';
+import { sendProcMounts } from './joined-pid-ns';
 import { socketpair } from '../../bindings/tty';
 
 const debug = debugLog('create');
@@ -61,6 +56,10 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   debug(`create ${opts.id} (node up ${Math.round(process.uptime() * 1000)} ms)`);
   const dir = containerDir(opts.root, opts.id);
   if (opts.pidFile) checkPidFile(opts.pidFile);
+  // Validated before the state dir, recovery.json or the init are made: only the typed plan is used below.
+  const plan = loadBundleConfig(opts.bundle, { id: opts.id, consoleSocket: opts.consoleSocket, terminalRelay: opts.terminalRelay, noPivot: opts.noPivot });
+  const { config, bundle, configFile, rootfs, namespaces, timeOffsets, userns, joinedPid, resctrl } = plan;
+  debug('config validated');
   makeStateRoot(opts.root);
   try {
     fs.mkdirSync(dir, { mode: 0o711 });
@@ -71,7 +70,6 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   let init: SpawnedInit | undefined;
   let term: Console | undefined;
   let cgroup: Cgroup | undefined;
-  let validated: Spec | undefined;
   let stateDirFd: number | undefined;
   // Our end and the init's end of the idmapped-mounts socket (-1 once closed).
   let mountFds: [number, number] | undefined;
@@ -90,27 +88,14 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   };
   try {
     saveRecovery(dir, recovery);
-    const bundle = path.resolve(opts.bundle);
-    const configFile = path.join(bundle, 'config.json');
-    const raw = readJsonFile(configFile);
-    const timeOffsets = (raw as { linux?: { timeOffsets?: Record<string, LinuxTimeOffset> } })?.linux?.timeOffsets;
-    const namespaces = namespacesOf(raw);
-    const userns = userNamespaceFor(raw, namespaces, timeOffsets);
-    // As runc (rootlessEUIDCheck): without host privileges only a user namespace gives the
-    // container a root of its own.
-    if (!userns && process.geteuid?.() !== 0) {
-      throw new TsrunError(`${configFile}: /linux/namespaces: running as uid ${process.geteuid?.()}, a rootless container needs a user namespace ({"type":"user"} with uidMappings/gidMappings of your ids; see tsrun spec --rootless)`);
-    }
-    term = consoleForCreate(raw, opts.consoleSocket, !!opts.terminalRelay);
+    term = consoleForCreate(config, opts.consoleSocket, !!opts.terminalRelay);
     // With a user namespace the init is not host root: it reaches the state dir (0700
     // above it) through an fd of ours.
     if (userns) stateDirFd = fs.openSync(dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
-    // A pid namespace to join: only tsrun-stage's child enters it (joined-pid-ns.ts).
-    const joinedPid = joinedPidNamespace(namespaces);
     if (joinedPid) joinedPidFd = openNamespace(joinedPid);
     // Idmapped mounts (and the proc of a joined pid namespace) are made by us and sent to
     // the init on a socket of their own.
-    if (mayHaveIdmappedMounts(raw) || mayHaveUnreachableBinds(raw, bundle) || joinedPid) mountFds = socketpair();
+    if (plan.sendsMounts) mountFds = socketpair();
     const extraFds = [
       ...(term ? [term.childEnd] : []), ...(mountFds ? [mountFds[1]] : []), ...(stateDirFd !== undefined ? [stateDirFd] : []),
       ...(joinedPidFd !== undefined ? [joinedPidFd] : []),
@@ -135,18 +120,8 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     // With a user namespace: the maps are written, the init is on its way.
     const pid = await Promise.race([init.pid, exited]);
     recordProcess(pid);
-    const config = validateSpec(raw, configFile);
-    validated = config;
-    checkSupported(config, { consoleSocket: opts.consoleSocket, terminalRelay: !!term?.local });
     const rdt = config.linux?.intelRdt;
-    const resctrl = rdt ? hostResctrl() : undefined;
-    if (rdt && resctrl) checkIntelRdt(rdt, opts.id, resctrl);
-    const rootfs = path.resolve(bundle, config.root!.path);
-    if (!fs.existsSync(rootfs)) throw new TsrunError(`${configFile}: /root/path: rootfs ${rootfs}: no such file or directory`);
-    checkHostConfig(config, configFile, rootfs, { noPivot: opts.noPivot });
     addNotifySocket(config, dir);
-
-    debug('config validated');
     // Made and limited before the init joins it (late, once Node has booted: docs/design-notes.md).
     const beforeCreate = (planned: CgroupRecord) => {
       recovery.cgroup = planned;
@@ -284,7 +259,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       logWarning((rdtErr as Error).message);
     }
     // As runc: a container that failed to be created is destroyed, and destroying runs poststop.
-    if (validated) runHooksWarnOnly(validated, 'poststop', { ociVersion: validated.ociVersion, id: opts.id, status: 'stopped', pid: 0, bundle: path.resolve(opts.bundle), annotations: validated.annotations ?? {} }, path.resolve(opts.bundle));
+    runHooksWarnOnly(config, 'poststop', { ociVersion: config.ociVersion, id: opts.id, status: 'stopped', pid: 0, bundle, annotations: config.annotations ?? {} }, bundle);
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
@@ -317,26 +292,6 @@ export function setCreateDebug(on: boolean): void {
 }
 function debugEnabledFlag(): boolean {
   return debugFlag;
-}
-
-/** Read leniently from the unvalidated config: only to start the init early. */
-function namespacesOf(raw: unknown): LinuxNamespace[] {
-  const list = (raw as { linux?: { namespaces?: unknown } })?.linux?.namespaces;
-  if (!Array.isArray(list)) return [];
-  return list.filter(
-    (ns): ns is LinuxNamespace =>
-      typeof ns === 'object' && ns !== null && typeof ns.type === 'string' && (ns.path === undefined || typeof ns.path === 'string'),
-  );
-}
-
-/** A user namespace in the config: made (or joined) first, with the pid/time namespaces it owns. */
-function userNamespaceFor(raw: unknown, namespaces: LinuxNamespace[], timeOffsets?: Record<string, LinuxTimeOffset>): UserNamespaceOptions | undefined {
-  const user = namespaces.find((ns) => ns.type === 'user');
-  if (!user) return undefined;
-  const linux = (raw as { linux?: { uidMappings?: unknown; gidMappings?: unknown } })?.linux ?? {};
-  const maps = (v: unknown) => (Array.isArray(v) ? (v as LinuxIDMapping[]) : []);
-  const isNew = (type: string) => namespaces.some((ns) => ns.type === type && !ns.path);
-  return { user, uidMappings: maps(linux.uidMappings), gidMappings: maps(linux.gidMappings), newPid: isNew('pid'), newTime: isNew('time'), timeOffsets };
 }
 
 /** --preserve-fds N, plus LISTEN_FDS when the socket-activation variables are for us. */

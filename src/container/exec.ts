@@ -20,7 +20,7 @@ import type { InitMessage } from '../protocol/init-protocol';
 import { spawnInit, SpawnedInit } from './spawn-init';
 import { requireTrampoline } from './userns';
 import { ContainerRecord, loadContainer, statusOf } from './state';
-import { readJsonFile } from './json-file';
+import { loadProcessFile } from './config-pipeline';
 import { checkPidFile, writePidFile } from './pid-file';
 import { getWinsize } from '../../bindings/tty';
 import { ConsoleRelay, openConsole } from './console';
@@ -79,7 +79,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   if (status === 'creating' || !container.record) throw new StateError(`cannot exec in a container that is being created`);
   if (status === 'paused' && !opts.ignorePaused) throw new StateError('cannot exec in a paused container (use --ignore-paused to override)');
   const record = container.record;
-  const proc = opts.processFile !== undefined ? readProcessFile(opts.processFile) : inlineProcess(record, opts);
+  const proc = opts.processFile !== undefined ? loadProcessFile(opts.processFile) : inlineProcess(record, opts);
   const terminal = !!proc.terminal;
   if (terminal && opts.detach && !opts.consoleSocket) {
     throw new TsrunError('cannot allocate tty if tsrun will detach without setting console socket');
@@ -216,33 +216,6 @@ function forwardSignals(pid: number): () => void {
   return () => {
     for (const [sig, handler] of handlers) process.off(sig, handler);
   };
-}
-
-function readProcessFile(file: string): Process {
-  // A file is read as config.json is (a fifo or device refused, not waited on); '-' is stdin.
-  if (file !== '-') return validateProcess(withProcessDefaults(readJsonFile(file)), file);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(0, 'utf8'));
-  } catch (err) {
-    throw new TsrunError(`${file}: ${err instanceof SyntaxError ? `invalid JSON: ${err.message}` : (err as Error).message}`);
-  }
-  return validateProcess(withProcessDefaults(raw), file);
-}
-
-/**
- * runc decodes --process into Go zero values: an omitted user (or uid, gid) is root's 0,
- * an omitted env is empty (the process still gets HOME). cwd stays required, as in runc.
- */
-function withProcessDefaults(raw: unknown): unknown {
-  if (!isObject(raw)) return raw;
-  const user = raw.user ?? {};
-  if (!isObject(user)) return raw;
-  return { ...raw, user: { ...user, uid: user.uid ?? 0, gid: user.gid ?? 0 } };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** runc's getProcess: the container's process with the inline flags applied. */

@@ -7,7 +7,8 @@ export function checkSupported(config: Spec, opts: { consoleSocket?: string; ter
   const namespaces = config.linux?.namespaces ?? [];
   const user = namespaces.find((ns) => ns.type === 'user');
   if (user && !user.path && !(config.linux?.uidMappings?.length && config.linux?.gidMappings?.length)) {
-    throw new TsrunError('linux.uidMappings/gidMappings: a new user namespace (linux.namespaces "user") needs both mappings');
+    // The text users saw when userns.ts refused this at the init's spawn.
+    throw new TsrunError('linux.uidMappings/gidMappings: a new user namespace needs both mappings');
   }
   if (!user && (config.linux?.uidMappings?.length || config.linux?.gidMappings?.length)) {
     throw new TsrunError('linux.uidMappings/gidMappings: mappings given without a user namespace (add {"type": "user"} to linux.namespaces)');

@@ -41,9 +41,14 @@ function run<T>(validate: Validator, raw: unknown, file: string): T {
 
 /** Validate a parsed config.json; returns it typed, or throws ConfigError. */
 export function validateSpec(raw: unknown, file: string): Spec {
-  const spec = run<Spec>(configValidators().config, raw, file);
+  const spec = matchSpecSchema(raw, file);
   checkSpec(spec, file);
   return spec;
+}
+
+/** The schema step alone (the pipeline runs the semantic checks, checkSpec, itself). */
+export function matchSpecSchema(raw: unknown, file: string): Spec {
+  return run<Spec>(configValidators().config, raw, file);
 }
 
 /** Validate a parsed process.json as given to `exec --process`. */
