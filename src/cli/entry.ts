@@ -28,9 +28,10 @@ async function main(): Promise<void> {
   const g = parsed.globals;
   const log: LogOptions = { file: g.log as string | undefined, format: g['log-format'] === 'json' ? 'json' : 'text', debug: g.debug === true };
   configureLog(log);
-  if (g.version || !parsed.command) return bundle('cli', log).printVersion();
-  const inv: Invocation = { ...parsed, root: (g.root as string | undefined) ?? defaultRoot() };
   const command = parsed.command;
+  // Without a command parseArgs returns only for --help and --version.
+  if (g.version || !command) return bundle('cli', log).printVersion();
+  const inv: Invocation = { ...parsed, root: (g.root as string | undefined) ?? defaultRoot() };
   if (command in FAST_COMMANDS) return FAST_COMMANDS[command as keyof typeof FAST_COMMANDS](inv);
   const name = command as keyof typeof BUNDLES;
   if (BUNDLES[name] === 'spawning') {

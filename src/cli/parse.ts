@@ -37,10 +37,9 @@ export function parseArgs(args: string[]): Parsed {
   let def: CommandDef | undefined;
   let i = 0;
   const take = (arg: string) => {
-    const long = arg.startsWith('--');
     const eq = arg.indexOf('=');
-    const given = long && eq > 0 ? arg.slice(2, eq) : arg.slice(long ? 2 : 1);
-    const inline = long && eq > 0 ? arg.slice(eq + 1) : undefined;
+    const given = (eq > 0 ? arg.slice(0, eq) : arg).replace(/^--?/, '');
+    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
     const flag = findFlag(def, given);
     if (!flag) throw new UsageError(`flag provided but not defined: ${arg.split('=')[0]}`, command);
     const own = def?.flags.includes(flag) ?? false;
@@ -76,6 +75,8 @@ export function parseArgs(args: string[]): Parsed {
     }
     // A negative number is an argument (kill ID -9), "-" too.
     if (arg.startsWith('-') && arg !== '-' && !/^-\d+$/.test(arg)) take(arg);
+    // runc's `help [command]`.
+    else if (!def && arg === 'help' && !globals.help) globals.help = true;
     else if (!def) {
       def = commandDef(arg);
       if (!def) throw new UsageError(`unknown command ${JSON.stringify(arg)}`);

@@ -133,6 +133,9 @@ t.test('--help and --version need no command; --help wins over missing arguments
   t.match(parse(['-h']), { help: true });
   t.match(parse(['state', '--help']), { help: true, command: 'state' });
   t.match(parse(['-v']), { command: undefined, globals: { version: true } });
+  t.match(parse(['help']), { help: true, command: undefined }, "runc's help [command]");
+  t.match(parse(['help', 'exec']), { help: true, command: 'exec' });
+  t.match(parse(['exec', '-e=A=1', 'c1', 'sh']).flags, { env: ['A=1'] }, 'a short flag with =');
 });
 
 t.test('value flags given twice are refused, repeatable ones are not', async (t) => {
