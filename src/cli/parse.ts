@@ -69,8 +69,11 @@ export function parseArgs(args: string[]): Parsed {
       break;
     }
     if (arg === '--') {
-      if (!def) break;
-      positionals.push(...args.slice(i + 1));
+      // Only arguments from here on (exec -- ID CMD: the id, then the command).
+      const after = args.slice(i + 1);
+      const own = def?.rest ? def.min - positionals.length : after.length;
+      if (def) positionals.push(...after.slice(0, own));
+      rest.push(...after.slice(own));
       break;
     }
     // A negative number is an argument (kill ID -9), "-" too.
@@ -94,7 +97,7 @@ export function parseArgs(args: string[]): Parsed {
 /** runc's wording (checkArgs in its main.go). */
 function checkCount(command: string, def: CommandDef, n: number): void {
   const what = `${JSON.stringify(command)} requires`;
-  if (def.min === def.max && n !== def.min) throw new UsageError(`${what} exactly ${def.min} argument(s), found ${n}`, command);
+  if (def.min === def.max && !def.rest && n !== def.min) throw new UsageError(`${what} exactly ${def.min} argument(s), found ${n}`, command);
   if (n < def.min) throw new UsageError(`${what} a minimum of ${def.min} argument(s), found ${n}`, command);
   if (n > def.max) throw new UsageError(`${what} a maximum of ${def.max} argument(s), found ${n}`, command);
 }

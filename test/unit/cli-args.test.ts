@@ -103,6 +103,8 @@ t.test('parseArgs: exec and ps keep what follows the id', async (t) => {
   const p = parse(['exec', '--process', '/p.json', '--detach', '--pid-file', '/pid', 'c1']);
   t.same([p.positionals, p.rest, p.flags.process, p.flags.detach, p.flags['pid-file']], [['c1'], [], '/p.json', true, '/pid']);
   t.same(parse(['exec', 'c1', '--', 'ls', '-l']).rest, ['ls', '-l'], 'an explicit --');
+  const dd = parse(['exec', '-t', '--', 'c1', 'ls', '-l']);
+  t.same([dd.positionals, dd.rest], [['c1'], ['ls', '-l']], '-- before the id');
   const ps = parse(['ps', '--format', 'table', 'c1', '-o', 'pid', '-f']);
   t.same([ps.positionals, ps.rest, ps.flags.format], [['c1'], ['-o', 'pid', '-f'], 'table']);
 });
@@ -114,7 +116,7 @@ t.test('parseArgs: usage errors', async (t) => {
   refused(['state'], /^"state" requires exactly 1 argument\(s\), found 0 \(see tsrun state --help\)$/);
   refused(['state', 'a', 'b'], /"state" requires exactly 1 argument/);
   refused(['kill', 'a', 'b', 'c'], /"kill" requires a maximum of 2 argument/);
-  refused(['exec'], /"exec" requires exactly 1 argument/);
+  refused(['exec'], /"exec" requires a minimum of 1 argument/);
   refused(['list', 'x'], /"list" requires exactly 0 argument/);
   refused(['state', '--bogus', 'c1'], /^flag provided but not defined: --bogus \(see tsrun state --help\)$/);
   refused(['--bogus', 'state', 'c1'], /flag provided but not defined: --bogus/);
