@@ -3,7 +3,6 @@
 // neither ffi-rs (bindings/ loads it on the first C call) nor the validators.
 import type { Handler } from './context';
 import { deleteCommand } from './commands/delete';
-import { featuresCommand } from './commands/features';
 import { killCommand } from './commands/kill';
 import { listCommand } from './commands/list';
 import { specCommand } from './commands/spec';
@@ -17,5 +16,6 @@ export const FAST_COMMANDS = {
   delete: deleteCommand,
   list: listCommand,
   spec: specCommand,
-  features: featuresCommand,
+  // Required when run: its tables (seccomp, capabilities, mount options) are then built only for it.
+  features: () => (require('./commands/features') as typeof import('./commands/features')).featuresCommand(),
 } satisfies Record<string, Handler>;
