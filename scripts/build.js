@@ -59,7 +59,7 @@ const bundles = {
   'code-cache': 'src/code-cache.ts',
   // create, run and exec: loaded by tsrun.js only for those commands.
   spawning: 'src/cli/spawning.ts',
-  // The full CLI (yargs, validators), loaded by tsrun.js only for commands off the fast path.
+  // pause, resume, ps, events, update and --version: loaded by tsrun.js only for them.
   cli: 'src/cli/main.ts',
   'init-main': 'src/init/main.ts',
   // The exec-init: `tsrun exec` spawns it into a running container.

@@ -1,15 +1,26 @@
-// Global options every command sees (parsed in main.ts).
+// What every command handler gets, and the checks of global options several commands share.
 import * as fs from 'node:fs';
 import { TsrunError } from '../errors';
 import { runningInUserNamespace } from '../procfs';
+import type { Parsed } from './parse';
 
-export interface GlobalOptions {
+/** A parsed command line (parse.ts) with --root resolved. */
+export interface Invocation extends Parsed {
   root: string;
-  log?: string;
-  'log-format': 'text' | 'json';
-  debug: boolean;
-  'systemd-cgroup': boolean;
-  rootless: string;
+}
+
+export type Handler = (inv: Invocation) => void | Promise<void>;
+
+/** A flag's value as a string (undefined when not given and without a default). */
+export function stringFlag(inv: Invocation, name: string): string | undefined {
+  const v = inv.flags[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** A repeatable flag's values. */
+export function listFlag(inv: Invocation, name: string): string[] {
+  const v = inv.flags[name];
+  return Array.isArray(v) ? v : [];
 }
 
 /**
@@ -19,11 +30,11 @@ export interface GlobalOptions {
  * inside a user namespace. Rootless means cgroup permission errors are not fatal as long
  * as linux.resources asks for no limits (the container then has no cgroup).
  */
-export function resolveGlobals(argv: { 'systemd-cgroup': boolean; rootless?: string }): { rootless: boolean } {
-  if (argv['systemd-cgroup']) {
+export function resolveGlobals(globals: Parsed['globals']): { rootless: boolean } {
+  if (globals['systemd-cgroup']) {
     throw new TsrunError('--systemd-cgroup: the systemd cgroup driver is not supported by tsrun yet (and this host has no systemd)');
   }
-  return { rootless: resolveRootless(argv.rootless) };
+  return { rootless: resolveRootless(globals.rootless as string | undefined) };
 }
 
 export function resolveRootless(value: string | undefined): boolean {
@@ -34,9 +45,10 @@ export function resolveRootless(value: string | undefined): boolean {
   return process.geteuid?.() !== 0 || runningInUserNamespace();
 }
 
-export function containerId(argv: { id?: unknown }): string {
-  if (argv.id === undefined || argv.id === '') throw new TsrunError('container id cannot be empty');
-  return String(argv.id);
+export function containerId(inv: Invocation): string {
+  const id = inv.positionals[0];
+  if (id === undefined || id === '') throw new TsrunError('container id cannot be empty');
+  return id;
 }
 
 /**

@@ -28,7 +28,7 @@ export function containerDir(root: string, id: string): string {
 }
 
 /**
- * The state root when --root is not given, for every command (fast path and yargs CLI).
+ * The state root when --root is not given, for every command.
  * As runc (main.go, shouldHonorXDGRuntimeDir): $XDG_RUNTIME_DIR/tsrun when XDG_RUNTIME_DIR
  * is set and we are not real root (euid != 0, or euid 0 in a user namespace with $USER
  * unset or not "root"); otherwise /run/tsrun, also for a user without XDG_RUNTIME_DIR

@@ -153,6 +153,12 @@ const cases: Case[] = [
   { name: 'signal 99999999999999999999', before: 'created', cmd: (c) => ['kill', c.other, '99999999999999999999'], expect: ['invalid signal'] },
   { name: '--preserve-fds not a number', cmd: (c) => create(c, '--preserve-fds', 'abc'), expect: ['--preserve-fds', 'abc'] },
   { name: '--preserve-fds negative', cmd: (c) => create(c, '--preserve-fds', '-1'), expect: ['--preserve-fds', '-1'] },
+  // The command line is read from one table (src/cli/table.ts): what it refuses.
+  { name: 'a value flag given twice', cmd: (c) => create(c, '--pid-file', path.join(work, 'pid2')), expect: ['--pid-file given more than once'] },
+  { name: 'a value flag without its value', cmd: (c) => [...create(c), '--console-socket'], expect: ['flag needs an argument: --console-socket'] },
+  { name: 'a boolean flag with a value', cmd: (c) => create(c, '--no-pivot=yes'), expect: ['--no-pivot', 'invalid value "yes"'] },
+  { name: 'a flag of another command', cmd: (c) => create(c, '--force'), expect: ['flag provided but not defined: --force'] },
+  { name: 'one argument too many', cmd: (c) => [...create(c), 'extra'], expect: ['"create" requires exactly 1 argument'] },
 ];
 
 

@@ -388,3 +388,23 @@ t.test('no fd of tsrun in a terminal process: run and exec -t on a pty', { skip:
   t.equal(cli(c, ['run', '-d', '--bundle', c.bundle.dir, c.id]).status, 0);
   t.same(beyondStdio(onPty(['exec', '-t', c.id, 'ls', '-1', '/proc/self/fd'])), ['3'], 'exec -t');
 });
+
+// runc's spellings from the one table (src/cli/table.ts): single-dash long flags as go-runc
+// sends them, -d, relative --bundle and --pid-file (the caller's cwd), flags after the id,
+// and exec's `--`, after which everything is the command's.
+t.test('runc spellings: -pid-file relative to cwd, -d, flags after the id, exec -- CMD -flags', async (t) => {
+  const c = newCtr(t, { args: ['sleep', '300'] });
+  const run = tsrun(['run', '-d', '-bundle', '.', c.id, '-pid-file', 'rel.pid'], { root, cwd: c.bundle.dir, stdoutFile: c.out, stderrFile: c.out });
+  t.equal(run.status, 0, why(run));
+  const pid = Number(fs.readFileSync(path.join(c.bundle.dir, 'rel.pid'), 'utf8'));
+  t.equal(state(c.id, root).pid, pid, 'the pid file is in the cwd and names the init');
+  const ex = tsrun(['exec', c.id, '--', 'sh', '-c', 'echo "$0" "$1"', '--root', '-d'], { root });
+  t.equal(ex.status, 0, why(ex));
+  t.equal(ex.stdout, '--root -d\n', "exec's command took its flags, tsrun did not");
+  const kill = tsrun(['kill', c.id, '-9'], { root });
+  t.match(kill.stderr, /invalid signal "-9"/, '-9 is read as the signal argument, refused as runc does');
+  const del = tsrun(['delete', '-f', c.id], { root });
+  t.equal(del.status, 0, why(del));
+  t.notOk(fs.existsSync(path.join(root, c.id)), 'deleted');
+  t.notOk(pidAlive(pid), 'the init is gone');
+});

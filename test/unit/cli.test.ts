@@ -50,6 +50,8 @@ function run(): void {
     }
     t.match(r.stdout, '--root');
     t.match(r.stdout, '--log-format');
+    t.notMatch(r.stdout, /^\s*\.\s*$/m, 'no stray "." line (yargs wrapped the usage text)');
+    t.match(r.stdout, /^An OCI container runtime in TypeScript, driven like runc\.$/m);
     const sub = tsrun(['spec', '--help'], { root: root(t) });
     t.equal(sub.status, 0, 'spec --help exits 0');
     t.match(sub.stdout, '--bundle');
@@ -65,6 +67,10 @@ function run(): void {
     const none = tsrun([], { root: root(t) });
     t.equal(none.status, 1);
     t.match(errorLine(none.stderr), /^tsrun: a command is required/);
+
+    const twice = tsrun(['update', '--cpu-share', '1', '--cpu-shares', '2', 'c1'], { root: root(t) });
+    t.equal(twice.status, 1);
+    t.equal(twice.stderr, 'tsrun: --cpu-share given more than once ("1" and "2"): give it once\n', "docker's spelling is runc's flag");
 
     const flag = tsrun(['list', '--bogus-flag'], { root: root(t) });
     t.equal(flag.status, 1);

@@ -1,5 +1,7 @@
 // Commands that make no system call must not load ffi-rs (about 13 ms of every start, issue
-// 13): list, spec, features, state and --help. A preloaded hook records every load of it.
+// 13): list, spec, features, state and --help; and no command loads yargs (the CLI is
+// parsed from src/cli/table.ts), nor, for the cheap ones, the other bundles (dist/cli.js,
+// dist/spawning.js). A preloaded hook records every load of them.
 import t, { Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -11,36 +13,51 @@ if (!tsrunBuilt()) t.fail(`${tsrunJs} is missing: run npm run build first`);
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-lazy-ffi-'));
 t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
-const marker = path.join(work, 'ffi-loaded');
+const marker = path.join(work, 'loaded');
 const hook = path.join(work, 'hook.js');
 fs.writeFileSync(hook, `
 const Module = require('node:module');
 const load = Module._load;
 Module._load = function (request, ...rest) {
-  if (/(^|[\\\\/])ffi-rs([\\\\/]|$)/.test(request)) require('node:fs').writeFileSync(${JSON.stringify(marker)}, request);
+  const m = /(?:^|[\\\\/])(ffi-rs|yargs|cli\\.js|spawning\\.js)(?:[\\\\/]|$)/.exec(request);
+  if (m) require('node:fs').appendFileSync(${JSON.stringify(marker)}, m[1] + '\\n');
   return load.call(this, request, ...rest);
 };
 `);
 
-/** Run tsrun with the hook; true when ffi-rs was loaded. */
-function loadsFfi(tt: Test, args: string[]): boolean {
+/** Run tsrun with the hook: what it loaded of ffi-rs, yargs, cli.js and spawning.js. */
+function loads(tt: Test, args: string[]): string[] {
   fs.rmSync(marker, { force: true });
   const r = spawnSync(process.execPath, ['-r', hook, tsrunJs, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
   tt.not(r.status, null, 'it ran to the end');
-  return fs.existsSync(marker);
+  return fs.existsSync(marker) ? [...new Set(fs.readFileSync(marker, 'utf8').trim().split('\n'))].sort() : [];
 }
 
 const root = freshRoot();
 const bundle = path.join(work, 'bundle');
 fs.mkdirSync(bundle);
 
-t.test('the hook sees ffi-rs when it is loaded', async (t) => {
-  t.ok(loadsFfi(t, ['--root', root, '--version']), '--version asks libseccomp for its version');
+t.test('the hook sees what is loaded', async (t) => {
+  t.same(loads(t, ['--root', root, '--version']), ['cli.js', 'ffi-rs'], '--version asks libseccomp for its version');
+  t.same(loads(t, ['--root', root, 'pause', 'nope']), ['cli.js'], 'pause is in cli.js');
+  t.same(loads(t, ['--root', root, 'create', '--bundle', bundle, 'nope']), ['spawning.js'], 'create is in spawning.js');
 });
 
-for (const args of [['--root', root, 'list'], ['--root', root, 'list', '--format', 'json'], ['spec', '--bundle', bundle], ['features'], ['--root', root, 'state', 'nope'], ['--help']]) {
-  t.test(`tsrun ${args.filter((a) => a !== root).join(' ')} does not load ffi-rs`, async (t) => {
+t.test('yargs is in no bundle', async (t) => {
+  const dist = path.dirname(tsrunJs);
+  for (const name of fs.readdirSync(dist).filter((n) => n.endsWith('.js'))) {
+    t.notMatch(fs.readFileSync(path.join(dist, name), 'utf8'), /yargs/, name);
+  }
+});
+
+const cheap = [
+  ['list'], ['list', '--format', 'json'], ['list', '-q'], ['spec', '--bundle', bundle], ['spec', '--rootless', '-b', bundle], ['features'],
+  ['state', 'nope'], ['start', 'nope'], ['kill', 'nope'], ['kill', 'nope', 'KILL'], ['delete', 'nope'], ['delete', '--force', 'nope'],
+  ['--help'], ['exec', '--help'], ['frobnicate'], ['list', '--bogus'],
+];
+for (const args of cheap) {
+  t.test(`tsrun ${args.join(' ')} loads none of ffi-rs, yargs, cli.js, spawning.js`, async (t) => {
     fs.rmSync(path.join(bundle, 'config.json'), { force: true });
-    t.notOk(loadsFfi(t, args));
+    t.same(loads(t, ['--root', root, ...args]), []);
   });
 }

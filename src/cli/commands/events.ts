@@ -1,23 +1,12 @@
-import type { CommandModule } from 'yargs';
 import { parseDuration, statsEvent, streamEvents } from '../../container/cgroup-ops';
-import { containerId, GlobalOptions } from '../context';
+import { containerId, Invocation, stringFlag } from '../context';
 
-type EventsArgs = GlobalOptions & { id: string; stats: boolean; interval: string };
-
-export const eventsCommand: CommandModule<GlobalOptions, EventsArgs> = {
-  command: 'events <id>',
-  describe: 'print container events as JSON lines: stats every --interval, and oom',
-  builder: (y) =>
-    y
-      .positional('id', { type: 'string', demandOption: true })
-      .option('stats', { type: 'boolean', default: false, describe: 'print the stats once and exit' })
-      .option('interval', { type: 'string', default: '5s', describe: 'time between stats events (Go duration: 5s, 500ms)' }),
-  handler: async (argv) => {
-    const id = containerId(argv);
-    if (argv.stats) {
-      process.stdout.write(`${JSON.stringify(statsEvent(argv.root, id))}\n`);
-      return;
-    }
-    await streamEvents(argv.root, id, parseDuration(argv.interval), (line) => process.stdout.write(`${line}\n`));
-  },
-};
+/** events [--stats] [--interval D] ID: JSON lines, as runc. */
+export async function eventsCommand(inv: Invocation): Promise<void> {
+  const id = containerId(inv);
+  if (inv.flags.stats === true) {
+    process.stdout.write(`${JSON.stringify(statsEvent(inv.root, id))}\n`);
+    return;
+  }
+  await streamEvents(inv.root, id, parseDuration(stringFlag(inv, 'interval') ?? '5s'), (line) => process.stdout.write(`${line}\n`));
+}

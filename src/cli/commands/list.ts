@@ -1,10 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CommandModule } from 'yargs';
 import { inspectContainer, listState } from '../../container/state';
-import { GlobalOptions } from '../context';
-
-type ListArgs = GlobalOptions & { format: 'table' | 'json'; quiet: boolean };
+import { writeFd } from '../../logging';
+import { Invocation } from '../context';
 
 type ListEntry = ReturnType<typeof listState>;
 
@@ -29,24 +27,17 @@ export function listStates(root: string): ListEntry[] {
   return states;
 }
 
-export const listCommand: CommandModule<GlobalOptions, ListArgs> = {
-  command: ['list', 'ps-all'].slice(0, 1),
-  describe: 'list the containers under --root',
-  builder: (y) =>
-    y
-      .option('format', { alias: 'f', choices: ['table', 'json'] as const, default: 'table' as const })
-      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print ids only' }),
-  handler: (argv) => {
-    const states = listStates(argv.root);
-    if (argv.quiet) {
-      for (const s of states) process.stdout.write(`${s.id}\n`);
-    } else if (argv.format === 'json') {
-      process.stdout.write(`${JSON.stringify(states)}\n`);
-    } else {
-      const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
-        ...states.map((s) => [s.id, String(s.pid ?? 0), s.status, s.bundle, s.created, s.owner])];
-      const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-      for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i])).join('   ').trimEnd()}\n`);
-    }
-  },
-};
+/** list [--format table|json] [-q]: the containers under --root. */
+export function listCommand(inv: Invocation): void {
+  const states = listStates(inv.root);
+  if (inv.flags.quiet === true) {
+    writeFd(1, states.map((s) => `${s.id}\n`).join(''));
+  } else if (inv.flags.format === 'json') {
+    writeFd(1, `${JSON.stringify(states)}\n`);
+  } else {
+    const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
+      ...states.map((s) => [s.id, String(s.pid ?? 0), s.status, s.bundle, s.created, s.owner])];
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    writeFd(1, rows.map((r) => `${r.map((c, i) => c.padEnd(widths[i])).join('   ').trimEnd()}\n`).join(''));
+  }
+}

@@ -1,12 +1,6 @@
-import type { CommandModule } from 'yargs';
 import { resumeContainer } from '../../container/cgroup-ops';
-import { containerId, GlobalOptions } from '../context';
+import { containerId, Invocation } from '../context';
 
-export const resumeCommand: CommandModule<GlobalOptions, GlobalOptions & { id: string }> = {
-  command: 'resume <id>',
-  describe: 'thaw a paused container',
-  builder: (y) => y.positional('id', { type: 'string', demandOption: true }),
-  handler: (argv) => {
-    resumeContainer(argv.root, containerId(argv));
-  },
-};
+export function resumeCommand(inv: Invocation): void {
+  resumeContainer(inv.root, containerId(inv));
+}

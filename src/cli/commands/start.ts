@@ -1,12 +1,6 @@
-import type { CommandModule } from 'yargs';
 import { startContainer } from '../../container/lifecycle';
-import { containerId, GlobalOptions } from '../context';
+import { containerId, Invocation } from '../context';
 
-export const startCommand: CommandModule<GlobalOptions, GlobalOptions & { id: string }> = {
-  command: 'start <id>',
-  describe: 'run the user process of a created container',
-  builder: (y) => y.positional('id', { type: 'string', demandOption: true }),
-  handler: (argv) => {
-    startContainer(argv.root, containerId(argv));
-  },
-};
+export function startCommand(inv: Invocation): void {
+  startContainer(inv.root, containerId(inv));
+}

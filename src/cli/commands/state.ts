@@ -1,13 +1,8 @@
-import type { CommandModule } from 'yargs';
 import { loadContainer, ociState } from '../../container/state';
-import { containerId, GlobalOptions } from '../context';
+import { writeFd } from '../../logging';
+import { containerId, Invocation } from '../context';
 
-export const stateCommand: CommandModule<GlobalOptions, GlobalOptions & { id: string }> = {
-  command: 'state <id>',
-  describe: 'print the state of a container as JSON',
-  builder: (y) => y.positional('id', { type: 'string', demandOption: true }),
-  handler: (argv) => {
-    const state = ociState(loadContainer(argv.root, containerId(argv)));
-    process.stdout.write(`${JSON.stringify(state, null, 2)}\n`);
-  },
-};
+/** state ID: the OCI state as JSON. */
+export function stateCommand(inv: Invocation): void {
+  writeFd(1, `${JSON.stringify(ociState(loadContainer(inv.root, containerId(inv))), null, 2)}\n`);
+}
