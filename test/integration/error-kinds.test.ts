@@ -45,7 +45,7 @@ t.test('state of an unknown container: not-found', async (t) => {
 
 t.test('a bad container id: usage', async (t) => {
   expectError(t, run(['state', 'bad/id']), 'invalid container id', 'usage');
-  expectError(t, run(['list', '--no-such-flag']), 'see tsrun --help', 'usage');
+  expectError(t, run(['list', '--no-such-flag']), 'flag provided but not defined: --no-such-flag (see tsrun list --help)', 'usage');
 });
 
 t.test('an invalid config.json: config', async (t) => {
