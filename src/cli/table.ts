@@ -136,8 +136,8 @@ export const COMMANDS = {
       { name: 'cpuset-cpus', value: 'CPUS', describe: 'CPUs to run on (0-3, 0,1)' },
       { name: 'cpuset-mems', value: 'NODES', describe: 'memory nodes to use' },
       { name: 'blkio-weight', value: 'N', describe: 'block IO weight (10-1000)' },
-      { name: 'l3-cache-schema', value: 'SCHEMA', describe: 'Intel RDT L3 cache schema (no Intel RDT in tsrun: refused)' },
-      { name: 'mem-bw-schema', value: 'SCHEMA', describe: 'Intel RDT memory bandwidth schema (no Intel RDT in tsrun: refused)' },
+      { name: 'l3-cache-schema', value: 'SCHEMA', describe: 'Intel RDT L3 cache schema (written to the container\'s resctrl group)' },
+      { name: 'mem-bw-schema', value: 'SCHEMA', describe: 'Intel RDT memory bandwidth schema (written to the container\'s resctrl group)' },
     ],
   },
   list: {

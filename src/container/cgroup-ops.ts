@@ -5,6 +5,7 @@ import type { LinuxResources } from '../spec/types';
 import type { CgroupStats } from '../cgroups';
 import { StateError, TsrunError } from '../errors';
 import { cgroupOf } from './cgroup';
+import { hostResctrl, IntelRdtChange, updateIntelRdt } from './intel-rdt';
 import { loadContainer, saveRecord, statusOf } from './state';
 
 export function pauseContainer(root: string, id: string): void {
@@ -159,6 +160,25 @@ export function updateContainer(root: string, id: string, update: LinuxResources
   linux.resources = merged;
   saveRecord(c.dir, record);
   return merged;
+}
+
+/** `update --l3-cache-schema/--mem-bw-schema`: see updateIntelRdt. */
+export function updateContainerIntelRdt(root: string, id: string, change: IntelRdtChange): void {
+  if (change.l3CacheSchema === undefined && change.memBwSchema === undefined) return;
+  let resctrl: string | undefined;
+  try {
+    resctrl = hostResctrl();
+  } catch {
+    resctrl = undefined; // refused below, in runc's words
+  }
+  const c = loadContainer(root, id);
+  if (!c.record || statusOf(c) === 'stopped') throw new StateError('container not running');
+  const record = c.record;
+  const linux = (record.config.linux ??= {});
+  const { rdt, group } = updateIntelRdt({ rdt: linux.intelRdt, group: record.intelRdt }, change, record.id, record.pid, resctrl);
+  linux.intelRdt = rdt;
+  record.intelRdt = group;
+  saveRecord(c.dir, record);
 }
 
 /** "64m", "1g", "1024", "-1": docker's RAMInBytes. */

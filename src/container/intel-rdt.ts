@@ -110,6 +110,35 @@ export function joinIntelRdt(rdt: LinuxIntelRdt, id: string, pid: number, root: 
   return group;
 }
 
+/** What `update` may change: runc's --l3-cache-schema and --mem-bw-schema. */
+export interface IntelRdtChange {
+  l3CacheSchema?: string;
+  memBwSchema?: string;
+}
+
+/**
+ * `update --l3-cache-schema/--mem-bw-schema` as runc: refused in runc's words where the host
+ * cannot (`root`: its resctrl mount, if any); a container without a group gets one, joined
+ * by its init; otherwise only the given lines are written (the kernel keeps the others).
+ */
+export function updateIntelRdt(
+  current: { rdt?: LinuxIntelRdt; group?: ResctrlGroup }, change: IntelRdtChange, id: string, pid: number, root: string | undefined,
+): { rdt: LinuxIntelRdt; group: ResctrlGroup } {
+  if (change.l3CacheSchema !== undefined && !(root && fs.existsSync(path.join(root, 'info', 'L3')))) throw new TsrunError('Intel RDT/CAT: l3 cache schema is not enabled');
+  if (change.memBwSchema !== undefined && !(root && fs.existsSync(path.join(root, 'info', 'MB')))) throw new TsrunError('Intel RDT/MBA: memory bandwidth schema is not enabled');
+  const given = Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined));
+  const rdt: LinuxIntelRdt = { ...current.rdt, ...given };
+  checkIntelRdt(rdt, id, root!);
+  if (!current.group) return { rdt, group: joinIntelRdt(rdt, id, pid, root!, () => {}) };
+  const file = path.join(current.group.dir, 'schemata');
+  try {
+    fs.writeFileSync(file, schemaLines(given).map((l) => `${l}\n`).join(''));
+  } catch (err) {
+    throw new TsrunError(`linux.intelRdt: writing ${file}: ${(err as Error).message}`);
+  }
+  return { rdt, group: current.group };
+}
+
 /** delete (or a failed create): the MON group, then the CTRL_MON group when it is ours. Gone already is fine. */
 export function removeIntelRdt(group: ResctrlGroup | undefined): void {
   if (!group) return;

@@ -5,7 +5,7 @@ import t, { Test } from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkIntelRdt, joinIntelRdt, removeIntelRdt, resctrlMount, ResctrlGroup } from '../../src/container/intel-rdt';
+import { checkIntelRdt, joinIntelRdt, removeIntelRdt, resctrlMount, ResctrlGroup, updateIntelRdt } from '../../src/container/intel-rdt';
 
 function fakeResctrl(t: Test, info: string[] = ['L3', 'MB']): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-resctrl-'));
@@ -80,4 +80,21 @@ t.test('refused before anything is made', async (t) => {
   ];
   for (const [rdt, expect] of cases) t.throws(() => checkIntelRdt(rdt, 'ctr4', root), expect, JSON.stringify(rdt));
   t.same(fs.readdirSync(root), [], 'nothing made');
+});
+
+t.test('update --l3-cache-schema/--mem-bw-schema: runc\'s refusals, a group made when there is none, only the given lines written', async (t) => {
+  t.throws(() => updateIntelRdt({}, { l3CacheSchema: 'L3:0=f' }, 'u1', 4242, undefined), /^Intel RDT\/CAT: l3 cache schema is not enabled$/, 'no resctrl: runc\'s words');
+  const l3only = fakeResctrl(t, ['L3']);
+  t.throws(() => updateIntelRdt({}, { memBwSchema: 'MB:0=50' }, 'u1', 4242, l3only), /^Intel RDT\/MBA: memory bandwidth schema is not enabled$/, 'no info/MB');
+  t.notOk(fs.existsSync(path.join(l3only, 'u1')), 'nothing made by a refusal');
+
+  const root = fakeResctrl(t);
+  const made = updateIntelRdt({}, { l3CacheSchema: 'L3:0=f', memBwSchema: undefined }, 'u1', 4242, root);
+  t.same(made.rdt, { l3CacheSchema: 'L3:0=f' }, 'the config gets the given schema only');
+  t.same(made.group, { dir: path.join(root, 'u1'), remove: true }, 'a group named after the container, ours to remove');
+  t.equal(fs.readFileSync(path.join(root, 'u1', 'tasks'), 'utf8'), '4242', 'the init joins it');
+
+  const again = updateIntelRdt({ rdt: made.rdt, group: made.group }, { memBwSchema: 'MB:0=30' }, 'u1', 4242, root);
+  t.same(again.rdt, { l3CacheSchema: 'L3:0=f', memBwSchema: 'MB:0=30' }, 'the earlier schema is kept in the config');
+  t.equal(fs.readFileSync(path.join(root, 'u1', 'schemata'), 'utf8'), 'MB:0=30\n', 'only the new line is written (the kernel keeps the others)');
 });

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { dropZeros, parseBytes, updateContainer } from '../../container/cgroup-ops';
+import { dropZeros, parseBytes, updateContainer, updateContainerIntelRdt } from '../../container/cgroup-ops';
 import { readJsonFile } from '../../container/json-file';
 import type { LinuxResources } from '../../spec/types';
 import { TsrunError } from '../../errors';
@@ -63,9 +63,6 @@ export function resourcesFromArgs(argv: UpdateArgs, stdin: () => string = () => 
   if (pids !== undefined) r.pids = { limit: pids };
   const weight = num('blkio-weight');
   if (weight !== undefined) r.blockIO = { ...(r.blockIO ?? {}), weight };
-  // runc's words: tsrun has no Intel RDT.
-  if (argv['l3-cache-schema'] !== undefined) throw new TsrunError('Intel RDT/CAT: l3 cache schema is not enabled');
-  if (argv['mem-bw-schema'] !== undefined) throw new TsrunError('Intel RDT/MBA: memory bandwidth schema is not enabled');
   return lifted(r);
 }
 
@@ -79,5 +76,9 @@ export function updateCommand(inv: Invocation): void {
   const resources = resourcesFromArgs(inv.flags);
   // runc ignores kernel memory: it is deprecated and gone from recent kernels.
   if (resources.memory) delete resources.memory.kernel;
-  updateContainer(inv.root, containerId(inv), resources);
+  const id = containerId(inv);
+  // Checked first (runc's order): refused where the host has no resctrl.
+  const rdt = { l3CacheSchema: inv.flags['l3-cache-schema'] as string | undefined, memBwSchema: inv.flags['mem-bw-schema'] as string | undefined };
+  updateContainerIntelRdt(inv.root, id, rdt);
+  updateContainer(inv.root, id, resources);
 }
