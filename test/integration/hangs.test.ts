@@ -75,7 +75,7 @@ const cases: Case[] = [
   {
     name: 'user namespace path that is not a user namespace',
     config: (c) => c.linux.namespaces!.push({ type: 'user', path: '/proc/self/ns/net' }),
-    expect: ['user namespace path /proc/self/ns/net', 'not a user namespace'],
+    expect: ['user namespace path /proc/self/ns/net', 'not a namespace of type user', '/linux/namespaces/'],
   },
   { name: 'cgroupsPath with a NUL byte', config: setCgroupsPath('/tsrun-hangs/a\u0000b'), expect: ['/linux/cgroupsPath', 'NUL'] },
   { name: 'cgroupsPath of 100,000 characters', config: setCgroupsPath(`/${'a'.repeat(100_000)}`), expect: ['/linux/cgroupsPath', 'characters'] },

@@ -5,7 +5,7 @@
 // cannot otherwise reach, while tsrun runs `exec` into it 20 times and creates 5 containers
 // that join its pid namespace (a pod sharing its process namespace).
 // Build first (`npm run build`).
-import t from 'tap';
+import t, { Test } from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -80,41 +80,18 @@ function grantable(): string[] {
   return CAPABILITY_NAMES.filter((name) => ((bnd >> BigInt(capabilityNumber(name)!)) & 1n) === 1n);
 }
 
-t.test('a container with every capability never reaches the host through tsrun\'s processes', async (t) => {
-  const id = uniqueId('scan');
-  const bundle = attacker();
+/**
+ * Runs the scanner `bundle` detached, then `body` with its init's pid; stops it and checks that
+ * it went round and wrote nothing on the host; nothing of it or of `pods` is left.
+ */
+async function withScanner(t: Test, bundle: ReturnType<typeof attacker>, prefix: string, body: (initPid: number, pods: string[], id: string) => void): Promise<void> {
+  const id = uniqueId(prefix);
   const pods: string[] = [];
   try {
     const run = tsrun(['run', '-d', '--bundle', bundle.dir, id], { root });
     t.equal(run.status, 0, run.stderr);
     t.ok(waitFor(() => fs.existsSync(path.join(bundle.rootfs, 'started'))), 'the scanner runs');
-    const initPid = state(id, root).pid;
-
-    for (let i = 0; i < 20; i++) {
-      const r = tsrun(['exec', id, 'true'], { root });
-      t.equal(r.status, 0, `exec ${i}: ${r.stderr}`);
-    }
-    t.same(hostWrites(), [], 'nothing was written on the host during the execs');
-    // Pod style: new containers joining the scanner's pid namespace.
-    for (let i = 0; i < 5; i++) {
-      const podId = uniqueId('pod');
-      pods.push(podId);
-      const pod = makeBundle({
-        // What it sees: the pod's processes (pid 1 is the scanner's shell), itself not as pid 1.
-        args: ['sh', '-c', 'cat /proc/1/comm; [ $$ != 1 ] && echo not-pid-1'],
-        mutate: (c) => {
-          c.linux.namespaces = (c.linux.namespaces ?? []).map((ns) => (ns.type === 'pid' ? { type: 'pid', path: `/proc/${initPid}/ns/pid` } : ns));
-        },
-      });
-      try {
-        const r = tsrun(['run', '--bundle', pod.dir, podId], { root });
-        t.equal(r.status, 0, `pod ${i}: ${r.stderr}`);
-        t.equal(r.stdout, 'sh\nnot-pid-1\n', 'the pod container sees the shared pid namespace through its own /proc');
-      } finally {
-        forceDelete(podId, root);
-        pod.cleanup();
-      }
-    }
+    body(state(id, root).pid, pods, id);
     fs.writeFileSync(path.join(bundle.rootfs, 'stop'), '');
     t.ok(waitFor(() => fs.existsSync(path.join(bundle.rootfs, 'stopped'))), 'the scanner stopped');
     const seen = Number(fs.readFileSync(path.join(bundle.rootfs, 'stopped'), 'utf8'));
@@ -126,6 +103,43 @@ t.test('a container with every capability never reaches the host through tsrun\'
     for (const p of pods) t.same(residue(p, root), []);
     bundle.cleanup();
   }
+}
+
+/** A pod container joining the scanner's pid namespace (and `more` of its namespaces): what it printed. */
+function runPod(t: Test, pods: string[], initPid: number, script: string, more: Array<'user'> = []): string {
+  const podId = uniqueId('pod');
+  pods.push(podId);
+  const pod = makeBundle({
+    args: ['sh', '-c', script],
+    mutate: (c) => {
+      c.linux.namespaces = (c.linux.namespaces ?? []).map((ns) => (ns.type === 'pid' ? { type: 'pid', path: `/proc/${initPid}/ns/pid` } : ns));
+      for (const type of more) c.linux.namespaces.push({ type, path: `/proc/${initPid}/ns/${type}` });
+    },
+  });
+  try {
+    const r = tsrun(['run', '--bundle', pod.dir, podId], { root });
+    t.equal(r.status, 0, `pod ${podId}: ${r.stderr}`);
+    return r.stdout;
+  } finally {
+    forceDelete(podId, root);
+    pod.cleanup();
+  }
+}
+
+t.test('a container with every capability never reaches the host through tsrun\'s processes', async (t) => {
+  await withScanner(t, attacker(), 'scan', (initPid, pods, id) => {
+    for (let i = 0; i < 20; i++) {
+      const r = tsrun(['exec', id, 'true'], { root });
+      t.equal(r.status, 0, `exec ${i}: ${r.stderr}`);
+    }
+    t.same(hostWrites(), [], 'nothing was written on the host during the execs');
+    // Pod style: new containers joining the scanner's pid namespace. What each sees: the
+    // pod's processes (pid 1 is the scanner's shell), itself not as pid 1.
+    for (let i = 0; i < 5; i++) {
+      const out = runPod(t, pods, initPid, 'cat /proc/1/comm; [ $$ != 1 ] && echo not-pid-1');
+      t.equal(out, 'sh\nnot-pid-1\n', 'the pod container sees the shared pid namespace through its own /proc');
+    }
+  });
 });
 
 t.test('pods with a user namespace (Kubernetes user-namespace pods sharing processes): the same', async (t) => {
@@ -133,40 +147,10 @@ t.test('pods with a user namespace (Kubernetes user-namespace pods sharing proce
   // Writable by the pod's mapped root, should it ever reach the host's tree.
   fs.chownSync(target, HOST, HOST);
   t.teardown(() => fs.chownSync(target, 0, 0));
-  const id = uniqueId('scanu');
-  const bundle = attacker(HOST);
-  const pods: string[] = [];
-  try {
-    const run = tsrun(['run', '-d', '--bundle', bundle.dir, id], { root });
-    t.equal(run.status, 0, run.stderr);
-    t.ok(waitFor(() => fs.existsSync(path.join(bundle.rootfs, 'started'))), 'the scanner runs');
-    const initPid = state(id, root).pid;
+  await withScanner(t, attacker(HOST), 'scanu', (initPid, pods) => {
     for (let i = 0; i < 8; i++) {
-      const podId = uniqueId('podu');
-      pods.push(podId);
-      const pod = makeBundle({
-        args: ['sh', '-c', 'cat /proc/1/comm; [ $$ != 1 ] && echo not-pid-1; cat /proc/self/uid_map'],
-        mutate: (c) => {
-          c.linux.namespaces = (c.linux.namespaces ?? []).map((ns) => (ns.type === 'pid' ? { type: 'pid', path: `/proc/${initPid}/ns/pid` } : ns));
-          c.linux.namespaces.push({ type: 'user', path: `/proc/${initPid}/ns/user` });
-        },
-      });
-      try {
-        const r = tsrun(['run', '--bundle', pod.dir, podId], { root });
-        t.equal(r.status, 0, `pod ${i}: ${r.stderr}`);
-        t.equal(r.stdout.replace(/[ \t]+/g, ' '), `sh\nnot-pid-1\n 0 ${HOST} 65536\n`, 'the pod container sees the shared pid namespace, in the pod\'s user namespace');
-      } finally {
-        forceDelete(podId, root);
-        pod.cleanup();
-      }
+      const out = runPod(t, pods, initPid, 'cat /proc/1/comm; [ $$ != 1 ] && echo not-pid-1; cat /proc/self/uid_map', ['user']);
+      t.equal(out.replace(/[ \t]+/g, ' '), `sh\nnot-pid-1\n 0 ${HOST} 65536\n`, 'the pod container sees the shared pid namespace, in the pod\'s user namespace');
     }
-    fs.writeFileSync(path.join(bundle.rootfs, 'stop'), '');
-    t.ok(waitFor(() => fs.existsSync(path.join(bundle.rootfs, 'stopped'))), 'the scanner stopped');
-    t.same(hostWrites(), [], 'nothing was written on the host during the pod creates');
-  } finally {
-    forceDelete(id, root);
-    t.same(residue(id, root, { bundle: bundle.dir }), []);
-    for (const p of pods) t.same(residue(p, root), []);
-    bundle.cleanup();
-  }
+  });
 });
