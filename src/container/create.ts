@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { libc, O } from '../../bindings';
 import { loadBundleConfig } from './config-pipeline';
+import { ownCgroupProcs } from './exec-cgroup';
 import { AlreadyExistsError, errorFromRecord, TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
 import { runHooks, runHooksWarnOnly } from '../hooks';
@@ -156,6 +157,8 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       joinPidNsFd: joinedPid ? init.extraFds[init.extraFds.length - 1] : undefined,
       // A foreground run waits for its child: tsrun-stage then waits for the process it forks.
       forkedWaits: joinedPid && opts.terminalRelay ? true : undefined,
+      // ... out of the container's cgroups once it has forked, as a foreground exec's.
+      cgroupHome: joinedPid && opts.terminalRelay && !userns ? ownCgroupProcs(procsFiles) : undefined,
       // Inside a user namespace the init cannot open the cgroup files: it asks us to move it.
       cgroupProcs: userns ? [] : procsFiles,
       cgroupDirs: procsFiles.map((file) => path.dirname(file)),

@@ -74,7 +74,6 @@ export function execCgroupProcs(initPid: number, sub?: string): ExecCgroups {
   const subs = parseSub(sub);
   const mounts = cgroupMounts();
   const files: string[] = [];
-  const home: string[] = [];
   for (const [key, cgPath] of init) {
     const wanted = key.split(',').filter((k) => k !== '');
     const mount = mounts.find((m) => (key === 'cgroup2' ? m.v2 : !m.v2 && wanted.every((k) => m.keys.has(k))));
@@ -86,10 +85,23 @@ export function execCgroupProcs(initPid: number, sub?: string): ExecCgroups {
     const file = path.join(dir, 'cgroup.procs');
     if (subPath && !fs.existsSync(file)) throw new TsrunError(`--cgroup ${sub}: cgroup ${dir} does not exist`);
     files.push(file);
-    const ownPath = own.get(key);
-    if (ownPath?.startsWith(mount.root)) home.push(path.join(mount.mountPoint, ownPath.slice(mount.root.length), 'cgroup.procs'));
   }
-  return { join: files, home };
+  return { join: files, home: ownCgroupProcs(files) };
+}
+
+/** Our own cgroup.procs in the hierarchy of each of `files` (cgroup.procs files under a cgroup mount). */
+export function ownCgroupProcs(files: string[]): string[] {
+  const own = membership('self');
+  const mounts = cgroupMounts();
+  const out: string[] = [];
+  for (const file of files) {
+    const mount = mounts.find((m) => file.startsWith(m.mountPoint + path.sep));
+    if (!mount) continue;
+    const key = [...own.keys()].find((k) => (k === 'cgroup2' ? mount.v2 : !mount.v2 && k.split(',').filter(Boolean).every((c) => mount.keys.has(c))));
+    const ownPath = key === undefined ? undefined : own.get(key);
+    if (ownPath?.startsWith(mount.root)) out.push(path.join(mount.mountPoint, ownPath.slice(mount.root.length), 'cgroup.procs'));
+  }
+  return out;
 }
 
 function parseSub(sub: string | undefined): Map<string, string> | undefined {

@@ -17,7 +17,7 @@ import type { InitMessage } from '../protocol/init-protocol';
 import { errorRecord, StateError, TsrunError } from '../errors';
 import { buildSeccomp } from '../security/seccomp';
 import { applyAttributes, applyInitialAffinity, prepareAttributes } from './attributes';
-import { handOverToStage, keepFds, prepareProcess, setNoNewPrivileges } from './process';
+import { handOverToStage, keepFds, openCgroupHome, prepareProcess, setNoNewPrivileges } from './process';
 import { openStage } from './stage';
 import { fixStdioOwnership, setupTerminal } from './terminal';
 import { bootInit } from './boot';
@@ -52,7 +52,7 @@ function main(): void {
     const attributes = prepareAttributes(proc, undefined);
     applyInitialAffinity(attributes);
     // Opened before we leave them (host paths); tsrun-stage writes itself back after its fork.
-    const cgroupHome = request.cgroupHome.map((file) => openCgroupProcs(file));
+    const cgroupHome = openCgroupHome(request.cgroupHome);
     joinCgroups(request.cgroupProcs, debug);
     // Before the mount namespace: the container's /proc does not show us (we are not in its
     // pid namespace). They are inherited by the process.
@@ -86,14 +86,6 @@ function main(): void {
       fs.writeSync(2, `tsrun: exec failed: ${(err as Error).message}\n`);
     }
     process.exit(1);
-  }
-}
-
-function openCgroupProcs(file: string): number {
-  try {
-    return fs.openSync(file, O.WRONLY | O.CLOEXEC);
-  } catch (err) {
-    throw new TsrunError(`opening our own cgroup ${file}: ${(err as Error).message}`);
   }
 }
 

@@ -14,7 +14,7 @@ import { applyAttributes, applyInitialAffinity, prepareAttributes } from './attr
 import { errorRecord } from '../errors';
 import { ParentChannel } from './channel';
 import { enterCgroup, enterNamespaces } from './namespaces';
-import { handOverToStage, keepFds, prepareProcess, setNoNewPrivileges } from './process';
+import { handOverToStage, keepFds, openCgroupHome, prepareProcess, setNoNewPrivileges } from './process';
 import { openStage } from './stage';
 import { setupRootfs } from './rootfs';
 import { applyMemoryPolicy } from './memory-policy';
@@ -48,6 +48,7 @@ function main(): void {
     applyInitialAffinity(attributes);
     if (seccomp?.unknownSyscalls.length) debug(`seccomp: unknown syscalls skipped: ${seccomp.unknownSyscalls.join(' ')}`);
     // The cgroup.procs files are opened now (host paths), written at the very end.
+    const cgroupHome = openCgroupHome(request.cgroupHome);
     const join = request.parentJoinsCgroup ? () => askParentToJoinCgroup(channel) : joinCgroups(request.cgroupProcs ?? []);
     enterNamespaces(config.linux?.namespaces ?? [], debug, join);
     // Before the sysctls, which may name a moved device.
@@ -91,6 +92,7 @@ function main(): void {
       attributes,
       hooks: config.hooks?.startContainer,
       hookState: JSON.stringify(hookState(request, 'created')),
+      cgroupHome,
     });
   } catch (err) {
     const msg = (err as Error).message;

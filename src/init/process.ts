@@ -2,7 +2,7 @@
 // the hand-over to tsrun-stage, which becomes the user and execs.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLOSE_RANGE_CLOEXEC, F_SETFD, libc, PR, SysError } from '../../bindings';
+import { CLOSE_RANGE_CLOEXEC, F_SETFD, libc, O, PR, SysError } from '../../bindings';
 import type { Hook, Process } from '../spec/types';
 import { NotFoundError, TsrunError } from '../errors';
 import type { SeccompFilter } from '../security/seccomp';
@@ -170,6 +170,17 @@ export interface HandOver {
   hookState?: string;
   /** Foreground exec: fds of our own cgroup.procs files, where the stage returns after its fork. */
   cgroupHome?: number[];
+}
+
+/** Our own cgroup.procs files, opened before we leave them (host paths): see HandOver.cgroupHome. */
+export function openCgroupHome(files: string[] | undefined): number[] {
+  return (files ?? []).map((file) => {
+    try {
+      return fs.openSync(file, O.WRONLY | O.CLOEXEC);
+    } catch (err) {
+      throw new TsrunError(`opening our own cgroup ${file}: ${(err as Error).message}`);
+    }
+  });
 }
 
 /**

@@ -52,6 +52,8 @@ export interface SetupRequest {
   joinPidNsFd?: number;
   /** With joinPidNsFd: tsrun-stage waits for the process and exits with its status (foreground run). */
   forkedWaits?: boolean;
+  /** With forkedWaits: our own cgroup.procs files, where tsrun-stage goes back after its fork. */
+  cgroupHome?: string[];
 }
 
 export type InitMessage =

@@ -77,6 +77,32 @@ t.test('foreground: only the process joins the container\'s cgroups (tsrun-stage
   t.equal(r.status, 128 + 15, `the exec'd process's status reaches the caller: ${why(r)}`);
 });
 
+t.test('foreground run of a pod container: only its process is in its cgroups (the same for tsrun-stage\'s parent)', async (t) => {
+  const podId = uniqueId('podfg');
+  const pod = makeBundle({
+    args: ['sleep', '31'],
+    mutate: (c) => {
+      c.linux.namespaces = (c.linux.namespaces ?? []).map((ns) => (ns.type === 'pid' ? { type: 'pid', path: `/proc/${initPid}/ns/pid` } : ns));
+    },
+  });
+  t.teardown(() => {
+    forceDelete(podId, root);
+    pod.cleanup();
+  });
+  const run = tsrunAsync(['run', '--bundle', pod.dir, podId], { root });
+  const pids = () => {
+    const r = tsrun(['ps', '--format', 'json', podId], { root });
+    return r.status === 0 ? (JSON.parse(r.stdout) as number[]) : [];
+  };
+  const comm = (pid: number) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  t.ok(waitFor(() => pids().some((p) => comm(p) === 'sleep')), 'the pod container runs');
+  const inside = pids();
+  t.same(inside.map(comm), ['sleep'], `tsrun ps lists the process only: ${inside.map((p) => `${p} ${comm(p)}`).join(', ')}`);
+  process.kill(inside[0], 'SIGTERM');
+  const r = await run.done;
+  t.equal(r.status, 128 + 15, `run reports the process's status: ${why(r)}`);
+});
+
 t.test('inline flags: --user, --additional-gids, --cwd, --env, --cap, --no-new-privs', async (t) => {
   const r = tsrun([
     'exec', '-u', '1000:1001', '-g', '5', '--additional-gids', '7', '--cwd', '/tmp', '-e', 'FOO=bar', '--env', 'TERM=dumb',
