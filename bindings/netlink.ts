@@ -5,11 +5,11 @@
 // and <linux/rtnetlink.h>, the same on every Linux architecture (host byte order, LE here).
 import { getSystemErrorMap } from 'node:util';
 import { calloc, checked, free, libcCall, sysError, T, u8, view } from './c';
+import { SOCK_CLOEXEC } from './tty';
 import { SysError } from './types';
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0o2000000;
 const NETLINK_ROUTE = 0;
 
 const NLM_F_REQUEST = 0x1;

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StateError, TsrunError } from '../errors';
+import { unescapeMountPath } from '../procfs';
 
 interface CgroupMount {
   mountPoint: string;
@@ -13,10 +14,6 @@ interface CgroupMount {
   /** 'cgroup2', or the v1 super options (controllers, name=...). */
   keys: Set<string>;
   v2: boolean;
-}
-
-function unescape(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
 function cgroupMounts(): CgroupMount[] {
@@ -28,8 +25,8 @@ function cgroupMounts(): CgroupMount[] {
     const [fstype, , superOpts = ''] = line.slice(dash + 3).split(' ');
     if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
     out.push({
-      mountPoint: unescape(f[4]),
-      root: unescape(f[3]),
+      mountPoint: unescapeMountPath(f[4]),
+      root: unescapeMountPath(f[3]),
       keys: new Set(fstype === 'cgroup2' ? ['cgroup2'] : superOpts.split(',')),
       v2: fstype === 'cgroup2',
     });

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LinuxIntelRdt } from '../spec/types';
 import { TsrunError } from '../errors';
+import { unescapeMountPath } from '../procfs';
 
 /** What create made or joined: what delete undoes. */
 export interface ResctrlGroup {
@@ -24,8 +25,9 @@ export function resctrlMount(mountinfo: string): string | undefined {
   for (const line of mountinfo.split('\n')) {
     const [mountFields, fsFields] = line.split(' - ');
     if (fsFields?.split(' ')[0] !== 'resctrl') continue;
-    // Field 5 is the mount point, with " ", "\t", "\n" and "\\" octal-escaped.
-    return mountFields.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+    // Field 5 is the mount point.
+    const mountPoint = mountFields.split(' ')[4];
+    return mountPoint === undefined ? undefined : unescapeMountPath(mountPoint);
   }
   return undefined;
 }
