@@ -121,7 +121,6 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     // With a user namespace: the maps are written, the init is on its way.
     const pid = await Promise.race([init.pid, exited]);
     recordProcess(pid);
-    const rdt = config.linux?.intelRdt;
     addNotifySocket(config, dir);
     // Made and limited before the init joins it (late, once Node has booted: docs/design-notes.md).
     const beforeCreate = (planned: CgroupRecord) => {
@@ -130,6 +129,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     };
     cgroup = setupCgroup(opts.id, config, { rootless: opts.rootless, beforeCreate });
     debug('cgroups ready');
+    const rdt = config.linux?.intelRdt;
     const intelRdt = rdt && resctrl ? joinIntelRdt(rdt, opts.id, pid, resctrl, (group) => {
       recovery.intelRdt = group;
       saveRecovery(dir, recovery);
