@@ -18,7 +18,7 @@ import { joinIntelRdt, removeIntelRdt } from './intel-rdt';
 import { containerDir, DEFAULT_ROOT, defaultRoot, stateRootRefused } from './paths';
 import { EXEC_FIFO } from '../protocol/init-protocol';
 import { openNamespace, spawnInit, SpawnedInit } from './spawn-init';
-import { ContainerRecord, processRef, processStartTime, RecoveryRecord, saveRecord, saveRecovery } from './state';
+import { ContainerRecord, parentPid, processRef, processStartTime, RecoveryRecord, saveRecord, saveRecovery } from './state';
 import { checkPidFile, writePidFile } from './pid-file';
 import { Console, consoleForCreate } from './console';
 import { destroyCgroup, setupCgroup } from './cgroup';
@@ -119,7 +119,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     // Joining a pid namespace, the init's process exits (0) once tsrun-stage has forked.
     const exited = exitPromise(init.child, !!joinedPid && !opts.terminalRelay);
     // With a user namespace: the maps are written, the init is on its way.
-    const pid = await Promise.race([init.pid, exited]);
+    // A pid read from a helper is only used (recorded, written to cgroup.procs) once it is
+    // seen to be our init: a number counted in another pid namespace names a host process.
+    const pid = ownInitPid(await Promise.race([init.pid, exited]), init.child.pid!);
     recordProcess(pid);
     addNotifySocket(config, dir);
     // Made and limited before the init joins it (late, once Node has booted: docs/design-notes.md).
@@ -318,6 +320,23 @@ function exitPromise(child: ChildProcess, forks: boolean): Promise<never> {
       reject(new TsrunError(`container init exited before it was ready (${why})`));
     });
   });
+}
+
+/**
+ * The init's pid in our pid namespace: `reported` when it is the process we spawned or that
+ * helper's child (tsrun-userns), else the helper's one child as /proc lists it (a helper
+ * started inside a joined pid namespace counts its child's pid there).
+ */
+function ownInitPid(reported: number, spawned: number): number {
+  if (reported === spawned || parentPid(reported) === spawned) return reported;
+  let children: string[] = [];
+  try {
+    children = fs.readFileSync(`/proc/${spawned}/task/${spawned}/children`, 'utf8').trim().split(' ').filter(Boolean);
+  } catch {
+    // gone, or not ours to read: refused below
+  }
+  if (children.length === 1 && parentPid(Number(children[0])) === spawned) return Number(children[0]);
+  throw new TsrunError(`the container init's pid ${reported} (reported by tsrun-userns) is not a child of tsrun-userns (pid ${spawned})`);
 }
 
 function killQuietly(pid: number): void {

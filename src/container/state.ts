@@ -201,6 +201,19 @@ function writeAtomically(dir: string, name: string, text: string): void {
  * process is gone or a zombie: a zombie init has finished, the container is stopped.
  */
 export function processStartTime(pid: number): string | undefined {
+  const fields = statFields(pid);
+  if (!fields || fields[0] === 'Z' || fields[0] === 'X') return undefined;
+  return fields[19];
+}
+
+/** The parent pid of a live process, as our pid namespace sees it. */
+export function parentPid(pid: number): number | undefined {
+  const fields = statFields(pid);
+  return fields ? Number(fields[1]) : undefined;
+}
+
+/** /proc/PID/stat from field 3 (state) on. */
+function statFields(pid: number): string[] | undefined {
   let stat: string;
   try {
     stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -208,9 +221,7 @@ export function processStartTime(pid: number): string | undefined {
     return undefined;
   }
   // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-  return fields[19];
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 /** True while the container's init is the very process that `create` started. */
