@@ -78,6 +78,8 @@ export const AT_FDCWD = -100;
 export const F_GETFD = 1;
 export const F_SETFD = 2;
 export const FD_CLOEXEC = 1;
+/** memfd_create flag. */
+export const MFD_CLOEXEC = 1;
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 
 export const PR = {

@@ -25,6 +25,18 @@
  *       child goes on as in 'i'.
  *   'k' the same, for a foreground `tsrun run`: we wait for the child as in 'e'.
  *
+ *   tsrun-stage wait SOCK_FD PRESERVE PROC_INDEX ATTRS [OPTION...]
+ *
+ * The container init without Node (src/container/direct-init.ts): `tsrun create` spawns us
+ * from its main thread, which has made the container's namespaces (we are pid 1 of the new
+ * pid namespace, alone in it). Our fds past 2+PRESERVE become close-on-exec. With
+ * PROC_INDEX >= 0 we make the container's proc mount (only a process in the pid namespace
+ * can) and send it on SOCK_FD named PROC_INDEX, as `proc` mode does; then we wait for the
+ * plan (a memfd) on SOCK_FD while tsrun mounts the rootfs and pivots (pivot_root moves our
+ * root with its own), and go on as 'i'. The plan then also says where to chdir ('w'),
+ * whether to unshare the cgroup namespace ('Q': tsrun has put us in our cgroups) and which
+ * session keyring to join ('k').
+ *
  *   tsrun-stage proc PIDNS_FD SOCK_FD USERNS_FD ATTRS [OPTION...]
  *
  * A fresh proc mount for a pid namespace we join (proc shows the pid namespace of the
@@ -122,6 +134,9 @@ static struct {
   int seccomp_loaded;
   int home[16]; /* 'e': cgroup.procs fds of the runtime's own cgroups, rejoined after the fork */
   int nhome;
+  const char *cwd;     /* 'w': chdir here first (wait mode) */
+  int cgroupns;        /* 'Q': unshare(CLONE_NEWCGROUP) first (wait mode) */
+  const char *keyring; /* 'k': join this session keyring, searchable by its owner (wait mode) */
 } plan = { .control = -1, .fifo = -1, .pidns = -1, .timens = -1, .listener = -1, .fifo_w = -1 };
 
 /* strerror as Go and Node spell it ("no such file or directory"): engines match these words. */
@@ -268,6 +283,9 @@ static void read_plan(int fd) {
     case 'N': if (hook) add(&hook->env, data); break;
     case 'O': if (hook) hook->timeout = (int)number(data, "hook timeout"); break;
     case 'K': plan.hook_state = data; break;
+    case 'w': plan.cwd = data; break;
+    case 'Q': plan.cgroupns = 1; break;
+    case 'k': plan.keyring = data; break;
     default: fail("tsrun-stage: unknown record '%c' in the plan", tag);
     }
   }
@@ -658,6 +676,91 @@ static void die(const char *what) {
   _exit(1);
 }
 
+/* A detached proc mount of our pid namespace, with fsconfig OPTIONS (key or key=value). */
+static int make_proc_mount(unsigned attrs, char **options, int n) {
+  int fs = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
+  if (fs < 0) die("fsopen(proc)");
+  for (int i = 0; i < n; i++) {
+    char *eq = strchr(options[i], '=');
+    if (eq) *eq = '\0';
+    if (syscall(SYS_fsconfig, fs, eq ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, options[i], eq ? eq + 1 : NULL, 0) < 0) die(options[i]);
+  }
+  if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) die("creating the proc mount");
+  int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs);
+  if (mnt < 0) die("fsmount(proc)");
+  close(fs);
+  return mnt;
+}
+
+/* One fd received on `sock` (SCM_RIGHTS), or -1 at EOF. */
+static int recv_fd(int sock) {
+  char byte;
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  ssize_t n;
+  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+  if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return fd;
+}
+
+/* KEYCTL_JOIN_SESSION_KEYRING, then let the owner search it (`exec` joins it by name). */
+static void join_keyring(const char *name) {
+  long key = syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name);
+  if (key < 0) {
+    if (errno == ENOSYS) return; /* no keyrings in this kernel: best effort, as runc */
+    fail("session keyring %s: %s", name, why(errno));
+  }
+  char desc[512];
+  long n = syscall(SYS_keyctl, 6 /* KEYCTL_DESCRIBE */, key, desc, sizeof desc);
+  if (n < 0 || (size_t)n > sizeof desc) fail("describing the session keyring: %s", why(errno));
+  /* "type;uid;gid;perm;description" */
+  char *perm = desc;
+  for (int i = 0; i < 3 && perm; i++) perm = strchr(perm, ';') ? strchr(perm, ';') + 1 : NULL;
+  if (!perm) fail("describing the session keyring: unexpected answer");
+  unsigned long bits = strtoul(perm, NULL, 16) | 0x80000 /* KEY_USR_SEARCH */;
+  if (syscall(SYS_keyctl, 5 /* KEYCTL_SETPERM */, key, bits) < 0) fail("session keyring permissions: %s", why(errno));
+}
+
+/* wait mode (see the top): on return the plan is read and we go on as 'i'. */
+static void wait_mode(int argc, char **argv) {
+  if (argc < 6) {
+    dprintf(2, "usage: tsrun-stage wait SOCK_FD PRESERVE PROC_INDEX ATTRS [OPTION...]\n");
+    _exit(125);
+  }
+  /* Until the plan: die with tsrun (a kill of create leaves nothing waiting). */
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  int sock = (int)number(argv[2], "socket fd");
+  unsigned preserve = (unsigned)number(argv[3], "preserved fd count");
+  long index = strtol(argv[4], NULL, 10);
+  unsigned attrs = (unsigned)number(argv[5], "mount attributes");
+  /* Only 0-2 and the preserved fds may cross the final execve (ours are closed earlier). */
+  if (syscall(SYS_close_range, 3 + preserve, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) die("close_range");
+  if (index >= 0) {
+    char name[24];
+    int len = snprintf(name, sizeof name, "%ld", index);
+    if (send_fd(sock, make_proc_mount(attrs, argv + 6, argc - 6), name, (size_t)len) < 0) die("sending the proc mount");
+  }
+  int plan_fd = recv_fd(sock);
+  if (plan_fd < 0) _exit(1); /* tsrun went away (it reports why) */
+  close(sock);
+  read_plan(plan_fd);
+  cloexec(plan.control);
+  cloexec(plan.fifo);
+  cloexec(plan.listener);
+  if (plan.mode != 'i') fail("tsrun-stage: wait mode takes an init plan");
+  if (plan.cwd && chdir(plan.cwd) < 0) fail("chdir to cwd (\"%s\") set in config.json failed: %s", plan.cwd, why(errno));
+  if (plan.cgroupns && unshare(CLONE_NEWCGROUP) < 0) fail("unshare(CLONE_NEWCGROUP): %s", why(errno));
+  if (plan.keyring) join_keyring(plan.keyring);
+}
+
 static int proc_mode(int argc, char **argv) {
   if (argc < 6) return dprintf(2, "usage: tsrun-stage proc PIDNS_FD SOCK_FD USERNS_FD ATTRS [OPTION...]\n"), 125;
   int pidns = (int)number(argv[2], "pid namespace fd"), sock = (int)number(argv[3], "socket fd");
@@ -688,17 +791,7 @@ static int proc_mode(int argc, char **argv) {
   pid_t pid = fork();
   if (pid < 0) die("fork");
   if (pid == 0) {
-    int fs = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
-    if (fs < 0) die("fsopen(proc)");
-    for (int i = 6; i < argc; i++) {
-      char *eq = strchr(argv[i], '=');
-      if (eq) *eq = '\0';
-      if (syscall(SYS_fsconfig, fs, eq ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, argv[i], eq ? eq + 1 : NULL, 0) < 0) die(argv[i]);
-    }
-    if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) die("creating the proc mount");
-    int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs);
-    if (mnt < 0) die("fsmount(proc)");
-    if (send_fd(sock, mnt, "proc", 4) < 0) die("sending the proc mount");
+    if (send_fd(sock, make_proc_mount(attrs, argv + 6, argc - 6), "proc", 4) < 0) die("sending the proc mount");
     _exit(0);
   }
   int status;
@@ -711,6 +804,10 @@ int main(int argc, char **argv) {
   /* Nothing in the container may ptrace or open us while we are root with its set-up fds. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (argc > 1 && strcmp(argv[1], "proc") == 0) return proc_mode(argc, argv);
+  if (argc > 1 && strcmp(argv[1], "wait") == 0) {
+    wait_mode(argc, argv);
+    become_process(); /* never returns */
+  }
   if (argc != 2) {
     dprintf(2, "usage: tsrun-stage PLAN_FD\n");
     return 125;

@@ -26,6 +26,9 @@ import { Cgroup, CgroupRecord, detectLayout, warmAttachLock } from '../cgroups';
 import { sendIdmappedMounts } from './idmap';
 import { sendProcMounts } from './joined-pid-ns';
 import { socketpair } from '../../bindings/tty';
+import { DirectInit, directInitMisfit, startDirectInit } from '../init/direct';
+import { sessionKeyringName } from '../protocol/exec-protocol';
+import { OCI_VERSION } from '../spec/default-config';
 
 const debug = debugLog('create');
 
@@ -69,6 +72,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     throw stateRootRefused(opts.root, err) ?? err;
   }
   let init: SpawnedInit | undefined;
+  let direct: DirectInit | undefined;
   let term: Console | undefined;
   let cgroup: Cgroup | undefined;
   let stateDirFd: number | undefined;
@@ -90,89 +94,27 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   try {
     saveRecovery(dir, recovery);
     term = consoleForCreate(config, opts.consoleSocket, !!opts.terminalRelay);
-    // With a user namespace the init is not host root: it reaches the state dir (0700
-    // above it) through an fd of ours.
-    if (userns) stateDirFd = fs.openSync(dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
-    if (joinedPid) joinedPidFd = openNamespace(joinedPid);
-    // Idmapped mounts (and the proc of a joined pid namespace) are made by us and sent to
-    // the init on a socket of their own.
-    if (plan.sendsMounts) mountFds = socketpair();
-    const extraFds = [
-      ...(term ? [term.childEnd] : []), ...(mountFds ? [mountFds[1]] : []), ...(stateDirFd !== undefined ? [stateDirFd] : []),
-      ...(joinedPidFd !== undefined ? [joinedPidFd] : []),
-    ];
-    init = spawnInit({
-      namespaces: joinedPid ? namespaces.filter((ns) => ns !== joinedPid) : namespaces,
-      timeOffsets, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(), extraFds, userns,
-    });
-    if (joinedPidFd !== undefined) fs.closeSync(joinedPidFd);
-    joinedPidFd = undefined;
-    recordProcess(init.child.pid);
-    term?.dropChildEnd();
-    if (stateDirFd !== undefined) fs.closeSync(stateDirFd);
-    stateDirFd = undefined;
-    if (mountFds) {
-      fs.closeSync(mountFds[1]);
-      mountFds[1] = -1;
-    }
-    debug(`init spawned: pid ${init.child.pid} (node up ${Math.round(process.uptime() * 1000)} ms)`);
-    // Joining a pid namespace, the init's process exits (0) once tsrun-stage has forked.
-    const exited = exitPromise(init.child, !!joinedPid && !opts.terminalRelay);
-    // With a user namespace: the maps are written, the init is on its way.
-    // A pid read from a helper is only used (recorded, written to cgroup.procs) once it is
-    // seen to be our init: a number counted in another pid namespace names a host process.
-    const pid = ownInitPid(await Promise.race([init.pid, exited]), init.child.pid!);
-    recordProcess(pid);
-    addNotifySocket(config, dir);
-    // Made and limited before the init joins it (late, once Node has booted: docs/design-notes.md).
-    const beforeCreate = (planned: CgroupRecord) => {
-      recovery.cgroup = planned;
-      saveRecovery(dir, recovery);
-    };
-    cgroup = setupCgroup(opts.id, config, { rootless: opts.rootless, beforeCreate });
-    debug('cgroups ready');
-    const rdt = config.linux?.intelRdt;
-    const intelRdt = rdt && resctrl ? joinIntelRdt(rdt, opts.id, pid, resctrl, (group) => {
-      recovery.intelRdt = group;
-      saveRecovery(dir, recovery);
-    }) : undefined;
-    if (mountFds) {
-      // Made now that the container's user namespace exists; queued before the request.
-      const containerUserns = userns ? (userns.user.path ?? `/proc/${pid}/ns/user`) : undefined;
-      await sendIdmappedMounts({ config, configFile, bundle, socket: mountFds[0], containerUserns });
-      if (joinedPid) sendProcMounts(config, joinedPid, mountFds[0], containerUserns);
-      fs.closeSync(mountFds[0]);
-      mountFds = undefined;
-      mountFdsSent = true;
-      debug('idmapped mounts sent');
-    }
-    libc().mkfifo(path.join(dir, EXEC_FIFO), 0o622);
-    // 0622 whatever our umask (as runc): an init in a user namespace is not its owner.
-    fs.chmodSync(path.join(dir, EXEC_FIFO), 0o622);
-    const procsFiles = cgroup?.procsFiles() ?? [];
-    const request: SetupRequest = {
-      config, rootfs, bundle, stateDir: dir, noPivot: !!opts.noPivot, noNewKeyring: opts.noNewKeyring || undefined, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(),
-      consoleFd: term ? init.extraFds[0] : undefined,
-      mountFdSocket: mountFds || mountFdsSent ? init.extraFds[term ? 1 : 0] : undefined,
-      procMountsSent: joinedPid ? true : undefined,
-      stateDirFd: userns ? init.extraFds[(term ? 1 : 0) + (mountFds || mountFdsSent ? 1 : 0)] : undefined,
-      joinPidNsFd: joinedPid ? init.extraFds[init.extraFds.length - 1] : undefined,
-      // A foreground run waits for its child: tsrun-stage then waits for the process it forks.
-      forkedWaits: joinedPid && opts.terminalRelay ? true : undefined,
-      // ... out of the container's cgroups once it has forked, as a foreground exec's.
-      cgroupHome: joinedPid && opts.terminalRelay && !userns ? ownCgroupProcs(procsFiles) : undefined,
-      // Inside a user namespace the init cannot open the cgroup files: it asks us to move it.
-      cgroupProcs: userns ? [] : procsFiles,
-      cgroupDirs: procsFiles.map((file) => path.dirname(file)),
-      parentJoinsCgroup: userns ? true : undefined,
-      hookState: { ociVersion: config.ociVersion, id: opts.id, bundle, annotations: config.annotations ?? {} },
-      syncHooks: !!(config.hooks?.prestart?.length || config.hooks?.createRuntime?.length),
-    };
-    init.control.write(`${JSON.stringify(request)}\n`);
-    debug('setup request sent');
-    // prestart and createRuntime run when the init has its mounts and has not pivoted yet
-    // (it waits for our answer), in our namespaces, with the state "creating".
-    const moveInit = () => {
+    const misfit = directInitMisfit(config, { rootless: opts.rootless, terminal: !!term, noPivot: opts.noPivot, sendsMounts: plan.sendsMounts });
+    let containerPid: number;
+    let intelRdt: ReturnType<typeof joinIntelRdt> | undefined;
+    if (misfit === undefined) {
+      // The container built by our main thread, no Node init (src/init/direct.ts).
+      addNotifySocket(config, dir);
+      const fifo = path.join(dir, EXEC_FIFO);
+      libc().mkfifo(fifo, 0o622);
+      cgroup = setupCgroup(opts.id, config, { rootless: opts.rootless, beforeCreate: (planned) => {
+        recovery.cgroup = planned;
+        saveRecovery(dir, recovery);
+      } });
+      const procsFiles = cgroup?.procsFiles() ?? [];
+      direct = startDirectInit({
+        config, rootfs, bundle, stateDir: dir, fifo, preserveFds: preserveFdCount(opts), cgroupDirs: procsFiles.map((file) => path.dirname(file)),
+        debug, warn: logWarning,
+      });
+      const pid = direct.child.pid!;
+      recordProcess(pid);
+      init = { child: direct.child, control: direct.control, extraFds: [], pid: Promise.resolve(pid) };
+      const exited = exitPromise(init.child, false);
       for (const file of procsFiles) {
         try {
           fs.writeFileSync(file, String(pid));
@@ -180,46 +122,149 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
           throw new TsrunError(`joining cgroup ${file}: ${(err as Error).message}`);
         }
       }
-    };
-    const joinCgroup = () => {
-      moveInit();
-      init!.control.write(`${JSON.stringify({ type: 'cgroup-joined' })}\n`);
-    };
-    // The init joins its cgroups last; the kernel's attach lock is made cheap for it now,
-    // while it sets up (see warmAttachLock).
-    const warmCgroupLock = () => {
-      if (cgroup) warmAttachLock(detectLayout());
-    };
-    const spawned = init;
-    // The init's network namespace exists (it asked): the devices go in before anything runs there.
-    const moveNetDevices = () => {
-      const started = Date.now();
-      netDevices.moveAll(config.linux?.netDevices ?? {}, `/proc/${pid}/ns/net`);
-      debug(`linux.netDevices moved in ${Date.now() - started} ms`);
-      spawned.control.write(`${JSON.stringify({ type: 'net-devices-moved' })}\n`);
-    };
-    const hooks = () => {
-      const state = {
-        ociVersion: config.ociVersion, id: opts.id, status: 'creating' as const, pid, bundle, annotations: config.annotations ?? {},
+      direct.finish({
+        sessionKeyring: opts.noNewKeyring ? undefined : sessionKeyringName(opts.id),
+        // As the Node init's: the pid as the container sees it.
+        hookState: JSON.stringify({ ociVersion: OCI_VERSION, id: opts.id, bundle, annotations: config.annotations ?? {}, status: 'created', pid: 1 }),
+      });
+      const none = () => {};
+      await Promise.race([waitReady(init, { hooks: none, joinCgroup: none, warmCgroupLock: none, moveNetDevices: none, forkedPid: none }), exited]);
+      containerPid = pid;
+      debug('direct init ready');
+    } else {
+      debug(`Node init: ${misfit}`);
+      // With a user namespace the init is not host root: it reaches the state dir (0700
+      // above it) through an fd of ours.
+      if (userns) stateDirFd = fs.openSync(dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
+      if (joinedPid) joinedPidFd = openNamespace(joinedPid);
+      // Idmapped mounts (and the proc of a joined pid namespace) are made by us and sent to
+      // the init on a socket of their own.
+      if (plan.sendsMounts) mountFds = socketpair();
+      const extraFds = [
+        ...(term ? [term.childEnd] : []), ...(mountFds ? [mountFds[1]] : []), ...(stateDirFd !== undefined ? [stateDirFd] : []),
+        ...(joinedPidFd !== undefined ? [joinedPidFd] : []),
+      ];
+      init = spawnInit({
+        namespaces: joinedPid ? namespaces.filter((ns) => ns !== joinedPid) : namespaces,
+        timeOffsets, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(), extraFds, userns,
+      });
+      if (joinedPidFd !== undefined) fs.closeSync(joinedPidFd);
+      joinedPidFd = undefined;
+      recordProcess(init.child.pid);
+      term?.dropChildEnd();
+      if (stateDirFd !== undefined) fs.closeSync(stateDirFd);
+      stateDirFd = undefined;
+      if (mountFds) {
+        fs.closeSync(mountFds[1]);
+        mountFds[1] = -1;
+      }
+      debug(`init spawned: pid ${init.child.pid} (node up ${Math.round(process.uptime() * 1000)} ms)`);
+      // Joining a pid namespace, the init's process exits (0) once tsrun-stage has forked.
+      const exited = exitPromise(init.child, !!joinedPid && !opts.terminalRelay);
+      // With a user namespace: the maps are written, the init is on its way.
+      // A pid read from a helper is only used (recorded, written to cgroup.procs) once it is
+      // seen to be our init: a number counted in another pid namespace names a host process.
+      const pid = ownInitPid(await Promise.race([init.pid, exited]), init.child.pid!);
+      recordProcess(pid);
+      addNotifySocket(config, dir);
+      // Made and limited before the init joins it (late, once Node has booted: docs/design-notes.md).
+      const beforeCreate = (planned: CgroupRecord) => {
+        recovery.cgroup = planned;
+        saveRecovery(dir, recovery);
       };
-      // As runc: the hooks find the init in the container's cgroups (a device or network
-      // hook reads /proc/<pid>/cgroup). Only with these hooks does the init join this early
-      // (its later set-up is then charged to the container); its own join is a no-op then.
-      // In a user namespace the init asks for the move itself, later.
-      if (!userns) moveInit();
-      // In the bundle directory, as runc (it works from there during create).
-      runHooks(config, 'prestart', state, bundle);
-      runHooks(config, 'createRuntime', state, bundle);
-      spawned.control.write(`${JSON.stringify({ type: 'hooks-done' })}\n`);
-    };
-    const forked = await Promise.race([waitReady(init, { hooks, joinCgroup, warmCgroupLock, moveNetDevices, forkedPid: (p) => {
-      // Recorded before the forked process may go on (tsrun-stage waits for this answer).
-      forkedPid = p;
-      recordProcess(p);
-      spawned.control.write(`${JSON.stringify({ type: 'pid-recorded' })}\n`);
-    } }), exited]);
-    // The container's process: the init itself, or the one tsrun-stage forked into the joined pid namespace.
-    const containerPid = forked ?? pid;
+      cgroup = setupCgroup(opts.id, config, { rootless: opts.rootless, beforeCreate });
+      debug('cgroups ready');
+      const rdt = config.linux?.intelRdt;
+      intelRdt = rdt && resctrl ? joinIntelRdt(rdt, opts.id, pid, resctrl, (group) => {
+        recovery.intelRdt = group;
+        saveRecovery(dir, recovery);
+      }) : undefined;
+      if (mountFds) {
+        // Made now that the container's user namespace exists; queued before the request.
+        const containerUserns = userns ? (userns.user.path ?? `/proc/${pid}/ns/user`) : undefined;
+        await sendIdmappedMounts({ config, configFile, bundle, socket: mountFds[0], containerUserns });
+        if (joinedPid) sendProcMounts(config, joinedPid, mountFds[0], containerUserns);
+        fs.closeSync(mountFds[0]);
+        mountFds = undefined;
+        mountFdsSent = true;
+        debug('idmapped mounts sent');
+      }
+      libc().mkfifo(path.join(dir, EXEC_FIFO), 0o622);
+      // 0622 whatever our umask (as runc): an init in a user namespace is not its owner.
+      fs.chmodSync(path.join(dir, EXEC_FIFO), 0o622);
+      const procsFiles = cgroup?.procsFiles() ?? [];
+      const request: SetupRequest = {
+        config, rootfs, bundle, stateDir: dir, noPivot: !!opts.noPivot, noNewKeyring: opts.noNewKeyring || undefined, preserveFds: preserveFdCount(opts), debug: debugEnabledFlag(),
+        consoleFd: term ? init.extraFds[0] : undefined,
+        mountFdSocket: mountFds || mountFdsSent ? init.extraFds[term ? 1 : 0] : undefined,
+        procMountsSent: joinedPid ? true : undefined,
+        stateDirFd: userns ? init.extraFds[(term ? 1 : 0) + (mountFds || mountFdsSent ? 1 : 0)] : undefined,
+        joinPidNsFd: joinedPid ? init.extraFds[init.extraFds.length - 1] : undefined,
+        // A foreground run waits for its child: tsrun-stage then waits for the process it forks.
+        forkedWaits: joinedPid && opts.terminalRelay ? true : undefined,
+        // ... out of the container's cgroups once it has forked, as a foreground exec's.
+        cgroupHome: joinedPid && opts.terminalRelay && !userns ? ownCgroupProcs(procsFiles) : undefined,
+        // Inside a user namespace the init cannot open the cgroup files: it asks us to move it.
+        cgroupProcs: userns ? [] : procsFiles,
+        cgroupDirs: procsFiles.map((file) => path.dirname(file)),
+        parentJoinsCgroup: userns ? true : undefined,
+        hookState: { ociVersion: config.ociVersion, id: opts.id, bundle, annotations: config.annotations ?? {} },
+        syncHooks: !!(config.hooks?.prestart?.length || config.hooks?.createRuntime?.length),
+      };
+      init.control.write(`${JSON.stringify(request)}\n`);
+      debug('setup request sent');
+      // prestart and createRuntime run when the init has its mounts and has not pivoted yet
+      // (it waits for our answer), in our namespaces, with the state "creating".
+      const moveInit = () => {
+        for (const file of procsFiles) {
+          try {
+            fs.writeFileSync(file, String(pid));
+          } catch (err) {
+            throw new TsrunError(`joining cgroup ${file}: ${(err as Error).message}`);
+          }
+        }
+      };
+      const joinCgroup = () => {
+        moveInit();
+        init!.control.write(`${JSON.stringify({ type: 'cgroup-joined' })}\n`);
+      };
+      // The init joins its cgroups last; the kernel's attach lock is made cheap for it now,
+      // while it sets up (see warmAttachLock).
+      const warmCgroupLock = () => {
+        if (cgroup) warmAttachLock(detectLayout());
+      };
+      const spawned = init;
+      // The init's network namespace exists (it asked): the devices go in before anything runs there.
+      const moveNetDevices = () => {
+        const started = Date.now();
+        netDevices.moveAll(config.linux?.netDevices ?? {}, `/proc/${pid}/ns/net`);
+        debug(`linux.netDevices moved in ${Date.now() - started} ms`);
+        spawned.control.write(`${JSON.stringify({ type: 'net-devices-moved' })}\n`);
+      };
+      const hooks = () => {
+        const state = {
+          ociVersion: config.ociVersion, id: opts.id, status: 'creating' as const, pid, bundle, annotations: config.annotations ?? {},
+        };
+        // As runc: the hooks find the init in the container's cgroups (a device or network
+        // hook reads /proc/<pid>/cgroup). Only with these hooks does the init join this early
+        // (its later set-up is then charged to the container); its own join is a no-op then.
+        // In a user namespace the init asks for the move itself, later.
+        if (!userns) moveInit();
+        // In the bundle directory, as runc (it works from there during create).
+        runHooks(config, 'prestart', state, bundle);
+        runHooks(config, 'createRuntime', state, bundle);
+        spawned.control.write(`${JSON.stringify({ type: 'hooks-done' })}\n`);
+      };
+      const forked = await Promise.race([waitReady(init, { hooks, joinCgroup, warmCgroupLock, moveNetDevices, forkedPid: (p) => {
+        // Recorded before the forked process may go on (tsrun-stage waits for this answer).
+        forkedPid = p;
+        recordProcess(p);
+        spawned.control.write(`${JSON.stringify({ type: 'pid-recorded' })}\n`);
+      } }), exited]);
+      // The container's process: the init itself, or the one tsrun-stage forked into the joined pid namespace.
+      containerPid = forked ?? pid;
+
+    }
 
     const record: ContainerRecord = {
       ociVersion: config.ociVersion,
@@ -248,6 +293,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     debug(`created ${opts.id}: init pid ${containerPid}`);
     return { record, dir, child: init.child, console: term };
   } catch (err) {
+    direct?.abandon();
     if (stateDirFd !== undefined) fs.closeSync(stateDirFd);
     if (joinedPidFd !== undefined) fs.closeSync(joinedPidFd);
     if (forkedPid !== undefined) killQuietly(forkedPid);

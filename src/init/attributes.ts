@@ -137,20 +137,23 @@ export function applyInitialAffinity(prepared: PreparedAttributes): void {
   if (prepared.initialCpus) setAffinity(prepared.initialCpus, 'process.execCPUAffinity.initial');
 }
 
+/** process.oomScoreAdj, written to `file` (/proc/<pid>/oom_score_adj). */
+export function writeOomScoreAdj(file: string, value: number): void {
+  try {
+    fs.writeFileSync(file, String(value));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EACCES' || code === 'EPERM'
+      ? 'permission denied (lowering oom_score_adj needs CAP_SYS_RESOURCE, which this host does not grant)'
+      : code === 'EINVAL' ? 'invalid argument (the range is -1000..1000)' : (err as Error).message;
+    throw new TsrunError(`process.oomScoreAdj ${value}: ${why}`);
+  }
+}
+
 /** oomScoreAdj, personality, scheduler and ioPriority: on the init, inherited through execve. */
 export function applyAttributes(proc: Process, prepared: PreparedAttributes): void {
   const sys = libc();
-  if (proc.oomScoreAdj !== undefined) {
-    try {
-      fs.writeFileSync('/proc/self/oom_score_adj', String(proc.oomScoreAdj));
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied (lowering oom_score_adj needs CAP_SYS_RESOURCE, which this host does not grant)'
-        : code === 'EINVAL' ? 'invalid argument (the range is -1000..1000)' : (err as Error).message;
-      throw new TsrunError(`process.oomScoreAdj ${proc.oomScoreAdj}: ${why}`);
-    }
-  }
+  if (proc.oomScoreAdj !== undefined) writeOomScoreAdj('/proc/self/oom_score_adj', proc.oomScoreAdj);
   if (prepared.persona !== undefined) {
     try {
       sys.personality(prepared.persona);

@@ -6,7 +6,6 @@
 // Everything it needs is in this one bundled file and loaded before the first namespace
 // change: after pivot_root a require() would resolve inside the container.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { libc, O } from '../../bindings';
 import { runHooks } from '../hooks';
 import { CgroupJoined, EXEC_FIFO, HooksDone, JoinCgroupRequest, NetDevicesMoved, NetDevicesRequest, SetupRequest } from '../protocol/init-protocol';
@@ -23,6 +22,7 @@ import { bootInit } from './boot';
 import { buildSeccomp } from '../security/seccomp';
 import { OCI_VERSION } from '../spec/default-config';
 import { makeSessionKeyring } from './keyring';
+import { writeSysctls } from './sysctl';
 import { sessionKeyringName } from '../protocol/exec-protocol';
 
 function main(): void {
@@ -157,24 +157,6 @@ function joinCgroups(files: string[]): () => void {
       }
     }
   };
-}
-
-function writeSysctls(sysctl: Record<string, string>): void {
-  for (const [key, value] of Object.entries(sysctl)) {
-    const file = path.join('/proc/sys', key.replace(/\./g, '/'));
-    try {
-      fs.writeFileSync(file, value);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      // A sysctl is writable only when namespaced (net.*, kernel.shm*, ...) in a namespace the
-      // container made: in a rootless container a host-wide one, or net.* without a network
-      // namespace, belongs to host root.
-      const why = code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
-        ? `not permitted (${code}): only sysctls of namespaces the container made are writable; in a user namespace (rootless) host-wide ones, and net.* without a network namespace, belong to host root`
-        : code === 'ENOENT' ? `no such sysctl (${file} does not exist)` : (err as Error).message;
-      throw new Error(`linux.sysctl ${key}=${value}: ${why}`);
-    }
-  }
 }
 
 main();

@@ -62,6 +62,10 @@ export interface StagePlan {
   hookState?: string;
   /** 'exec': fds of cgroup.procs files the stage writes itself to once it has forked. */
   cgroupHome?: number[];
+  /** `wait` mode (the direct init): chdir here, unshare the cgroup namespace, join this keyring. */
+  cwd?: string;
+  cgroupNamespace?: boolean;
+  sessionKeyring?: string;
 }
 
 /** Records of [tag][u32 LE length][data], read by process-stage.c's read_plan. */
@@ -121,6 +125,9 @@ export function encodePlan(plan: StagePlan): Buffer {
     if (hook.timeout) put('O', hook.timeout);
   }
   if (plan.hookState !== undefined) put('K', plan.hookState);
+  if (plan.cwd !== undefined) put('w', plan.cwd);
+  if (plan.cgroupNamespace) put('Q', '1');
+  if (plan.sessionKeyring !== undefined) put('k', plan.sessionKeyring);
   return Buffer.concat(parts);
 }
 

@@ -62,15 +62,7 @@ export function withReadOnlyRuntime<T>(spawn: () => T): T {
   const cwd = fs.openSync('.', O.PATH | O.DIRECTORY | O.CLOEXEC);
   try {
     sys.unshare(CLONE.NEWNS);
-    try {
-      sys.mount('', '/', '', MS.SLAVE | MS.REC, '');
-      for (const p of runtimePaths()) {
-        sys.mount(p, p, '', MS.BIND, '');
-        sys.mount('', p, '', MS.REMOUNT | MS.BIND | MS.RDONLY, '');
-      }
-    } catch (err) {
-      throw new TsrunError(`protecting the runtime's files (read-only bind mounts): ${(err as Error).message}`);
-    }
+    makeRuntimeReadOnly();
     return spawn();
   } finally {
     // unshare(CLONE_NEWNS) gave this thread its own fs_struct, so setns back is allowed.
@@ -78,5 +70,22 @@ export function withReadOnlyRuntime<T>(spawn: () => T): T {
     sys.fchdir(cwd);
     fs.closeSync(own);
     fs.closeSync(cwd);
+  }
+}
+
+/**
+ * In a mount namespace of our main thread's own: nothing propagates back to the host, and
+ * node, dist/ and node_modules/ are read-only from here on.
+ */
+export function makeRuntimeReadOnly(): void {
+  const sys = libc();
+  try {
+    sys.mount('', '/', '', MS.SLAVE | MS.REC, '');
+    for (const p of runtimePaths()) {
+      sys.mount(p, p, '', MS.BIND, '');
+      sys.mount('', p, '', MS.REMOUNT | MS.BIND | MS.RDONLY, '');
+    }
+  } catch (err) {
+    throw new TsrunError(`protecting the runtime's files (read-only bind mounts): ${(err as Error).message}`);
   }
 }

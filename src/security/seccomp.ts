@@ -24,7 +24,7 @@ import { TsrunError } from '../errors';
 import * as fs from 'node:fs';
 import { connectUnix } from '../../bindings/tty';
 import { OCI_VERSION } from '../spec/default-config';
-import { libc } from '../../bindings';
+import { libc, MFD_CLOEXEC } from '../../bindings';
 import { enosysStub } from './enosys-stub';
 
 const EPERM = 1;
@@ -56,7 +56,6 @@ const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
 /** Notifications wait killably once received; only with a listener (the kernel refuses it alone). */
 const WAIT_KILLABLE_RECV = 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV';
 const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 32;
-const MFD_CLOEXEC = 1;
 /** JSON.stringify of this is tsrun-stage's PID_PLACEHOLDER. */
 const PID_PLACEHOLDER_VALUE = '__TSRUN_HOST_PID__';
 

@@ -1,0 +1,222 @@
+// The direct init: a container built by `tsrun create` itself, with no Node process
+// inside it (issue 13: the Node init cost a second Node start per create, ~30 ms and
+// ~60 ms of CPU).
+//
+// Namespaces belong to threads, so create's main thread does what the Node init's main
+// thread did: it unshares the container's namespaces (pid applies to its children), makes
+// tsrun's files read-only there, spawns tsrun-stage (`wait` mode: pid 1 of the new pid
+// namespace, alone in it), receives the proc mount the stage makes (proc shows the pid
+// namespace of the process that mounts it), mounts the rootfs and pivots: pivot_root moves
+// the stage's root along with ours. Then our main thread goes back to its own namespaces
+// and cwd; we put the stage in its cgroups and send it the plan (user, capabilities,
+// seccomp, process), and it goes on exactly as after the Node init.
+//
+// Other Node threads never leave the host's namespaces, and nothing of ours is in the
+// container's pid namespace but the stage, which holds the container's root only (its cwd
+// is "/", moved by pivot_root; it chdirs to process.cwd first thing after the plan).
+//
+// Only the common configuration goes this way (directInitFits); user namespaces, terminals,
+// joined namespaces, hooks that run during create and the rarer fields keep the Node init.
+// TSRUN_INIT=node forces the Node init (for comparing the two).
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { CLONE, libc, MFD_CLOEXEC, MS, O } from '../../bindings';
+import { sendFd, socketpair } from '../../bindings/tty';
+import { TsrunError } from '../errors';
+import { STAGE } from '../protocol/stage-binary';
+import { makeRuntimeReadOnly } from '../security/runtime-protection';
+import { buildSeccomp, SeccompFilter } from '../security/seccomp';
+import { parseMountOptions } from '../spec/mount-options';
+import type { Spec } from '../spec/types';
+import { PreparedAttributes, prepareAttributes, writeOomScoreAdj } from './attributes';
+import { NAMESPACE_FLAGS } from './namespaces';
+import { planRlimits, PreparedProcess, prepareProcess } from './process';
+import { setupRootfs } from './rootfs';
+import { encodePlan } from './stage';
+import { writeSysctls } from './sysctl';
+import { fixStdioOwnership } from './terminal';
+
+/** What rules a config out of the direct init: the reason, or undefined when it fits. */
+export function directInitMisfit(config: Spec, opts: { rootless?: boolean; terminal: boolean; noPivot?: boolean; sendsMounts: boolean }): string | undefined {
+  if (process.env.TSRUN_INIT === 'node') return 'TSRUN_INIT=node';
+  if (process.geteuid?.() !== 0 || opts.rootless) return 'not host root';
+  const linux = config.linux ?? {};
+  const namespaces = linux.namespaces ?? [];
+  if (namespaces.some((ns) => ns.path)) return 'a namespace is joined by path';
+  const types = new Set(namespaces.map((ns) => ns.type));
+  if (!types.has('mount') || !types.has('pid')) return 'no new mount or pid namespace';
+  if (types.has('user') || types.has('time')) return 'a user or time namespace';
+  if (opts.terminal || opts.noPivot || opts.sendsMounts) return 'a terminal, --no-pivot or mounts made by the runtime';
+  const hooks = config.hooks ?? {};
+  if (hooks.prestart?.length || hooks.createRuntime?.length || hooks.createContainer?.length) return 'hooks that run during create';
+  if (Object.keys(linux.netDevices ?? {}).length || linux.intelRdt || linux.memoryPolicy || linux.personality) return 'netDevices, intelRdt, memoryPolicy or personality';
+  if (linux.seccomp?.listenerPath) return 'a seccomp listener';
+  const proc = config.process;
+  if (proc?.scheduler || proc?.ioPriority || proc?.execCPUAffinity) return 'process scheduler, ioPriority or execCPUAffinity';
+  if ((config.mounts ?? []).filter((m) => m.type === 'proc').length > 1) return 'more than one proc mount';
+  return undefined;
+}
+
+export interface DirectInitOptions {
+  config: Spec;
+  rootfs: string;
+  bundle: string;
+  /** The container's state directory, with exec.fifo made. */
+  stateDir: string;
+  fifo: string;
+  preserveFds: number;
+  /** cgroup directories to mount in the container (the init's request.cgroupDirs). */
+  cgroupDirs: string[];
+  debug: (msg: string) => void;
+  warn: (msg: string) => void;
+}
+
+export interface DirectInit {
+  child: ChildProcess;
+  /** Our end of the control socket (ready and error lines, as from the Node init). */
+  control: NodeJS.ReadableStream & NodeJS.WritableStream;
+  /** Hands the stage its plan: call once it is in its cgroups. */
+  finish(plan: { sessionKeyring?: string; hookState: string }): void;
+  /** Give up (create failed): close what is still open. */
+  abandon(): void;
+}
+
+/** Namespaces our main thread leaves and comes back to (pid: for its children). */
+const OWN_NAMESPACES = ['mnt', 'net', 'uts', 'ipc', 'pid'] as const;
+
+/**
+ * Build the container up to the plan: see the top of this file. Synchronous from the
+ * unshare to the return to our namespaces (async work would run on threads that stayed).
+ */
+export function startDirectInit(opts: DirectInitOptions): DirectInit {
+  const { config } = opts;
+  const sys = libc();
+  const proc = config.process!;
+  // Host-side preparations, as the Node init did them before its namespace changes.
+  const seccomp = buildSeccomp(config.linux?.seccomp);
+  const attributes = prepareAttributes(proc, config.linux);
+  const namespaces = config.linux?.namespaces ?? [];
+  const flags = namespaces.filter((ns) => ns.type !== 'cgroup').reduce((f, ns) => f | NAMESPACE_FLAGS[ns.type], 0);
+  const procIndex = (config.mounts ?? []).findIndex((m) => m.type === 'proc');
+  const procOptions = procIndex >= 0 ? parseMountOptions(config.mounts![procIndex].options) : undefined;
+
+  const [ours, theirs] = socketpair();
+  const fifoFd = fs.openSync(opts.fifo, O.PATH | O.CLOEXEC);
+  const own = OWN_NAMESPACES.map((ns) => ({ ns, fd: fs.openSync(`/proc/thread-self/ns/${ns}`, 'r') }));
+  const cwd = fs.openSync('.', O.PATH | O.DIRECTORY | O.CLOEXEC);
+  const umask = process.umask(0);
+  let child: ChildProcess | undefined;
+  let prepared: PreparedProcess;
+  // The stage's fd numbers: its control socket and exec.fifo.
+  let controlAt = -1;
+  let fifoAt = -1;
+  try {
+    try {
+      sys.unshare(flags);
+      makeRuntimeReadOnly();
+      const stdio: Array<'inherit' | 'pipe' | number> = ['inherit', 'inherit', 'inherit'];
+      for (let fd = 3; fd < 3 + opts.preserveFds; fd++) stdio.push(fd);
+      const sockAt = stdio.push(theirs) - 1;
+      controlAt = stdio.push('pipe') - 1;
+      fifoAt = stdio.push(fifoFd) - 1;
+      const attrs = procOptions ? procOptions.flags & (MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC) : 0;
+      const args = ['wait', String(sockAt), String(opts.preserveFds), String(procIndex), String(attrs), ...(procOptions?.data.split(',').filter(Boolean) ?? [])];
+      child = spawn(STAGE, args, { stdio, cwd: '/', env: {}, detached: true, argv0: 'tsrun-stage' });
+      if (child.pid === undefined) throw new TsrunError(`starting ${STAGE} failed`);
+      opts.debug(`direct init: tsrun-stage is pid ${child.pid}`);
+      if (config.hostname !== undefined) sys.sethostname(config.hostname);
+      if (config.domainname !== undefined) sys.setdomainname(config.domainname);
+      writeSysctls(config.linux?.sysctl ?? {});
+      setupRootfs({
+        config, rootfs: opts.rootfs, bundle: opts.bundle, noPivot: false, debug: opts.debug, beforePivot: () => {},
+        cgroupDirs: opts.cgroupDirs, mountFdSocket: ours, procMountsSent: procIndex >= 0,
+      });
+      prepared = prepareProcess(proc, opts.warn);
+      fixStdioOwnership(proc.user?.uid ?? 0, false);
+    } finally {
+      // setns into a mount namespace also sets root and cwd to its root: cwd comes back after.
+      for (const { ns, fd } of own) {
+        sys.setns(fd, ns === 'mnt' ? CLONE.NEWNS : ns === 'net' ? CLONE.NEWNET : ns === 'uts' ? CLONE.NEWUTS : ns === 'ipc' ? CLONE.NEWIPC : CLONE.NEWPID);
+        fs.closeSync(fd);
+      }
+      sys.fchdir(cwd);
+      fs.closeSync(cwd);
+      process.umask(umask);
+      fs.closeSync(theirs);
+    }
+  } catch (err) {
+    if (child?.pid) killQuietly(child.pid);
+    fs.closeSync(ours);
+    fs.closeSync(fifoFd);
+    seccomp?.release();
+    throw err;
+  }
+  const started = child!;
+  let open = true;
+  const close = () => {
+    if (!open) return;
+    open = false;
+    fs.closeSync(ours);
+    fs.closeSync(fifoFd);
+    seccomp?.release();
+  };
+  return {
+    child: started,
+    control: started.stdio[controlAt] as unknown as DirectInit['control'],
+    finish: ({ sessionKeyring, hookState }) => {
+      try {
+        // Inherited through execve, as the Node init's own was.
+        if (proc.oomScoreAdj !== undefined) writeOomScoreAdj(`/proc/${started.pid}/oom_score_adj`, proc.oomScoreAdj);
+        sendPlan(ours, config, prepared, attributes, seccomp, { controlFd: controlAt, fifoFd: fifoAt, sessionKeyring, hookState });
+      } finally {
+        close();
+      }
+    },
+    abandon: close,
+  };
+}
+
+/** The 'i' plan, with the records of wait mode, sent as a memfd. */
+function sendPlan(
+  sock: number, config: Spec, prepared: PreparedProcess, attributes: PreparedAttributes, seccomp: SeccompFilter | undefined,
+  fds: { controlFd: number; fifoFd: number; sessionKeyring?: string; hookState: string },
+): void {
+  const proc = config.process!;
+  const user = proc.user ?? { uid: 0, gid: 0 };
+  const data = encodePlan({
+    mode: 'init',
+    controlFd: fds.controlFd,
+    fifoFd: fds.fifoFd,
+    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids ?? [], umask: user.umask ?? 0o022 },
+    capabilities: prepared.capabilities,
+    noNewPrivileges: !!proc.noNewPrivileges,
+    rlimits: planRlimits(proc),
+    seccomp: seccomp?.forStage(false),
+    executable: prepared.executable,
+    argv: prepared.argv,
+    env: prepared.env,
+    lsmExec: attributes.lsmExec,
+    finalCpus: attributes.finalCpus,
+    terminal: false,
+    hooks: config.hooks?.startContainer,
+    hookState: fds.hookState,
+    cwd: proc.cwd || '/',
+    cgroupNamespace: (config.linux?.namespaces ?? []).some((ns) => ns.type === 'cgroup'),
+    sessionKeyring: fds.sessionKeyring,
+  });
+  const memfd = libc().memfdCreate('tsrun-plan', MFD_CLOEXEC);
+  try {
+    for (let off = 0; off < data.length;) off += fs.writeSync(memfd, data, off);
+    sendFd(sock, memfd, 'plan');
+  } finally {
+    fs.closeSync(memfd);
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
