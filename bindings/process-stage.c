@@ -680,6 +680,8 @@ static void die(const char *what) {
 static int make_proc_mount(unsigned attrs, char **options, int n) {
   int fs = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
   if (fs < 0) die("fsopen(proc)");
+  /* The source /proc/self/mountinfo shows, as for mount("proc", ..., "proc", ...). */
+  if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", "proc", 0) < 0) die("source");
   for (int i = 0; i < n; i++) {
     char *eq = strchr(options[i], '=');
     if (eq) *eq = '\0';

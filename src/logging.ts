@@ -30,6 +30,11 @@ export function configureLog(opts: LogOptions): void {
 
 let createDebug: typeof import('debug') | undefined;
 
+/** Whether log lines are written to a file named by path (--log), not to an fd. */
+export function logsToFile(): boolean {
+  return options.file !== undefined;
+}
+
 /** A line to --log; `orStderr`: to stderr when there is no --log. */
 function write(level: 'error' | 'warning' | 'info' | 'debug', msg: string, orStderr = false, kind?: string): void {
   if (!options.file && !orStderr) return;

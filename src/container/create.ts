@@ -10,7 +10,7 @@ import { libc, O } from '../../bindings';
 import { loadBundleConfig } from './config-pipeline';
 import { ownCgroupProcs } from './exec-cgroup';
 import { AlreadyExistsError, errorFromRecord, TsrunError } from '../errors';
-import { debugLog, logWarning } from '../logging';
+import { debugLog, logsToFile, logWarning } from '../logging';
 import { runHooks, runHooksWarnOnly } from '../hooks';
 import type { HooksRequest, InitMessage, JoinCgroupRequest, NetDevicesRequest, SetupRequest } from '../protocol/init-protocol';
 import { NetDevices } from './net-devices';
@@ -102,6 +102,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       addNotifySocket(config, dir);
       const fifo = path.join(dir, EXEC_FIFO);
       libc().mkfifo(fifo, 0o622);
+      fs.chmodSync(fifo, 0o622); // whatever our umask: the process user opens it
       cgroup = setupCgroup(opts.id, config, { rootless: opts.rootless, beforeCreate: (planned) => {
         recovery.cgroup = planned;
         saveRecovery(dir, recovery);
@@ -109,7 +110,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       const procsFiles = cgroup?.procsFiles() ?? [];
       direct = startDirectInit({
         config, rootfs, bundle, stateDir: dir, fifo, preserveFds: preserveFdCount(opts), cgroupDirs: procsFiles.map((file) => path.dirname(file)),
-        debug, warn: logWarning,
+        debug, warn: logWarning, holdLogs: logsToFile(),
       });
       const pid = direct.child.pid!;
       recordProcess(pid);
@@ -127,6 +128,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
         // As the Node init's: the pid as the container sees it.
         hookState: JSON.stringify({ ociVersion: OCI_VERSION, id: opts.id, bundle, annotations: config.annotations ?? {}, status: 'created', pid: 1 }),
       });
+      debug('direct init: plan sent');
       const none = () => {};
       await Promise.race([waitReady(init, { hooks: none, joinCgroup: none, warmCgroupLock: none, moveNetDevices: none, forkedPid: none }), exited]);
       containerPid = pid;

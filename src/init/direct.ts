@@ -22,7 +22,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { CLONE, libc, MFD_CLOEXEC, MS, O } from '../../bindings';
 import { sendFd, socketpair } from '../../bindings/tty';
-import { TsrunError } from '../errors';
+import { errorFromRecord, errorRecord, TsrunError } from '../errors';
 import { STAGE } from '../protocol/stage-binary';
 import { makeRuntimeReadOnly } from '../security/runtime-protection';
 import { buildSeccomp, SeccompFilter } from '../security/seccomp';
@@ -69,6 +69,8 @@ export interface DirectInitOptions {
   cgroupDirs: string[];
   debug: (msg: string) => void;
   warn: (msg: string) => void;
+  /** Logging opens --log by path: hold its lines until our main thread is back on the host. */
+  holdLogs: boolean;
 }
 
 export interface DirectInit {
@@ -89,6 +91,15 @@ const OWN_NAMESPACES = ['mnt', 'net', 'uts', 'ipc', 'pid'] as const;
  * unshare to the return to our namespaces (async work would run on threads that stayed).
  */
 export function startDirectInit(opts: DirectInitOptions): DirectInit {
+  try {
+    return buildContainer(opts);
+  } catch (err) {
+    // Worded as the Node init's errors reach create (engines match the prefix).
+    throw errorFromRecord(errorRecord(err), 'unable to start container process: ');
+  }
+}
+
+function buildContainer(opts: DirectInitOptions): DirectInit {
   const { config } = opts;
   const sys = libc();
   const proc = config.process!;
@@ -105,6 +116,11 @@ export function startDirectInit(opts: DirectInitOptions): DirectInit {
   const own = OWN_NAMESPACES.map((ns) => ({ ns, fd: fs.openSync(`/proc/thread-self/ns/${ns}`, 'r') }));
   const cwd = fs.openSync('.', O.PATH | O.DIRECTORY | O.CLOEXEC);
   const umask = process.umask(0);
+  // Inside the container's root, --log FILE would name one of the container's files: its
+  // lines wait until we are back (lines to stderr, an fd, go at once).
+  const held: Array<() => void> = [];
+  const debug = opts.holdLogs ? (msg: string) => held.push(() => opts.debug(msg)) : opts.debug;
+  const warn = opts.holdLogs ? (msg: string) => held.push(() => opts.warn(msg)) : opts.warn;
   let child: ChildProcess | undefined;
   let prepared: PreparedProcess;
   // The stage's fd numbers: its control socket and exec.fifo.
@@ -123,15 +139,15 @@ export function startDirectInit(opts: DirectInitOptions): DirectInit {
       const args = ['wait', String(sockAt), String(opts.preserveFds), String(procIndex), String(attrs), ...(procOptions?.data.split(',').filter(Boolean) ?? [])];
       child = spawn(STAGE, args, { stdio, cwd: '/', env: {}, detached: true, argv0: 'tsrun-stage' });
       if (child.pid === undefined) throw new TsrunError(`starting ${STAGE} failed`);
-      opts.debug(`direct init: tsrun-stage is pid ${child.pid}`);
+      debug(`direct init: tsrun-stage is pid ${child.pid}`);
       if (config.hostname !== undefined) sys.sethostname(config.hostname);
       if (config.domainname !== undefined) sys.setdomainname(config.domainname);
       writeSysctls(config.linux?.sysctl ?? {});
       setupRootfs({
-        config, rootfs: opts.rootfs, bundle: opts.bundle, noPivot: false, debug: opts.debug, beforePivot: () => {},
+        config, rootfs: opts.rootfs, bundle: opts.bundle, noPivot: false, debug, beforePivot: () => {},
         cgroupDirs: opts.cgroupDirs, mountFdSocket: ours, procMountsSent: procIndex >= 0,
       });
-      prepared = prepareProcess(proc, opts.warn);
+      prepared = prepareProcess(proc, warn);
       fixStdioOwnership(proc.user?.uid ?? 0, false);
     } finally {
       // setns into a mount namespace also sets root and cwd to its root: cwd comes back after.
@@ -143,6 +159,7 @@ export function startDirectInit(opts: DirectInitOptions): DirectInit {
       fs.closeSync(cwd);
       process.umask(umask);
       fs.closeSync(theirs);
+      for (const line of held) line();
     }
   } catch (err) {
     if (child?.pid) killQuietly(child.pid);

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { Bundle, makeBundle } from '../helpers/bundle';
 import { spawnSync } from 'node:child_process';
 import { readOr, rootSuite, tempDir, tsrunAsync } from '../helpers/container';
-import { pidAlive, residue, tsrun, TsrunResult, uniqueId } from '../helpers/tsrun';
+import { cleanEnv, pidAlive, residue, tsrun, TsrunResult, uniqueId } from '../helpers/tsrun';
 
 const root = rootSuite();
 // Each kill point costs a create and a delete: the file runs a few dozen of them.
@@ -117,6 +117,8 @@ interface KillPoint {
   initReady?: boolean;
   /** With a user namespace: the init asks us to move it into its cgroups before it is ready. */
   parentJoins?: boolean;
+  /** The Node init (TSRUN_INIT=node) instead of the direct one, where the config allows both. */
+  nodeInit?: boolean;
 }
 
 /** Start `create`/`run -d`, SIGKILL it at the point, `delete --force`, and list what is left. */
@@ -126,11 +128,12 @@ async function killThenDelete(command: 'create' | 'run', point: KillPoint, b: Bu
   const errFile = path.join(dir.dir, 'stderr');
   const debug = point.line || point.initReady ? ['--debug'] : [];
   const args = [...debug, command, ...(command === 'run' ? ['--detach'] : []), '--bundle', b.dir, id];
-  const run = tsrunAsync(args, { root, stderrFile: errFile, stdoutFile: path.join(dir.dir, 'stdout') });
+  const env = point.nodeInit ? cleanEnv({ TSRUN_INIT: 'node' }) : undefined;
+  const run = tsrunAsync(args, { root, stderrFile: errFile, stdoutFile: path.join(dir.dir, 'stdout'), env });
   const pid = run.child.pid!;
   let note = '';
   if (point.afterMs !== undefined) await new Promise((r) => setTimeout(r, point.afterMs));
-  const line = point.initReady ? /setup request sent/ : point.line;
+  const line = point.initReady ? (point.nodeInit || point.parentJoins ? /setup request sent/ : /direct init: plan sent/) : point.line;
   if (line) {
     const seen = await until(() => line.test(readOr(errFile)));
     note = seen ? '' : ` (line ${line} never seen)`;
@@ -188,15 +191,19 @@ t.test('SIGKILL of create / run -d at swept times, then delete --force, leaves n
 });
 
 t.test('SIGKILL of create / run -d at named phases, then delete --force, leaves nothing', async (tt) => {
-  const phases = [/init spawned/, /config validated/, /cgroups ready/, /setup request sent/, /setup request received/, /pivoted/, /unshare cgroup namespace/, /created res-/];
+  // The direct init: the kill lands while our main thread is in the container's namespaces too.
+  const direct = [/config validated/, /direct init: tsrun-stage is pid/, /mount tmpfs tmpfs on \/dev/, /pivoted/, /direct init: plan sent/, /direct init ready/, /created res-/];
+  const node = [/init spawned/, /cgroups ready/, /setup request sent/, /setup request received/, /pivoted/, /unshare cgroup namespace/, /created res-/];
   for (const command of ['create', 'run'] as const) {
-    for (const line of phases) checkPoint(tt, `${command} killed at ${line}`, await killThenDelete(command, { line }));
+    for (const line of direct) checkPoint(tt, `${command} killed at ${line}`, await killThenDelete(command, { line }));
+    for (const line of node) checkPoint(tt, `${command} (Node init) killed at ${line}`, await killThenDelete(command, { line, nodeInit: true }));
   }
 });
 
 t.test('SIGKILL after the init is ready but before state.json is written', async (tt) => {
   for (const command of ['create', 'run'] as const) {
     checkPoint(tt, `${command} killed with the init ready`, await killThenDelete(command, { initReady: true }));
+    checkPoint(tt, `${command} (Node init) killed with the init ready`, await killThenDelete(command, { initReady: true, nodeInit: true }));
   }
 });
 

@@ -1,0 +1,115 @@
+// The direct init (src/init/direct.ts): create builds the container on its own main thread
+// and spawns tsrun-stage as the container's pid 1, with no Node process. What the container
+// sees must not depend on which init built it, the waiting container is small, our main
+// thread is back on the host afterwards (hooks run by the same process see the host), and
+// nothing is written by path while we are inside the container's root.
+// Build first (`npm run build`).
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BundleConfig, makeBundle } from '../helpers/bundle';
+import { rootSuite, runIn, tempDir } from '../helpers/container';
+import { cleanEnv, forceDelete, residue, state, tsrun, uniqueId } from '../helpers/tsrun';
+
+const root = rootSuite();
+const work = tempDir('tsrun-direct-');
+t.teardown(() => work.remove());
+
+const NODE_INIT = cleanEnv({ TSRUN_INIT: 'node' });
+
+/** What a container shows of itself: mounts, namespaces' view, ids, capabilities, limits, cgroup. */
+const VIEW = [
+  "sed -E 's/^[0-9]+ [0-9]+ [0-9]+:[0-9]+ //' /proc/self/mountinfo | sed -E 's/ - / % /' | sort",
+  'hostname',
+  'id',
+  'grep -E "^(Cap|NoNewPrivs|Seccomp:|Groups)" /proc/self/status',
+  'cat /proc/self/cgroup | sed -E "s/[0-9a-f-]{8,}//g"',
+  'ls /dev | sort | tr "\\n" " "',
+  'echo pid $$ ppid $PPID; cat /proc/1/comm 2>/dev/null',
+  'pwd; umask; ulimit -n',
+  'cat /proc/sys/net/ipv4/ip_forward 2>&1',
+].join('; echo ==; ');
+
+t.test('the container sees the same with either init', async (t) => {
+  const mutate = (c: BundleConfig) => {
+    c.hostname = 'direct-view';
+    c.process.cwd = '/tmp';
+    c.process.user = { uid: 1000, gid: 1000, additionalGids: [100], umask: 0o027 };
+    c.process.oomScoreAdj = 100;
+    c.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+  };
+  const direct = runIn({ root, args: ['sh', '-c', VIEW], mutate });
+  const node = runIn({ root, args: ['sh', '-c', VIEW], mutate, tsrunOptions: { env: NODE_INIT } });
+  t.equal(direct.status, 0, `direct: ${direct.stderr}`);
+  t.equal(node.status, 0, `node: ${node.stderr}`);
+  t.equal(direct.stdout, node.stdout, 'mounts, hostname, ids, capabilities, cgroup, /dev, pid 1, cwd, umask, sysctl');
+  t.match(direct.stdout, /direct-view/);
+  t.match(direct.stdout, /uid=1000/);
+  t.same(direct.residue, []);
+  t.same(node.residue, []);
+});
+
+t.test('a created container waits in tsrun-stage, not in Node', async (t) => {
+  const id = uniqueId('dwait');
+  const bundle = makeBundle({ args: ['/bin/true'] });
+  t.teardown(() => {
+    forceDelete(id, root);
+    bundle.cleanup();
+  });
+  const r = tsrun(['create', '--bundle', bundle.dir, id], { root });
+  t.equal(r.status, 0, r.stderr);
+  const pid = state(id, root).pid;
+  t.equal(fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'tsrun-stage');
+  const rss = Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  t.ok(rss < 10 * 1024, `the waiting init holds ${rss} kB (issue 13: at most 10 MB)`);
+  t.not(fs.readlinkSync(`/proc/${pid}/ns/pid`), fs.readlinkSync('/proc/self/ns/pid'), 'pid 1 of a pid namespace of its own');
+  t.equal(fs.readlinkSync(`/proc/${pid}/root`), '/', 'its root is the container\'s');
+  t.equal(tsrun(['start', id], { root }).status, 0);
+  t.equal(tsrun(['delete', '--force', id], { root }).status, 0);
+  t.same(residue(id, root, { bundle: bundle.dir }), []);
+});
+
+t.test('after create, tsrun\'s main thread is back in the host\'s namespaces (poststart runs from the same process)', async (t) => {
+  const out = path.join(work.dir, 'poststart');
+  const hook = path.join(work.dir, 'hook.sh');
+  fs.writeFileSync(hook, `#!/bin/sh\ncat > /dev/null\nfor n in mnt net uts ipc pid cgroup; do readlink /proc/self/ns/$n; done > ${out}\nhostname >> ${out}\npwd >> ${out}\n`, { mode: 0o755 });
+  const cwd = fs.mkdtempSync(path.join(work.dir, 'cwd-'));
+  // A relative --pid-file is written after the container is built: in our own cwd.
+  const r = runIn({ root, args: ['/bin/true'], runArgs: ['--pid-file', 'init.pid'], mutate: (c) => {
+    c.hostname = 'not-the-host';
+    c.process.cwd = '/tmp';
+    c.hooks = { poststart: [{ path: hook }] };
+  }, tsrunOptions: { cwd } });
+  t.equal(r.status, 0, r.stderr);
+  const host = ['mnt', 'net', 'uts', 'ipc', 'pid', 'cgroup'].map((n) => fs.readlinkSync(`/proc/self/ns/${n}`));
+  const [hookHostname, hookCwd] = fs.readFileSync(out, 'utf8').trim().split('\n').slice(6);
+  t.same(fs.readFileSync(out, 'utf8').trim().split('\n').slice(0, 6), host, 'the hook ran in the host\'s namespaces');
+  t.equal(hookHostname, fs.readFileSync('/proc/sys/kernel/hostname', 'utf8').trim());
+  t.equal(hookCwd, r.bundle.dir, 'in the bundle directory, as runc');
+  t.match(fs.readFileSync(path.join(cwd, 'init.pid'), 'utf8'), /^\d+$/, 'the pid file is in our working directory');
+});
+
+t.test('--log and --debug lines written while the rootfs is built land on the host, not in the container', async (t) => {
+  // The same absolute path exists in the container's rootfs.
+  const logDir = fs.mkdtempSync(path.join(work.dir, 'log-'));
+  const log = path.join(logDir, 'tsrun.log');
+  const r = runIn({
+    root, args: ['/bin/true'], copyRootfs: true, runArgs: [],
+    prepare: (b) => fs.mkdirSync(path.join(b.rootfs, logDir), { recursive: true }),
+    after: (b) => t.notOk(fs.existsSync(path.join(b.rootfs, log)), 'nothing written in the container\'s copy of the path'),
+    tsrunOptions: { globalArgs: ['--debug', '--log', log] },
+  });
+  t.equal(r.status, 0, r.stderr);
+  const text = fs.readFileSync(log, 'utf8');
+  t.match(text, /pivoted/, 'the set-up lines are in the host\'s log');
+  t.match(text, /tsrun-stage is pid/);
+});
+
+t.test('a failing step inside the container is reported as the Node init reported it, and leaves nothing', async (t) => {
+  for (const env of [undefined, NODE_INIT]) {
+    const r = runIn({ root, args: ['/no/such/program'], tsrunOptions: { env } });
+    t.equal(r.status, 1);
+    t.match(r.stderr, /unable to start container process: exec: "\/no\/such\/program": stat \/no\/such\/program: no such file or directory/);
+    t.same(r.residue, []);
+  }
+});
