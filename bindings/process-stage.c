@@ -27,7 +27,7 @@
  *
  *   tsrun-stage wait SOCK_FD PRESERVE PROC_INDEX ATTRS [OPTION...]
  *
- * The container init without Node (src/container/direct-init.ts): `tsrun create` spawns us
+ * The container init without Node (src/init/direct.ts): `tsrun create` spawns us
  * from its main thread, which has made the container's namespaces (we are pid 1 of the new
  * pid namespace, alone in it). Our fds past 2+PRESERVE become close-on-exec. With
  * PROC_INDEX >= 0 we make the container's proc mount (only a process in the pid namespace

@@ -118,8 +118,9 @@ t.test('no two folders import each other, directly or through others', async (t)
 });
 
 /**
- * What each folder may import (docs/architecture.md, Source layout): container and init are
- * siblings that share src/protocol; spec is the document and knows nothing of the runtime;
+ * What each folder may import (docs/architecture.md, Source layout): container uses init's
+ * set-up for the direct init (never the reverse: they share src/protocol); spec is the
+ * document and knows nothing of the runtime;
  * bindings is the bottom. A new edge is a design decision: make it here and in the doc.
  */
 const ALLOWED: Record<string, string[]> = {
