@@ -87,16 +87,41 @@ export function ownCgroups(): Record<string, string> {
  * effort: a failure only means the join pays the wait, as it would anyway.
  */
 export function warmAttachLock(layout: Layout, own = ownCgroups()): void {
+  const file = ownProcsFile(layout, own);
+  if (!file) return;
+  try {
+    fs.writeFileSync(file, '0');
+  } catch {
+    // not ours to write (a read-only cgroupfs, a rootless caller): the join just waits
+  }
+}
+
+/**
+ * The same on libuv's thread pool ("0" is the writing thread: a no-op move of our process):
+ * one request, so it goes on while our main thread is busy; resolves when done, never rejects.
+ */
+export function warmAttachLockInBackground(layout: Layout, own = ownCgroups()): Promise<void> {
+  const file = ownProcsFile(layout, own);
+  if (!file) return Promise.resolve();
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'w');
+  } catch {
+    return Promise.resolve(); // not ours to write: the join just waits
+  }
+  return new Promise((resolve) => fs.write(fd, '0', () => {
+    fs.closeSync(fd);
+    resolve();
+  }));
+}
+
+/** One cgroup.procs file of our own cgroups (the unified one when there is one). */
+function ownProcsFile(layout: Layout, own: Record<string, string>): string | undefined {
   const v1 = Object.entries(layout.v1).find(([ctrl]) => own[ctrl] !== undefined);
   const dir = layout.unified !== undefined && own[''] !== undefined
     ? path.join(layout.unified, own[''])
     : v1 && path.join(v1[1], own[v1[0]]);
-  if (!dir) return;
-  try {
-    fs.writeFileSync(path.join(dir, 'cgroup.procs'), '0');
-  } catch {
-    // not ours to write (a read-only cgroupfs, a rootless caller): the join just waits
-  }
+  return dir && path.join(dir, 'cgroup.procs');
 }
 
 /**

@@ -22,7 +22,7 @@ import { ContainerRecord, parentPid, processRef, processStartTime, RecoveryRecor
 import { checkPidFile, writePidFile } from './pid-file';
 import { Console, consoleForCreate } from './console';
 import { destroyCgroup, setupCgroup } from './cgroup';
-import { Cgroup, CgroupRecord, detectLayout, warmAttachLock } from '../cgroups';
+import { Cgroup, CgroupRecord, detectLayout, warmAttachLock, warmAttachLockInBackground } from '../cgroups';
 import { sendIdmappedMounts } from './idmap';
 import { sendProcMounts } from './joined-pid-ns';
 import { socketpair } from '../../bindings/tty';
@@ -108,21 +108,36 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
         saveRecovery(dir, recovery);
       } });
       const procsFiles = cgroup?.procsFiles() ?? [];
-      direct = startDirectInit({
-        config, rootfs, bundle, stateDir: dir, fifo, preserveFds: preserveFdCount(opts), cgroupDirs: procsFiles.map((file) => path.dirname(file)),
-        debug, warn: logWarning, holdLogs: logsToFile(),
-      });
+      // The first cgroup.procs write waits for an RCU grace period (see warmAttachLock):
+      // libuv's threads, which never leave the host, make it while our main thread builds.
+      // Started here, before the main thread goes in: libuv makes its threads on the first
+      // request, and a thread made from inside would share the container's namespaces and
+      // root (the kernel refuses it anyway while our pid namespace for children differs).
+      const warmed = cgroup ? warmAttachLockInBackground(detectLayout()) : Promise.resolve();
+      let joined: Promise<void> = warmed;
+      const procsFds = openForWriting(procsFiles);
+      try {
+        direct = startDirectInit({
+          config, rootfs, bundle, stateDir: dir, fifo, preserveFds: preserveFdCount(opts), cgroupDirs: procsFiles.map((file) => path.dirname(file)),
+          debug, warn: logWarning, holdLogs: logsToFile(), onSpawned: (stage) => {
+            joined = joinCgroupsInBackground(procsFds, stage);
+            joined.catch(() => {}); // awaited below; a failure must not be an unhandled rejection meanwhile
+          },
+        });
+      } catch (err) {
+        await joined.catch(() => {});
+        throw err;
+      } finally {
+        // Closed once the writes are done (they run on the thread pool).
+        joined.finally(() => {
+          for (const { fd } of procsFds) fs.closeSync(fd);
+        }).catch(() => {});
+      }
       const pid = direct.child.pid!;
       recordProcess(pid);
       init = { child: direct.child, control: direct.control, extraFds: [], pid: Promise.resolve(pid) };
       const exited = exitPromise(init.child, false);
-      for (const file of procsFiles) {
-        try {
-          fs.writeFileSync(file, String(pid));
-        } catch (err) {
-          throw new TsrunError(`joining cgroup ${file}: ${(err as Error).message}`);
-        }
-      }
+      await Promise.race([joined, exited]);
       direct.finish({
         sessionKeyring: opts.noNewKeyring ? undefined : sessionKeyringName(opts.id),
         // As the Node init's: the pid as the container sees it.
@@ -385,6 +400,26 @@ function ownInitPid(reported: number, spawned: number): number {
   }
   if (children.length === 1 && parentPid(Number(children[0])) === spawned) return Number(children[0]);
   throw new TsrunError(`the container init's pid ${reported} (reported by tsrun-userns) is not a child of tsrun-userns (pid ${spawned})`);
+}
+
+/** cgroup.procs files opened now, while our paths are the host's. */
+function openForWriting(files: string[]): Array<{ file: string; fd: number }> {
+  const opened: Array<{ file: string; fd: number }> = [];
+  try {
+    for (const file of files) opened.push({ file, fd: fs.openSync(file, O.WRONLY | O.CLOEXEC) });
+  } catch (err) {
+    for (const { fd } of opened) fs.closeSync(fd);
+    throw new TsrunError(`joining cgroup: ${(err as Error).message}`);
+  }
+  return opened;
+}
+
+/** Write `pid` to each fd, one thread-pool request each: they go on while our main thread is busy. */
+function joinCgroupsInBackground(files: Array<{ file: string; fd: number }>, pid: number): Promise<void> {
+  const text = String(pid);
+  return Promise.all(files.map(({ file, fd }) => new Promise<void>((resolve, reject) => {
+    fs.write(fd, text, (err) => (err ? reject(new TsrunError(`joining cgroup ${file}: ${err.message}`)) : resolve()));
+  }))).then(() => {});
 }
 
 function killQuietly(pid: number): void {

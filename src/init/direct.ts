@@ -71,6 +71,11 @@ export interface DirectInitOptions {
   warn: (msg: string) => void;
   /** Logging opens --log by path: hold its lines until our main thread is back on the host. */
   holdLogs: boolean;
+  /**
+   * Called with the stage's pid as soon as it exists, while our main thread is still inside:
+   * only for work handed to other threads (they are on the host), such as the cgroup join.
+   */
+  onSpawned: (pid: number) => void;
 }
 
 export interface DirectInit {
@@ -139,6 +144,7 @@ function buildContainer(opts: DirectInitOptions): DirectInit {
       const args = ['wait', String(sockAt), String(opts.preserveFds), String(procIndex), String(attrs), ...(procOptions?.data.split(',').filter(Boolean) ?? [])];
       child = spawn(STAGE, args, { stdio, cwd: '/', env: {}, detached: true, argv0: 'tsrun-stage' });
       if (child.pid === undefined) throw new TsrunError(`starting ${STAGE} failed`);
+      opts.onSpawned(child.pid);
       debug(`direct init: tsrun-stage is pid ${child.pid}`);
       if (config.hostname !== undefined) sys.sethostname(config.hostname);
       if (config.domainname !== undefined) sys.setdomainname(config.domainname);
