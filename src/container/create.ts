@@ -116,13 +116,32 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       const warmed = cgroup ? warmAttachLockInBackground(detectLayout()) : Promise.resolve();
       let joined: Promise<void> = warmed;
       const procsFds = openForWriting(procsFiles);
+      let stagePid = 0;
+      const creating = (pid: number) => ({ ociVersion: config.ociVersion, id: opts.id, status: 'creating' as const, pid, bundle, annotations: config.annotations ?? {} });
+      const hooks = config.hooks ?? {};
       try {
         direct = startDirectInit({
           config, rootfs, bundle, stateDir: dir, fifo, preserveFds: preserveFdCount(opts), cgroupDirs: procsFiles.map((file) => path.dirname(file)),
           debug, warn: logWarning, holdLogs: logsToFile(), onSpawned: (stage) => {
+            stagePid = stage;
             joined = joinCgroupsInBackground(procsFds, stage);
             joined.catch(() => {}); // awaited below; a failure must not be an unhandled rejection meanwhile
           },
+          hostHooks: hooks.prestart?.length || hooks.createRuntime?.length ? () => {
+            // As runc: the hooks find the init in the container's cgroups (moved now, whether
+            // or not the background writes have landed: the same move twice is a no-op).
+            for (const { file, fd } of procsFds) {
+              try {
+                fs.writeSync(fd, String(stagePid));
+              } catch (err) {
+                throw new TsrunError(`joining cgroup ${file}: ${(err as Error).message}`);
+              }
+            }
+            runHooks(config, 'prestart', creating(stagePid), bundle);
+            runHooks(config, 'createRuntime', creating(stagePid), bundle);
+          } : undefined,
+          // Spawned from inside: in the container's namespaces, pid 1 as the container sees the init.
+          containerHooks: hooks.createContainer?.length ? () => runHooks(config, 'createContainer', { ...creating(1), ociVersion: OCI_VERSION }, rootfs) : undefined,
         });
       } catch (err) {
         await joined.catch(() => {});

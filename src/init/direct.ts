@@ -47,8 +47,6 @@ export function directInitMisfit(config: Spec, opts: { rootless?: boolean; termi
   if (!types.has('mount') || !types.has('pid')) return 'no new mount or pid namespace';
   if (types.has('user') || types.has('time')) return 'a user or time namespace';
   if (opts.terminal || opts.noPivot || opts.sendsMounts) return 'a terminal, --no-pivot or mounts made by the runtime';
-  const hooks = config.hooks ?? {};
-  if (hooks.prestart?.length || hooks.createRuntime?.length || hooks.createContainer?.length) return 'hooks that run during create';
   if (Object.keys(linux.netDevices ?? {}).length || linux.intelRdt || linux.memoryPolicy || linux.personality) return 'netDevices, intelRdt, memoryPolicy or personality';
   if (linux.seccomp?.listenerPath) return 'a seccomp listener';
   const proc = config.process;
@@ -76,6 +74,10 @@ export interface DirectInitOptions {
    * only for work handed to other threads (they are on the host), such as the cgroup join.
    */
   onSpawned: (pid: number) => void;
+  /** prestart and createRuntime: run on the host (our main thread goes out and back in), mounts made, before pivot_root. */
+  hostHooks?: () => void;
+  /** createContainer: run from inside, in the container's namespaces, before pivot_root. */
+  containerHooks?: () => void;
 }
 
 export interface DirectInit {
@@ -90,6 +92,35 @@ export interface DirectInit {
 
 /** Namespaces our main thread leaves and comes back to (pid: for its children). */
 const OWN_NAMESPACES = ['mnt', 'net', 'uts', 'ipc', 'pid'] as const;
+type OwnNamespace = (typeof OWN_NAMESPACES)[number];
+const FLAG: Record<OwnNamespace, number> = { mnt: CLONE.NEWNS, net: CLONE.NEWNET, uts: CLONE.NEWUTS, ipc: CLONE.NEWIPC, pid: CLONE.NEWPID };
+type NamespaceFds = Array<{ ns: OwnNamespace; fd: number }>;
+
+/** Open the namespaces of our main thread (pid: the one for its children). */
+function openOwnNamespaces(): NamespaceFds {
+  return OWN_NAMESPACES.map((ns) => ({ ns, fd: fs.openSync(`/proc/thread-self/ns/${ns === 'pid' ? 'pid_for_children' : ns}`, 'r') }));
+}
+
+/** Move our main thread into `fds`; setns into a mount namespace also moves root and cwd to its root. */
+function enter(fds: NamespaceFds): void {
+  for (const { ns, fd } of fds) libc().setns(fd, FLAG[ns]);
+}
+
+/**
+ * prestart and createRuntime hooks run in the runtime's namespaces, as runc's: our main
+ * thread goes back to the host (and our cwd) for them, then into the container again.
+ */
+function onHost(own: NamespaceFds, cwd: number, run: () => void): void {
+  const inside = openOwnNamespaces();
+  try {
+    enter(own);
+    libc().fchdir(cwd);
+    run();
+  } finally {
+    enter(inside);
+    for (const { fd } of inside) fs.closeSync(fd);
+  }
+}
 
 /**
  * Build the container up to the plan: see the top of this file. Synchronous from the
@@ -118,7 +149,7 @@ function buildContainer(opts: DirectInitOptions): DirectInit {
 
   const [ours, theirs] = socketpair();
   const fifoFd = fs.openSync(opts.fifo, O.PATH | O.CLOEXEC);
-  const own = OWN_NAMESPACES.map((ns) => ({ ns, fd: fs.openSync(`/proc/thread-self/ns/${ns}`, 'r') }));
+  const own = openOwnNamespaces();
   const cwd = fs.openSync('.', O.PATH | O.DIRECTORY | O.CLOEXEC);
   const umask = process.umask(0);
   // Inside the container's root, --log FILE would name one of the container's files: its
@@ -150,17 +181,17 @@ function buildContainer(opts: DirectInitOptions): DirectInit {
       if (config.domainname !== undefined) sys.setdomainname(config.domainname);
       writeSysctls(config.linux?.sysctl ?? {});
       setupRootfs({
-        config, rootfs: opts.rootfs, bundle: opts.bundle, noPivot: false, debug, beforePivot: () => {},
+        config, rootfs: opts.rootfs, bundle: opts.bundle, noPivot: false, debug, beforePivot: () => {
+          if (opts.hostHooks) onHost(own, cwd, opts.hostHooks);
+          opts.containerHooks?.();
+        },
         cgroupDirs: opts.cgroupDirs, mountFdSocket: ours, procMountsSent: procIndex >= 0,
       });
       prepared = prepareProcess(proc, warn);
       fixStdioOwnership(proc.user?.uid ?? 0, false);
     } finally {
-      // setns into a mount namespace also sets root and cwd to its root: cwd comes back after.
-      for (const { ns, fd } of own) {
-        sys.setns(fd, ns === 'mnt' ? CLONE.NEWNS : ns === 'net' ? CLONE.NEWNET : ns === 'uts' ? CLONE.NEWUTS : ns === 'ipc' ? CLONE.NEWIPC : CLONE.NEWPID);
-        fs.closeSync(fd);
-      }
+      enter(own);
+      for (const { fd } of own) fs.closeSync(fd);
       sys.fchdir(cwd);
       fs.closeSync(cwd);
       process.umask(umask);
