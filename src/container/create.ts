@@ -155,7 +155,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       const pid = direct.child.pid!;
       recordProcess(pid);
       init = { child: direct.child, control: direct.control, extraFds: [], pid: Promise.resolve(pid) };
-      const exited = exitPromise(init.child, false);
+      const exited = exitPromise(init.child, false, init.control);
       await Promise.race([joined, exited]);
       direct.finish({
         sessionKeyring: opts.noNewKeyring ? undefined : sessionKeyringName(opts.id),
@@ -390,11 +390,22 @@ function preserveFdCount(opts: CreateOptions): number {
 }
 
 /** Rejects when the init dies before it is ready (`forks`: its clean exit is expected). */
-function exitPromise(child: ChildProcess, forks: boolean): Promise<never> {
+function exitPromise(child: ChildProcess, forks: boolean, control?: NodeJS.ReadableStream): Promise<never> {
+  // Its last words (an error line) may still be unread on the control socket when the exit
+  // is seen: they go first, read up to the socket's end.
+  let ended = false;
+  control?.once('end', () => (ended = true));
+  const drained = () => new Promise<void>((resolve) => {
+    if (!control || ended) return resolve();
+    control.once('end', resolve);
+    control.once('close', resolve);
+    setTimeout(resolve, 200).unref();
+  });
   return new Promise((_, reject) => {
     child.once('error', (err) => reject(new TsrunError(`starting the container init: ${err.message}`)));
-    child.once('exit', (code, signal) => {
+    child.once('exit', async (code, signal) => {
       if (forks && code === 0) return;
+      await drained();
       // tsrun-stage loads a linux.seccomp filter before the user change when noNewPrivileges is
       // false; waiting for a process it forked, it exits 128+31 when SIGSYS killed that.
       const seccompKill = signal === 'SIGSYS' || code === 128 + 31;

@@ -113,3 +113,15 @@ t.test('a failing step inside the container is reported as the Node init reporte
     t.same(r.residue, []);
   }
 });
+
+t.test('an error of tsrun-stage after the plan (a hard rlimit above ours) is reported, not just its exit', async (t) => {
+  const hard = Number(/Max open files\s+\d+\s+(\d+)/.exec(fs.readFileSync('/proc/self/limits', 'utf8'))![1]);
+  for (let i = 0; i < 5; i++) {
+    const r = runIn({ root, args: ['/bin/true'], mutate: (c) => {
+      c.process.rlimits = [{ type: 'RLIMIT_NOFILE', hard: hard * 2, soft: hard * 2 }];
+    } });
+    t.equal(r.status, 1);
+    t.match(r.stderr, /process\.rlimits RLIMIT_NOFILE .*: operation not permitted/, `run ${i}: the stage's own words`);
+    t.same(r.residue, []);
+  }
+});
