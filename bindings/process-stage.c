@@ -35,7 +35,10 @@
  * plan (a memfd) on SOCK_FD while tsrun mounts the rootfs and pivots (pivot_root moves our
  * root with its own), and go on as 'i'. The plan then also says where to chdir ('w'),
  * whether to unshare the cgroup namespace ('Q': tsrun has put us in our cgroups) and which
- * session keyring to join ('k').
+ * session keyring to join ('k'). The direct exec uses it too (PROC_INDEX -1): spawned in
+ * the container's namespaces but pid and mount (from tsrun's read-only view of its own
+ * files), put in its cgroups, then an 'e' or 'd' plan whose 'J' record is the container's
+ * mount namespace, joined before the chdir.
  *
  *   tsrun-stage proc PIDNS_FD SOCK_FD USERNS_FD ATTRS [OPTION...]
  *
@@ -137,7 +140,8 @@ static struct {
   const char *cwd;     /* 'w': chdir here first (wait mode) */
   int cgroupns;        /* 'Q': unshare(CLONE_NEWCGROUP) first (wait mode) */
   const char *keyring; /* 'k': join this session keyring, searchable by its owner (wait mode) */
-} plan = { .control = -1, .fifo = -1, .pidns = -1, .timens = -1, .listener = -1, .fifo_w = -1 };
+  int mntns;           /* 'J': join this mount namespace first, then chdir to 'w' (wait mode, exec) */
+} plan = { .control = -1, .fifo = -1, .pidns = -1, .timens = -1, .listener = -1, .fifo_w = -1, .mntns = -1 };
 
 /* strerror as Go and Node spell it ("no such file or directory"): engines match these words. */
 static const char *why(int err) {
@@ -286,6 +290,7 @@ static void read_plan(int fd) {
     case 'w': plan.cwd = data; break;
     case 'Q': plan.cgroupns = 1; break;
     case 'k': plan.keyring = data; break;
+    case 'J': plan.mntns = (int)number(data, "mount namespace fd"); break;
     default: fail("tsrun-stage: unknown record '%c' in the plan", tag);
     }
   }
@@ -754,10 +759,13 @@ static void wait_mode(int argc, char **argv) {
   if (plan_fd < 0) _exit(1); /* tsrun went away (it reports why) */
   close(sock);
   read_plan(plan_fd);
-  cloexec(plan.control);
-  cloexec(plan.fifo);
-  cloexec(plan.listener);
-  if (plan.mode != 'i') fail("tsrun-stage: wait mode takes an init plan");
+  if (plan.mode != 'i' && plan.mode != 'e' && plan.mode != 'd') fail("tsrun-stage: wait mode takes an init or exec plan");
+  if (plan.mntns >= 0) {
+    /* The container's root comes with its mount namespace (exec: we were spawned outside it). */
+    if (setns(plan.mntns, CLONE_NEWNS) < 0) fail("joining the container's mount namespace: %s", why(errno));
+    close(plan.mntns);
+    plan.mntns = -1;
+  }
   if (plan.cwd && chdir(plan.cwd) < 0) fail("chdir to cwd (\"%s\") set in config.json failed: %s", plan.cwd, why(errno));
   if (plan.cgroupns && unshare(CLONE_NEWCGROUP) < 0) fail("unshare(CLONE_NEWCGROUP): %s", why(errno));
   if (plan.keyring) join_keyring(plan.keyring);
@@ -808,13 +816,12 @@ int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "proc") == 0) return proc_mode(argc, argv);
   if (argc > 1 && strcmp(argv[1], "wait") == 0) {
     wait_mode(argc, argv);
-    become_process(); /* never returns */
-  }
-  if (argc != 2) {
+  } else if (argc == 2) {
+    read_plan((int)number(argv[1], "plan fd"));
+  } else {
     dprintf(2, "usage: tsrun-stage PLAN_FD\n");
     return 125;
   }
-  read_plan((int)number(argv[1], "plan fd"));
   /* None of our fds may reach the user's process: execve closes them. */
   cloexec(plan.control);
   cloexec(plan.fifo);

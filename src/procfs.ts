@@ -22,3 +22,15 @@ export function runningInUserNamespace(uidMap?: string): boolean {
 export function unescapeMountPath(field: string): string {
   return field.replace(/\\(\d{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks); undefined when gone or a zombie. */
+export function startTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' ? undefined : fields[19];
+  } catch {
+    return undefined;
+  }
+}

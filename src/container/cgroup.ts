@@ -2,6 +2,7 @@
 // read back from the record by pause/resume/ps/events/update/kill/delete.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { O } from '../../bindings';
 import { Cgroup, CgroupRecord, detectLayout, openCgroup, resolveCgroup } from '../cgroups';
 import type { LinuxResources, Spec } from '../spec/types';
 import { TsrunError } from '../errors';
@@ -145,4 +146,24 @@ export function cgroupOf(record: ContainerRecord): Cgroup {
       : `container ${record.id} has no cgroup (created by an older tsrun)`);
   }
   return openCgroup(record.cgroup);
+}
+
+/** cgroup.procs files opened now, while our paths are the host's. */
+export function openForWriting(files: string[]): Array<{ file: string; fd: number }> {
+  const opened: Array<{ file: string; fd: number }> = [];
+  try {
+    for (const file of files) opened.push({ file, fd: fs.openSync(file, O.WRONLY | O.CLOEXEC) });
+  } catch (err) {
+    for (const { fd } of opened) fs.closeSync(fd);
+    throw new TsrunError(`joining cgroup: ${(err as Error).message}`);
+  }
+  return opened;
+}
+
+/** Write `pid` to each fd, one thread-pool request each: they go on while our main thread is busy. */
+export function joinCgroupsInBackground(files: Array<{ file: string; fd: number }>, pid: number): Promise<void> {
+  const text = String(pid);
+  return Promise.all(files.map(({ file, fd }) => new Promise<void>((resolve, reject) => {
+    fs.write(fd, text, (err) => (err ? reject(new TsrunError(`joining cgroup ${file}: ${err.message}`)) : resolve()));
+  }))).then(() => {});
 }

@@ -21,7 +21,7 @@ import { openNamespace, spawnInit, SpawnedInit } from './spawn-init';
 import { ContainerRecord, parentPid, processRef, processStartTime, RecoveryRecord, saveRecord, saveRecovery } from './state';
 import { checkPidFile, writePidFile } from './pid-file';
 import { Console, consoleForCreate } from './console';
-import { destroyCgroup, setupCgroup } from './cgroup';
+import { destroyCgroup, joinCgroupsInBackground, openForWriting, setupCgroup } from './cgroup';
 import { Cgroup, CgroupRecord, detectLayout, warmAttachLock, warmAttachLockInBackground } from '../cgroups';
 import { sendIdmappedMounts } from './idmap';
 import { sendProcMounts } from './joined-pid-ns';
@@ -430,26 +430,6 @@ function ownInitPid(reported: number, spawned: number): number {
   }
   if (children.length === 1 && parentPid(Number(children[0])) === spawned) return Number(children[0]);
   throw new TsrunError(`the container init's pid ${reported} (reported by tsrun-userns) is not a child of tsrun-userns (pid ${spawned})`);
-}
-
-/** cgroup.procs files opened now, while our paths are the host's. */
-function openForWriting(files: string[]): Array<{ file: string; fd: number }> {
-  const opened: Array<{ file: string; fd: number }> = [];
-  try {
-    for (const file of files) opened.push({ file, fd: fs.openSync(file, O.WRONLY | O.CLOEXEC) });
-  } catch (err) {
-    for (const { fd } of opened) fs.closeSync(fd);
-    throw new TsrunError(`joining cgroup: ${(err as Error).message}`);
-  }
-  return opened;
-}
-
-/** Write `pid` to each fd, one thread-pool request each: they go on while our main thread is busy. */
-function joinCgroupsInBackground(files: Array<{ file: string; fd: number }>, pid: number): Promise<void> {
-  const text = String(pid);
-  return Promise.all(files.map(({ file, fd }) => new Promise<void>((resolve, reject) => {
-    fs.write(fd, text, (err) => (err ? reject(new TsrunError(`joining cgroup ${file}: ${err.message}`)) : resolve()));
-  }))).then(() => {});
 }
 
 function killQuietly(pid: number): void {

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { constants } from 'node:os';
 import * as path from 'node:path';
 import { errorFromRecord, ErrorRecord, StateError, TsrunError } from '../errors';
-import { debugLog, logWarning } from '../logging';
+import { debugLog, logsToFile, logWarning } from '../logging';
 import type { LinuxCapabilities, Process } from '../spec/types';
 import { validateProcess } from '../spec/validate';
 import { ExecCgroups, execCgroupProcs } from './exec-cgroup';
@@ -24,6 +24,9 @@ import { loadProcessFile } from './config-pipeline';
 import { checkPidFile, writePidFile } from './pid-file';
 import { getWinsize } from '../../bindings/tty';
 import { ConsoleRelay, openConsole } from './console';
+import { DirectExec, directExecMisfit, startDirectExec } from '../init/direct-exec';
+import { joinCgroupsInBackground, openForWriting } from './cgroup';
+import { detectLayout, warmAttachLockInBackground } from '../cgroups';
 
 const debug = debugLog('exec');
 
@@ -92,8 +95,46 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   const preserveFds = preserveFdCount(opts.preserveFds);
   const { join: cgroupProcs, home: cgroupHome } = execCgroupsOf(record, opts.cgroup);
 
+  const userns = (record.config.linux?.namespaces ?? []).some((ns) => ns.type === 'user');
+  const misfit = directExecMisfit(record.pid, proc, { seccomp: record.config.linux?.seccomp, userns });
+  if (misfit !== undefined) debug(`exec-init: ${misfit}`);
+  const { init, exited, pid, term } = misfit === undefined
+    ? await execDirect(record, proc, opts, preserveFds, cgroupProcs, cgroupHome)
+    : await execWithInit(record, proc, opts, preserveFds, cgroupProcs, cgroupHome, terminal);
+  const { child } = init;
+  debug(`exec'd pid ${pid} in ${opts.id}`);
+  if (opts.pidFile) writePidFile(opts.pidFile, pid);
+  if (opts.detach) {
+    // Let go of it: our caller (a subreaper) reaps it.
+    (init.control as unknown as { destroy(): void }).destroy();
+    child.unref();
+    return 0;
+  }
+  // Foreground: relay the terminal if we hold the master, forward signals, wait.
+  let relay: ConsoleRelay | undefined;
+  if (term?.local) relay = term.startRelay();
+  const forwarded = forwardSignals(pid);
+  const result = await exited;
+  await relay?.finish();
+  forwarded();
+  return result.signal ? 128 + constants.signals[result.signal] : (result.code ?? 0);
+}
+
+interface ExecStarted {
+  init: SpawnedInit;
+  /** The stage's (or exec-init's) exit: a foreground exec's status. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The process's host pid. */
+  pid: number;
+  term?: ReturnType<typeof openConsole>;
+}
+
+/** Through the Node exec-init (terminals, user namespaces and the rarer fields). */
+async function execWithInit(
+  record: ContainerRecord, proc: Process, opts: ExecOptions, preserveFds: number, cgroupProcs: string[], cgroupHome: string[], terminal: boolean,
+): Promise<ExecStarted> {
   const term = terminal ? openConsole(opts.consoleSocket) : undefined;
-  let init: SpawnedInit | undefined;
+  let init: SpawnedInit;
   // A container with a user namespace: the exec-init joins it through tsrun-userns first
   // (and then is not allowed to open cgroup files: we move it ourselves).
   const userFd = ownUserNamespace(record);
@@ -171,22 +212,50 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     await exited.catch(() => {});
     throw err;
   }
-  debug(`exec'd pid ${pid} in ${opts.id}`);
-  if (opts.pidFile) writePidFile(opts.pidFile, pid);
-  if (opts.detach) {
-    // Let go of it: our caller (a subreaper) reaps it.
-    (init.control as unknown as { destroy(): void }).destroy();
-    child.unref();
-    return 0;
+  return { init, exited, pid, term };
+}
+
+/** Without Node in between (src/init/direct-exec.ts). */
+async function execDirect(
+  record: ContainerRecord, proc: Process, opts: ExecOptions, preserveFds: number, cgroupProcs: string[], cgroupHome: string[],
+): Promise<ExecStarted> {
+  // The thread pool is started before our main thread goes in (see create's direct init);
+  // the first write to cgroup.procs waits for an RCU grace period meanwhile.
+  const warmed = cgroupProcs.length ? warmAttachLockInBackground(detectLayout()) : Promise.resolve();
+  const procsFds = openForWriting(cgroupProcs);
+  let direct: DirectExec;
+  try {
+    direct = startDirectExec({
+      initPid: record.pid, initStartTime: record.initStartTime, process: proc, seccomp: record.config.linux?.seccomp, preserveFds,
+      detach: opts.detach, cgroupHome: opts.detach ? [] : cgroupHome,
+      sessionKeyring: record.noNewKeyring ? undefined : sessionKeyringName(record.id),
+      debug, warn: logWarning, holdLogs: logsToFile(),
+    });
+  } catch (err) {
+    for (const { fd } of procsFds) fs.closeSync(fd);
+    throw err;
   }
-  // Foreground: relay the terminal if we hold the master, forward signals, wait.
-  let relay: ConsoleRelay | undefined;
-  if (term?.local) relay = term.startRelay();
-  const forwarded = forwardSignals(pid);
-  const result = await exited;
-  await relay?.finish();
-  forwarded();
-  return result.signal ? 128 + constants.signals[result.signal] : (result.code ?? 0);
+  const init: SpawnedInit = { child: direct.child, control: direct.control, extraFds: [], pid: Promise.resolve(direct.child.pid!) };
+  const exited = exitPromise(direct.child);
+  try {
+    await warmed;
+    await joinCgroupsInBackground(procsFds, direct.child.pid!);
+    direct.finish();
+  } catch (err) {
+    direct.abandon();
+    direct.child.kill('SIGKILL');
+    await exited.catch(() => {});
+    throw err;
+  } finally {
+    for (const { fd } of procsFds) fs.closeSync(fd);
+  }
+  try {
+    return { init, exited, pid: await waitExec(init) };
+  } catch (err) {
+    if (direct.child.exitCode === null && direct.child.signalCode === null) direct.child.kill('SIGKILL');
+    await exited.catch(() => {});
+    throw err;
+  }
 }
 
 /** The size of the terminal on our stdout/stdin/stderr, if any (and not 0x0). */

@@ -166,16 +166,12 @@ function buildContainer(opts: DirectInitOptions): DirectInit {
     try {
       sys.unshare(flags);
       makeRuntimeReadOnly();
-      const stdio: Array<'inherit' | 'pipe' | number> = ['inherit', 'inherit', 'inherit'];
-      for (let fd = 3; fd < 3 + opts.preserveFds; fd++) stdio.push(fd);
-      const sockAt = stdio.push(theirs) - 1;
-      controlAt = stdio.push('pipe') - 1;
-      fifoAt = stdio.push(fifoFd) - 1;
       const attrs = procOptions ? procOptions.flags & (MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC) : 0;
-      const args = ['wait', String(sockAt), String(opts.preserveFds), String(procIndex), String(attrs), ...(procOptions?.data.split(',').filter(Boolean) ?? [])];
-      child = spawn(STAGE, args, { stdio, cwd: '/', env: {}, detached: true, argv0: 'tsrun-stage' });
-      if (child.pid === undefined) throw new TsrunError(`starting ${STAGE} failed`);
-      opts.onSpawned(child.pid);
+      const spawned = spawnWaitingStage(opts.preserveFds, theirs, [fifoFd], [String(procIndex), String(attrs), ...(procOptions?.data.split(',').filter(Boolean) ?? [])], '/');
+      child = spawned.child;
+      controlAt = spawned.controlAt;
+      fifoAt = spawned.fdsAt[0];
+      opts.onSpawned(child.pid!);
       debug(`direct init: tsrun-stage is pid ${child.pid}`);
       if (config.hostname !== undefined) sys.sethostname(config.hostname);
       if (config.domainname !== undefined) sys.setdomainname(config.domainname);
@@ -230,6 +226,33 @@ function buildContainer(opts: DirectInitOptions): DirectInit {
   };
 }
 
+/**
+ * `tsrun-stage wait` from our main thread (its namespaces): fds 0-2 and the preserved ones
+ * as ours, then `sock`, the control socket and `fds`; `args` after SOCK and PRESERVE.
+ */
+export function spawnWaitingStage(preserveFds: number, sock: number, fds: number[], args: string[], cwd?: string): { child: ChildProcess; controlAt: number; fdsAt: number[] } {
+  const stdio: Array<'inherit' | 'pipe' | number> = ['inherit', 'inherit', 'inherit'];
+  for (let fd = 3; fd < 3 + preserveFds; fd++) stdio.push(fd);
+  const sockAt = stdio.push(sock) - 1;
+  const controlAt = stdio.push('pipe') - 1;
+  const fdsAt = fds.map((fd) => stdio.push(fd) - 1);
+  const child = spawn(STAGE, ['wait', String(sockAt), String(preserveFds), ...args], { stdio, cwd, env: {}, detached: true, argv0: 'tsrun-stage' });
+  child.on('error', () => {}); // a failed spawn is reported here, at once
+  if (child.pid === undefined) throw new TsrunError(`starting ${STAGE} failed`);
+  return { child, controlAt, fdsAt };
+}
+
+/** A plan to the waiting stage, as a memfd on `sock`. */
+export function sendPlanFd(sock: number, data: Buffer): void {
+  const memfd = libc().memfdCreate('tsrun-plan', MFD_CLOEXEC);
+  try {
+    for (let off = 0; off < data.length;) off += fs.writeSync(memfd, data, off);
+    sendFd(sock, memfd, 'plan');
+  } finally {
+    fs.closeSync(memfd);
+  }
+}
+
 /** The 'i' plan, with the records of wait mode, sent as a memfd. */
 function sendPlan(
   sock: number, config: Spec, prepared: PreparedProcess, attributes: PreparedAttributes, seccomp: SeccompFilter | undefined,
@@ -258,13 +281,7 @@ function sendPlan(
     cgroupNamespace: (config.linux?.namespaces ?? []).some((ns) => ns.type === 'cgroup'),
     sessionKeyring: fds.sessionKeyring,
   });
-  const memfd = libc().memfdCreate('tsrun-plan', MFD_CLOEXEC);
-  try {
-    for (let off = 0; off < data.length;) off += fs.writeSync(memfd, data, off);
-    sendFd(sock, memfd, 'plan');
-  } finally {
-    fs.closeSync(memfd);
-  }
+  sendPlanFd(sock, data);
 }
 
 function killQuietly(pid: number): void {

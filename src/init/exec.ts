@@ -21,6 +21,7 @@ import { handOverToStage, keepFds, openCgroupHome, prepareProcess, setNoNewPrivi
 import { openStage } from './stage';
 import { fixStdioOwnership, setupTerminal } from './terminal';
 import { bootInit } from './boot';
+import { startTime } from '../procfs';
 
 /**
  * Joined in this order; mount last, since it changes how every path resolves (even /proc).
@@ -150,16 +151,6 @@ function joinNamespaces(request: ExecRequest, debug: (msg: string) => void): { p
   } finally {
     for (const { flag, fd } of opened) if (flag !== FOR_CHILD) fs.closeSync(fd);
     if (chrootTo !== undefined) fs.closeSync(chrootTo);
-  }
-}
-
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[0] === 'Z' ? undefined : fields[19];
-  } catch {
-    return undefined;
   }
 }
 

@@ -66,6 +66,8 @@ export interface StagePlan {
   cwd?: string;
   cgroupNamespace?: boolean;
   sessionKeyring?: string;
+  /** `wait` mode (the direct exec): the container's mount namespace, joined before the chdir. */
+  mountNsFd?: number;
 }
 
 /** Records of [tag][u32 LE length][data], read by process-stage.c's read_plan. */
@@ -128,6 +130,7 @@ export function encodePlan(plan: StagePlan): Buffer {
   if (plan.cwd !== undefined) put('w', plan.cwd);
   if (plan.cgroupNamespace) put('Q', '1');
   if (plan.sessionKeyring !== undefined) put('k', plan.sessionKeyring);
+  fd('J', plan.mountNsFd);
   return Buffer.concat(parts);
 }
 

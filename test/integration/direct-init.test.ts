@@ -7,9 +7,10 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { O } from '../../bindings/constants';
 import { BundleConfig, makeBundle } from '../helpers/bundle';
-import { rootSuite, runIn, tempDir } from '../helpers/container';
-import { cleanEnv, forceDelete, residue, state, tsrun, uniqueId } from '../helpers/tsrun';
+import { rootSuite, runIn, tempDir, tsrunAsync } from '../helpers/container';
+import { cleanEnv, forceDelete, residue, state, tsrun, uniqueId, waitFor } from '../helpers/tsrun';
 
 const root = rootSuite();
 const work = tempDir('tsrun-direct-');
@@ -114,7 +115,11 @@ t.test('a failing step inside the container is reported as the Node init reporte
   }
 });
 
-t.test('an error of tsrun-stage after the plan (a hard rlimit above ours) is reported, not just its exit', async (t) => {
+// CAP_SYS_RESOURCE (bit 24) would let the stage raise the hard limit: nothing would fail.
+const capEff = BigInt(`0x${/CapEff:\s*([0-9a-f]+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]}`);
+const canRaise = ((capEff >> 24n) & 1n) === 1n && 'we hold CAP_SYS_RESOURCE: raising a hard rlimit succeeds here';
+
+t.test('an error of tsrun-stage after the plan (a hard rlimit above ours) is reported, not just its exit', { skip: canRaise }, async (t) => {
   const hard = Number(/Max open files\s+\d+\s+(\d+)/.exec(fs.readFileSync('/proc/self/limits', 'utf8'))![1]);
   for (let i = 0; i < 5; i++) {
     const r = runIn({ root, args: ['/bin/true'], mutate: (c) => {
@@ -125,3 +130,54 @@ t.test('an error of tsrun-stage after the plan (a hard rlimit above ours) is rep
     t.same(r.residue, []);
   }
 });
+
+t.test('direct exec: tsrun-stage runs from the read-only view of tsrun\'s files, and the process is in the container', async (t) => {
+  const id = uniqueId('dexec');
+  const bundle = makeBundle({ args: ['sleep', '1000'] });
+  t.teardown(() => {
+    forceDelete(id, root);
+    bundle.cleanup();
+  });
+  t.equal(tsrun(['run', '-d', '--bundle', bundle.dir, id], { root }).status, 0);
+  const initPid = state(id, root).pid;
+  const exec = tsrunAsync(['exec', id, 'sleep', '3'], { root });
+  t.teardown(() => exec.child.kill('SIGKILL'));
+  t.ok(waitFor(() => /sleep 3/.test(tsrun(['ps', id], { root }).stdout)), 'the process runs');
+  // The stage waiting for it: our pid namespace, the container's mount namespace.
+  const stage = stageOf(exec.child.pid!);
+  t.ok(stage, 'tsrun-stage waits for the process');
+  t.equal(fs.readlinkSync(`/proc/${stage}/ns/mnt`), fs.readlinkSync(`/proc/${initPid}/ns/mnt`), 'in the container\'s mount namespace');
+  t.equal(fs.readlinkSync(`/proc/${stage}/ns/pid`), fs.readlinkSync('/proc/self/ns/pid'), 'but not in its pid namespace');
+  const ps = tsrun(['ps', id], { root }).stdout;
+  t.match(ps, /sleep 3/, 'the process is in the container\'s cgroup');
+  t.notMatch(ps, /tsrun-stage/, 'the stage is not');
+  // CVE-2019-5736's way: a handle on its exe, reopened for writing once nothing runs it.
+  const handle = fs.openSync(`/proc/${stage}/exe`, O.PATH);
+  t.teardown(() => fs.closeSync(handle));
+  exec.child.kill('SIGKILL');
+  process.kill(stage!, 'SIGKILL');
+  t.ok(waitFor(() => !fs.existsSync(`/proc/${stage}`) || /^Z/.test(fs.readFileSync(`/proc/${stage}/stat`, 'utf8').split(') ')[1] ?? '')), 'the stage is gone');
+  let code: string | undefined;
+  try {
+    fs.closeSync(fs.openSync(`/proc/self/fd/${handle}`, fs.constants.O_WRONLY));
+  } catch (err) {
+    code = (err as NodeJS.ErrnoException).code;
+  }
+  t.equal(code, 'EROFS', 'its exe is on a read-only mount');
+});
+
+/** The tsrun-stage child of a tsrun process, if any. */
+function stageOf(parent: number): number | undefined {
+  for (const task of fs.readdirSync(`/proc/${parent}/task`)) {
+    let children = '';
+    try {
+      children = fs.readFileSync(`/proc/${parent}/task/${task}/children`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const c of children.trim().split(' ').filter(Boolean)) {
+      if (fs.readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'tsrun-stage') return Number(c);
+    }
+  }
+  return undefined;
+}
