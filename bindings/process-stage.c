@@ -513,13 +513,20 @@ static const char *run_hooks(void) {
  * so poststart hooks run only once our execve has happened (or we died).
  */
 static void wait_for_start(void) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", plan.fifo);
+  /*
+   * exec.fifo is reopened through the container's /proc (as runc does): without a proc
+   * mount `start` could never succeed, so `create` fails now, with the reason, instead of
+   * leaving a container that has stopped and a late line on its stderr.
+   */
+  struct stat st;
+  if (stat(path, &st) < 0) fail("opening exec.fifo through %s: %s (the container needs a proc mount on /proc)", path, why(errno));
   /* `tsrun create` exits once we are ready: we must outlive it. */
   prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   say("{\"type\":\"ready\"}\n");
   close(plan.control);
   plan.control = -1;
-  char path[64];
-  snprintf(path, sizeof path, "/proc/self/fd/%d", plan.fifo);
   int fifo;
   do fifo = open(path, O_WRONLY | O_CLOEXEC);
   while (fifo < 0 && errno == EINTR);

@@ -1,10 +1,12 @@
 // `exec`: run another process in a running container. The process is described by a
 // process.json (--process, as engines send) or built from the container's config process
-// plus runc's inline flags. We spawn the exec-init (dist/exec-init.js) in our own pid
-// namespace, where the container cannot see it; it joins the other namespaces and hands
-// over to tsrun-stage, which forks the process into the container's pid namespace. The
-// control socket tells us its host pid, then whether execve happened (EOF) or what went
-// wrong (an error line).
+// plus runc's inline flags. Usually our main thread prepares it in the container's
+// namespaces and spawns tsrun-stage itself (src/init/direct-exec.ts); with a terminal, a
+// user namespace or the rarer fields we spawn the exec-init (dist/exec-init.js) in our own
+// pid namespace, where the container cannot see it, which joins the other namespaces and
+// hands over to tsrun-stage. Either way the stage forks the process into the container's
+// pid namespace; the control socket tells us its host pid, then whether execve happened
+// (EOF) or what went wrong (an error line).
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { constants } from 'node:os';

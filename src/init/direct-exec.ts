@@ -20,15 +20,15 @@ import { withReadOnlyRuntime } from '../security/runtime-protection';
 import type { LinuxSeccomp, Process } from '../spec/types';
 import { prepareAttributes, writeOomScoreAdj } from './attributes';
 import { sendPlanFd, spawnWaitingStage } from './direct';
-import { openCgroupHome, planRlimits, prepareProcess } from './process';
+import { openCgroupHome, prepareProcess, stagePlan } from './process';
 import { encodePlan } from './stage';
 import { fixStdioOwnership } from './terminal';
-import { startTime } from '../procfs';
+import { runningInUserNamespace, startTime } from '../procfs';
 
 /** What rules an exec out of the direct path: the reason, or undefined when it fits. */
 export function directExecMisfit(initPid: number, proc: Process, opts: { seccomp?: LinuxSeccomp; userns: boolean }): string | undefined {
   if (process.env.TSRUN_INIT === 'node') return 'TSRUN_INIT=node';
-  if (process.geteuid?.() !== 0 || opts.userns) return 'not host root, or a user namespace';
+  if (process.geteuid?.() !== 0 || runningInUserNamespace() || opts.userns) return 'not host root, or a user namespace';
   if (proc.terminal) return 'a terminal';
   if (proc.scheduler || proc.ioPriority || proc.execCPUAffinity) return 'process scheduler, ioPriority or execCPUAffinity';
   if (opts.seccomp?.listenerPath) return 'a seccomp listener';
@@ -164,28 +164,18 @@ function spawnInContainer(opts: DirectExecOptions): DirectExec {
         try {
           // Inherited by the process through the stage's fork.
           if (proc.oomScoreAdj !== undefined) writeOomScoreAdj(`/proc/${child.pid}/oom_score_adj`, proc.oomScoreAdj);
-          const user = proc.user ?? { uid: 0, gid: 0 };
-          sendPlanFd(ours, encodePlan({
+          sendPlanFd(ours, encodePlan(stagePlan(proc, ready, {
             mode: opts.detach ? 'exec-detach' : 'exec',
             controlFd: controlAt,
             pidNsFd: pidNsAt,
             timeNsFd: timeNsAt,
-            user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids ?? [], umask: user.umask ?? 0o022 },
-            capabilities: ready.capabilities,
-            noNewPrivileges: !!proc.noNewPrivileges,
-            rlimits: planRlimits(proc),
-            seccomp: seccomp?.forStage(true),
-            executable: ready.executable,
-            argv: ready.argv,
-            env: ready.env,
-            lsmExec: attributes.lsmExec,
-            finalCpus: attributes.finalCpus,
-            terminal: false,
+            seccomp,
+            attributes,
             cgroupHome: homeAt,
             sessionKeyring: opts.sessionKeyring,
             mountNsFd: mntNsAt,
             cwd: proc.cwd || '/',
-          }));
+          })));
         } finally {
           closeAll();
           seccomp?.release();

@@ -30,16 +30,17 @@ import { parseMountOptions } from '../spec/mount-options';
 import type { Spec } from '../spec/types';
 import { PreparedAttributes, prepareAttributes, writeOomScoreAdj } from './attributes';
 import { NAMESPACE_FLAGS } from './namespaces';
-import { planRlimits, PreparedProcess, prepareProcess } from './process';
+import { PreparedProcess, prepareProcess, stagePlan } from './process';
 import { setupRootfs } from './rootfs';
 import { encodePlan } from './stage';
 import { writeSysctls } from './sysctl';
 import { fixStdioOwnership } from './terminal';
+import { runningInUserNamespace } from '../procfs';
 
 /** What rules a config out of the direct init: the reason, or undefined when it fits. */
 export function directInitMisfit(config: Spec, opts: { rootless?: boolean; terminal: boolean; noPivot?: boolean; sendsMounts: boolean }): string | undefined {
   if (process.env.TSRUN_INIT === 'node') return 'TSRUN_INIT=node';
-  if (process.geteuid?.() !== 0 || opts.rootless) return 'not host root';
+  if (process.geteuid?.() !== 0 || runningInUserNamespace() || opts.rootless) return 'not host root';
   const linux = config.linux ?? {};
   const namespaces = linux.namespaces ?? [];
   if (namespaces.some((ns) => ns.path)) return 'a namespace is joined by path';
@@ -259,29 +260,18 @@ function sendPlan(
   fds: { controlFd: number; fifoFd: number; sessionKeyring?: string; hookState: string },
 ): void {
   const proc = config.process!;
-  const user = proc.user ?? { uid: 0, gid: 0 };
-  const data = encodePlan({
+  sendPlanFd(sock, encodePlan(stagePlan(proc, prepared, {
     mode: 'init',
     controlFd: fds.controlFd,
     fifoFd: fds.fifoFd,
-    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids ?? [], umask: user.umask ?? 0o022 },
-    capabilities: prepared.capabilities,
-    noNewPrivileges: !!proc.noNewPrivileges,
-    rlimits: planRlimits(proc),
-    seccomp: seccomp?.forStage(false),
-    executable: prepared.executable,
-    argv: prepared.argv,
-    env: prepared.env,
-    lsmExec: attributes.lsmExec,
-    finalCpus: attributes.finalCpus,
-    terminal: false,
+    seccomp,
+    attributes,
     hooks: config.hooks?.startContainer,
     hookState: fds.hookState,
     cwd: proc.cwd || '/',
     cgroupNamespace: (config.linux?.namespaces ?? []).some((ns) => ns.type === 'cgroup'),
     sessionKeyring: fds.sessionKeyring,
-  });
-  sendPlanFd(sock, data);
+  })));
 }
 
 function killQuietly(pid: number): void {

@@ -8,7 +8,7 @@ import { NotFoundError, TsrunError } from '../errors';
 import type { SeccompFilter } from '../security/seccomp';
 import { PreparedCapabilities, prepareCapabilities } from '../security/capabilities';
 import type { PreparedAttributes } from './attributes';
-import { execStage, StageMode, StageRlimit } from './stage';
+import { execStage, StageMode, StagePlan, StageRlimit } from './stage';
 
 export interface PreparedProcess {
   executable: string;
@@ -170,6 +170,11 @@ export interface HandOver {
   hookState?: string;
   /** Foreground exec: fds of our own cgroup.procs files, where the stage returns after its fork. */
   cgroupHome?: number[];
+  /** The stage's wait mode (direct init and exec): see StagePlan. */
+  cwd?: string;
+  cgroupNamespace?: boolean;
+  sessionKeyring?: string;
+  mountNsFd?: number;
 }
 
 /** Our own cgroup.procs files, opened before we leave them (host paths): see HandOver.cgroupHome. */
@@ -188,8 +193,13 @@ export function openCgroupHome(files: string[] | undefined): number[] {
  * no_new_privs, seccomp, the LSM label and CPU affinity, then execve.
  */
 export function handOverToStage(stageFd: number, proc: Process, prepared: PreparedProcess, h: HandOver): never {
+  return execStage(stageFd, stagePlan(proc, prepared, h));
+}
+
+/** What tsrun-stage is told to do for `proc`. */
+export function stagePlan(proc: Process, prepared: PreparedProcess, h: HandOver): StagePlan {
   const user = proc.user ?? { uid: 0, gid: 0 };
-  return execStage(stageFd, {
+  return {
     mode: h.mode,
     controlFd: h.controlFd,
     fifoFd: h.fifoFd,
@@ -209,5 +219,9 @@ export function handOverToStage(stageFd: number, proc: Process, prepared: Prepar
     hooks: h.hooks,
     hookState: h.hookState,
     cgroupHome: h.cgroupHome,
-  });
+    cwd: h.cwd,
+    cgroupNamespace: h.cgroupNamespace,
+    sessionKeyring: h.sessionKeyring,
+    mountNsFd: h.mountNsFd,
+  };
 }
