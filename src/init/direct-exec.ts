@@ -19,7 +19,7 @@ import { buildSeccomp } from '../security/seccomp';
 import { withReadOnlyRuntime } from '../security/runtime-protection';
 import type { LinuxSeccomp, Process } from '../spec/types';
 import { prepareAttributes, writeOomScoreAdj } from './attributes';
-import { sendPlanFd, spawnWaitingStage } from './direct';
+import { switchNamespacesOrDie, sendPlanFd, spawnWaitingStage } from './direct';
 import { openCgroupHome, prepareProcess, stagePlan } from './process';
 import { encodePlan } from './stage';
 import { fixStdioOwnership } from './terminal';
@@ -145,8 +145,10 @@ function spawnInContainer(opts: DirectExecOptions): DirectExec {
       prepared = prepareProcess(proc, warn);
       fixStdioOwnership(proc.user?.uid ?? 0, false);
     } finally {
-      for (const { flag, fd } of own) sys.setns(fd, flag);
-      sys.fchdir(cwd);
+      switchNamespacesOrDie(() => {
+        for (const { flag, fd } of own) sys.setns(fd, flag);
+        sys.fchdir(cwd);
+      });
       process.umask(umask);
       for (const line of held) line();
     }

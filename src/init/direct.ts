@@ -108,17 +108,33 @@ function enter(fds: NamespaceFds): void {
 }
 
 /**
+ * Our main thread moved between the host's namespaces and the container's. If that fails, nothing more may be
+ * done: every later path (state.json, the log, cleanup) would name the container's files.
+ * We stop as a SIGKILL would; `delete --force` cleans up from the recovery record.
+ */
+export function switchNamespacesOrDie(run: () => void): void {
+  try {
+    run();
+  } catch (err) {
+    fs.writeSync(2, `tsrun: returning to our own namespaces failed (${(err as Error).message}): stopping here; run delete --force\n`);
+    process.kill(process.pid, 'SIGKILL');
+  }
+}
+
+/**
  * prestart and createRuntime hooks run in the runtime's namespaces, as runc's: our main
  * thread goes back to the host (and our cwd) for them, then into the container again.
  */
 function onHost(own: NamespaceFds, cwd: number, run: () => void): void {
   const inside = openOwnNamespaces();
   try {
-    enter(own);
-    libc().fchdir(cwd);
+    switchNamespacesOrDie(() => {
+      enter(own);
+      libc().fchdir(cwd);
+    });
     run();
   } finally {
-    enter(inside);
+    switchNamespacesOrDie(() => enter(inside));
     for (const { fd } of inside) fs.closeSync(fd);
   }
 }
@@ -187,9 +203,11 @@ function buildContainer(opts: DirectInitOptions): DirectInit {
       prepared = prepareProcess(proc, warn);
       fixStdioOwnership(proc.user?.uid ?? 0, false);
     } finally {
-      enter(own);
+      switchNamespacesOrDie(() => {
+        enter(own);
+        sys.fchdir(cwd);
+      });
       for (const { fd } of own) fs.closeSync(fd);
-      sys.fchdir(cwd);
       fs.closeSync(cwd);
       process.umask(umask);
       fs.closeSync(theirs);
