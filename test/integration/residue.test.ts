@@ -202,7 +202,13 @@ t.test('SIGKILL of create / run -d at named phases, then delete --force, leaves 
 
 t.test('SIGKILL after the init is ready but before state.json is written', async (tt) => {
   for (const command of ['create', 'run'] as const) {
-    checkPoint(tt, `${command} killed with the init ready`, await killThenDelete(command, { initReady: true }));
+    // The direct init is ready ~1 ms after its plan: stopping tsrun in between is a race, retried.
+    let r = await killThenDelete(command, { initReady: true });
+    for (let attempt = 1; attempt < 8 && r.note !== ''; attempt++) {
+      tt.same(r.left, [], `${command}: nothing left after a try that missed the window${r.note}`);
+      r = await killThenDelete(command, { initReady: true });
+    }
+    checkPoint(tt, `${command} killed with the init ready`, r);
     checkPoint(tt, `${command} (Node init) killed with the init ready`, await killThenDelete(command, { initReady: true, nodeInit: true }));
   }
 });
