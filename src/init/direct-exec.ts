@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import { CLONE, libc, O } from '../../bindings';
 import { socketpair } from '../../bindings/tty';
 import { errorFromRecord, errorRecord, StateError, TsrunError } from '../errors';
-import { buildSeccomp } from '../security/seccomp';
+import { buildSeccompCached } from '../security/seccomp-cache';
 import { withReadOnlyRuntime } from '../security/runtime-protection';
 import type { LinuxSeccomp, Process } from '../spec/types';
 import { prepareAttributes, writeOomScoreAdj } from './attributes';
@@ -78,7 +78,7 @@ export function startDirectExec(opts: DirectExecOptions): DirectExec {
 function spawnInContainer(opts: DirectExecOptions): DirectExec {
   const sys = libc();
   const proc = opts.process;
-  const seccomp = buildSeccomp(opts.seccomp);
+  const seccomp = buildSeccompCached(opts.seccomp, opts.debug);
   const attributes = prepareAttributes(proc, undefined);
   const home = opts.detach ? [] : openCgroupHome(opts.cgroupHome);
   const opened: number[] = [...home];

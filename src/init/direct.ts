@@ -25,7 +25,8 @@ import { sendFd, socketpair } from '../../bindings/tty';
 import { errorFromRecord, errorRecord, TsrunError } from '../errors';
 import { STAGE } from '../protocol/stage-binary';
 import { makeRuntimeReadOnly } from '../security/runtime-protection';
-import { buildSeccomp, SeccompFilter } from '../security/seccomp';
+import type { PreparedSeccomp } from '../security/seccomp';
+import { buildSeccompCached } from '../security/seccomp-cache';
 import { parseMountOptions } from '../spec/mount-options';
 import type { Spec } from '../spec/types';
 import { PreparedAttributes, prepareAttributes, writeOomScoreAdj } from './attributes';
@@ -157,7 +158,8 @@ function buildContainer(opts: DirectInitOptions): DirectInit {
   const sys = libc();
   const proc = config.process!;
   // Host-side preparations, as the Node init did them before its namespace changes.
-  const seccomp = buildSeccomp(config.linux?.seccomp);
+  const seccomp = buildSeccompCached(config.linux?.seccomp, opts.debug);
+  if (seccomp?.unknownSyscalls.length) opts.debug(`seccomp: unknown syscalls skipped: ${seccomp.unknownSyscalls.join(' ')}`);
   const attributes = prepareAttributes(proc, config.linux);
   const namespaces = config.linux?.namespaces ?? [];
   const flags = namespaces.filter((ns) => ns.type !== 'cgroup').reduce((f, ns) => f | NAMESPACE_FLAGS[ns.type], 0);
@@ -274,7 +276,7 @@ export function sendPlanFd(sock: number, data: Buffer): void {
 
 /** The 'i' plan, with the records of wait mode, sent as a memfd. */
 function sendPlan(
-  sock: number, config: Spec, prepared: PreparedProcess, attributes: PreparedAttributes, seccomp: SeccompFilter | undefined,
+  sock: number, config: Spec, prepared: PreparedProcess, attributes: PreparedAttributes, seccomp: PreparedSeccomp | undefined,
   fds: { controlFd: number; fifoFd: number; sessionKeyring?: string; hookState: string },
 ): void {
   const proc = config.process!;

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { CLOSE_RANGE_CLOEXEC, F_SETFD, libc, O, PR, SysError } from '../../bindings';
 import type { Hook, Process } from '../spec/types';
 import { NotFoundError, TsrunError } from '../errors';
-import type { SeccompFilter } from '../security/seccomp';
+import type { PreparedSeccomp } from '../security/seccomp';
 import { PreparedCapabilities, prepareCapabilities } from '../security/capabilities';
 import type { PreparedAttributes } from './attributes';
 import { execStage, StageMode, StagePlan, StageRlimit } from './stage';
@@ -162,7 +162,7 @@ export interface HandOver {
   fifoFd?: number;
   pidNsFd?: number;
   timeNsFd?: number;
-  seccomp?: SeccompFilter;
+  seccomp?: PreparedSeccomp;
   attributes: PreparedAttributes;
   /** The pty is on fds 0-2 and the stage's forked child must make it its controlling terminal. */
   terminal?: boolean;

@@ -264,8 +264,16 @@ export interface StageSeccomp {
   listenerMessage?: string;
 }
 
+/** A filter ready for tsrun-stage: built by libseccomp, or kept from an earlier build (seccomp-cache.ts). */
+export interface PreparedSeccomp {
+  /** Syscall names the profile lists that this libseccomp does not know (skipped). */
+  readonly unknownSyscalls: string[];
+  forStage(forkedPid: boolean): StageSeccomp;
+  release(): void;
+}
+
 /** A filter built and checked by libseccomp, waiting to be loaded. */
-export class SeccompFilter {
+export class SeccompFilter implements PreparedSeccomp {
   constructor(
     private readonly lib: Libseccomp,
     private readonly ctx: SeccompCtx,

@@ -288,3 +288,48 @@ t.test('SCMP_ACT_NOTIFY: exec sends its own fd and the running state', async (t)
 t.test('listenerPath without a NOTIFY rule is ignored', async (t) => {
   run(t, 'true', { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/no-such-tsrun-listener.sock' });
 });
+
+t.test('the program kept in /var/cache/tsrun/seccomp: reused, and ignored when it is not root\'s alone or damaged', async (t) => {
+  const dir = '/var/cache/tsrun/seccomp';
+  // A profile of its own (an errno no other test uses), so that its entry is ours.
+  const errno = 100 + (process.pid % 30);
+  const profile = allowExcept(['mkdir', 'mkdirat'], 'SCMP_ACT_ERRNO', errno);
+  const script = 'mkdir /tmp/x; echo "mkdir $?"; grep "^Seccomp:" /proc/self/status';
+  const before = new Set(fs.existsSync(dir) ? fs.readdirSync(dir) : []);
+  const runOnce = () => {
+    const r = run(t, script, profile);
+    t.match(r.stdout, /^mkdir 1$/m, 'mkdir is denied');
+    t.match(r.stdout, /^Seccomp:\s+2$/m);
+    return r;
+  };
+  const first = runOnce();
+  t.notMatch(first.stderr, /program from/, 'built the first time');
+  const added = fs.readdirSync(dir).filter((f) => !before.has(f));
+  t.equal(added.length, 1, 'one program kept');
+  const file = path.join(dir, added[0]);
+  t.teardown(() => fs.rmSync(file, { force: true }));
+  const st = fs.statSync(file);
+  t.equal(st.uid, 0);
+  t.equal(st.mode & 0o077, 0, 'readable by root only');
+  const withDebug = (): TsrunResult => {
+    const id = uniqueId('scmpc');
+    const bundle = makeBundle({ args: sh(script), mutate: (c) => { withTmp(c); c.linux.seccomp = profile; } });
+    try {
+      const r = tsrun(['--debug', 'run', '--bundle', bundle.dir, id], { root });
+      forceDelete(id, root);
+      t.equal(r.status, 0, r.stderr);
+      t.match(r.stdout, /^mkdir 1$/m, 'mkdir is still denied');
+      return r;
+    } finally {
+      bundle.cleanup();
+    }
+  };
+  t.match(withDebug().stderr, /seccomp: program from \/var\/cache\/tsrun\/seccomp\//, 'reused the second time');
+  fs.chmodSync(file, 0o666);
+  t.notMatch(withDebug().stderr, /program from/, 'a kept program others may write is not used');
+  fs.chmodSync(file, 0o600);
+  fs.writeFileSync(file, '{"bpf":"AAAA","flags":0,"unknown":[]}');
+  t.notMatch(withDebug().stderr, /program from/, 'a damaged one (not whole instructions) is not used');
+  fs.writeFileSync(file, 'not json');
+  t.notMatch(withDebug().stderr, /program from/, 'nor one that is not JSON');
+});
