@@ -15,7 +15,7 @@ import { CLONE, libc, O } from '../../bindings';
 import type { ExecRequest } from '../protocol/exec-protocol';
 import type { InitMessage } from '../protocol/init-protocol';
 import { errorRecord, StateError, TsrunError } from '../errors';
-import { buildSeccomp } from '../security/seccomp';
+import { buildSeccompCached } from '../security/seccomp-cache';
 import { applyAttributes, applyInitialAffinity, prepareAttributes } from './attributes';
 import { handOverToStage, keepFds, openCgroupHome, prepareProcess, setNoNewPrivileges } from './process';
 import { openStage } from './stage';
@@ -48,7 +48,7 @@ function main(): void {
   try {
     const proc = request.process;
     const stage = openStage();
-    const seccomp = buildSeccomp(request.seccomp, undefined, request.listenerState);
+    const seccomp = buildSeccompCached(request.seccomp, debug, request.listenerState);
     // oomScoreAdj, scheduler, ioPriority, CPU affinity, LSM labels: checked on the host's /sys.
     const attributes = prepareAttributes(proc, undefined);
     applyInitialAffinity(attributes);

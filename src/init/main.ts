@@ -19,7 +19,7 @@ import { setupRootfs } from './rootfs';
 import { applyMemoryPolicy } from './memory-policy';
 import { fixStdioOwnership, setupTerminal } from './terminal';
 import { bootInit } from './boot';
-import { buildSeccomp } from '../security/seccomp';
+import { buildSeccompCached } from '../security/seccomp-cache';
 import { OCI_VERSION } from '../spec/default-config';
 import { makeSessionKeyring } from './keyring';
 import { writeSysctls } from './sysctl';
@@ -42,7 +42,7 @@ function main(): void {
     // Built and checked before `ready` (bad profiles fail `create`), and before any
     // namespace change: it opens libseccomp.so.2 from the host. Loaded just before execve.
     // With NOTIFY rules it also connects to listenerPath (a host path) now.
-    const seccomp = buildSeccomp(config.linux?.seccomp, undefined, { ...hookState(request, 'creating'), pid: undefined });
+    const seccomp = buildSeccompCached(config.linux?.seccomp, debug, { ...hookState(request, 'creating'), pid: undefined });
     // Also before any namespace change: the LSM checks read the host's /sys.
     const attributes = prepareAttributes(proc, config.linux);
     applyInitialAffinity(attributes);

@@ -14,15 +14,21 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LinuxSeccomp } from '../spec/types';
-import { buildSeccomp, PreparedSeccomp, StageSeccomp } from './seccomp';
+import { buildSeccomp, ListenerState, PreparedSeccomp, StageSeccomp } from './seccomp';
 
 export const SECCOMP_CACHE_DIR = '/var/cache/tsrun/seccomp';
 const FORMAT = 1;
 
-/** linux.seccomp through the cache (root, no listener) or libseccomp. */
-export function buildSeccompCached(seccomp: LinuxSeccomp | undefined, debug: (msg: string) => void = () => {}, dir = SECCOMP_CACHE_DIR): PreparedSeccomp | undefined {
+/**
+ * linux.seccomp through the cache (root, no listener) or libseccomp (`state`: what a
+ * listener is told, as buildSeccomp).
+ */
+export function buildSeccompCached(
+  seccomp: LinuxSeccomp | undefined, debug: (msg: string) => void = () => {}, state?: ListenerState, dir = SECCOMP_CACHE_DIR,
+): PreparedSeccomp | undefined {
   if (!seccomp) return undefined;
-  const key = seccomp.listenerPath || process.geteuid?.() !== 0 ? undefined : cacheKey(seccomp);
+  if (seccomp.listenerPath) return buildSeccomp(seccomp, undefined, state);
+  const key = process.geteuid?.() !== 0 ? undefined : cacheKey(seccomp);
   const file = key && path.join(dir, `${key}.json`);
   const kept = file ? readKept(dir, file) : undefined;
   if (kept) {
