@@ -116,7 +116,17 @@ function writeKept(dir: string, file: string, program: StageSeccomp, unknown: st
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify({ bpf: program.bpf.toString('base64'), flags: program.flags, unknown }), { mode: 0o600 });
     fs.renameSync(tmp, file);
+    prune(dir);
   } catch {
     // a cache we cannot write only costs the next command the build
   }
+}
+
+/** At most KEEP programs (each build of tsrun makes new keys): the least recently written go. */
+const KEEP = 64;
+function prune(dir: string): void {
+  const names = fs.readdirSync(dir).filter((n) => n.endsWith('.json'));
+  if (names.length <= KEEP) return;
+  const byAge = names.map((n) => ({ n, t: fs.statSync(path.join(dir, n)).mtimeMs })).sort((a, b) => a.t - b.t);
+  for (const { n } of byAge.slice(0, names.length - KEEP)) fs.rmSync(path.join(dir, n), { force: true });
 }
