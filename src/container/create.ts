@@ -122,9 +122,11 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       try {
         direct = startDirectInit({
           config, rootfs, bundle, stateDir: dir, fifo, preserveFds: preserveFdCount(opts), cgroupDirs: procsFiles.map((file) => path.dirname(file)),
-          debug, warn: logWarning, holdLogs: logsToFile(), onSpawned: (stage) => {
-            stagePid = stage;
-            joined = joinCgroupsInBackground(procsFds, stage);
+          debug, warn: logWarning, holdLogs: logsToFile(), onSpawned: (stage, control) => {
+            stagePid = stage.pid!;
+            // Set now: if the set-up fails after this, the cleanup below kills and reaps it.
+            init = { child: stage, control, extraFds: [], pid: Promise.resolve(stagePid) };
+            joined = joinCgroupsInBackground(procsFds, stagePid);
             joined.catch(() => {}); // awaited below; a failure must not be an unhandled rejection meanwhile
           },
           hostHooks: hooks.prestart?.length || hooks.createRuntime?.length ? () => {
@@ -152,10 +154,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
           for (const { fd } of procsFds) fs.closeSync(fd);
         }).catch(() => {});
       }
-      const pid = direct.child.pid!;
+      const pid = stagePid;
       recordProcess(pid);
-      init = { child: direct.child, control: direct.control, extraFds: [], pid: Promise.resolve(pid) };
-      const exited = exitPromise(init.child, false, init.control);
+      const exited = exitPromise(direct.child, false, direct.control);
       await Promise.race([joined, exited]);
       direct.finish({
         sessionKeyring: opts.noNewKeyring ? undefined : sessionKeyringName(opts.id),
@@ -164,7 +165,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       });
       debug('direct init: plan sent');
       const none = () => {};
-      await Promise.race([waitReady(init, { hooks: none, joinCgroup: none, warmCgroupLock: none, moveNetDevices: none, forkedPid: none }), exited]);
+      await Promise.race([waitReady(init!, { hooks: none, joinCgroup: none, warmCgroupLock: none, moveNetDevices: none, forkedPid: none }), exited]);
       containerPid = pid;
       debug('direct init ready');
     } else {
@@ -324,10 +325,11 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     if (opts.pidFile) writePidFile(opts.pidFile, containerPid);
     netDevices.close();
     // Let go of the init: it must outlive us and be reaped by our caller (a subreaper).
-    (init.control as unknown as { destroy(): void }).destroy();
-    init.child.unref();
+    const { child, control } = init!; // set by the spawn of either path
+    (control as unknown as { destroy(): void }).destroy();
+    child.unref();
     debug(`created ${opts.id}: init pid ${containerPid}`);
-    return { record, dir, child: init.child, console: term };
+    return { record, dir, child, console: term };
   } catch (err) {
     direct?.abandon();
     if (stateDirFd !== undefined) fs.closeSync(stateDirFd);

@@ -226,15 +226,20 @@ async function execDirect(
   const warmed = cgroupProcs.length ? warmAttachLockInBackground(detectLayout()) : Promise.resolve();
   const procsFds = openForWriting(cgroupProcs);
   let direct: DirectExec;
+  let stage: ChildProcess | undefined;
   try {
     direct = startDirectExec({
       initPid: record.pid, initStartTime: record.initStartTime, process: proc, seccomp: record.config.linux?.seccomp, preserveFds,
       detach: opts.detach, cgroupHome: opts.detach ? [] : cgroupHome,
       sessionKeyring: record.noNewKeyring ? undefined : sessionKeyringName(record.id),
-      debug, warn: logWarning, holdLogs: logsToFile(),
+      debug, warn: logWarning, holdLogs: logsToFile(), onSpawned: (spawned) => {
+        stage = spawned;
+      },
     });
   } catch (err) {
     for (const { fd } of procsFds) fs.closeSync(fd);
+    // Reaped here, not left to the host's init as a zombie.
+    if (stage) await killAndReap(stage);
     throw err;
   }
   const init: SpawnedInit = { child: direct.child, control: direct.control, extraFds: [], pid: Promise.resolve(direct.child.pid!) };
@@ -245,8 +250,7 @@ async function execDirect(
     direct.finish();
   } catch (err) {
     direct.abandon();
-    direct.child.kill('SIGKILL');
-    await exited.catch(() => {});
+    await killAndReap(direct.child);
     throw err;
   } finally {
     for (const { fd } of procsFds) fs.closeSync(fd);
@@ -254,10 +258,17 @@ async function execDirect(
   try {
     return { init, exited, pid: await waitExec(init) };
   } catch (err) {
-    if (direct.child.exitCode === null && direct.child.signalCode === null) direct.child.kill('SIGKILL');
-    await exited.catch(() => {});
+    await killAndReap(direct.child);
     throw err;
   }
+}
+
+/** SIGKILL (unless it has exited) and wait until Node has reaped it. */
+async function killAndReap(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await gone;
 }
 
 /** The size of the terminal on our stdout/stdin/stderr, if any (and not 0x0). */

@@ -53,6 +53,8 @@ export interface DirectExecOptions {
   debug: (msg: string) => void;
   warn: (msg: string) => void;
   holdLogs: boolean;
+  /** Called with the stage as soon as it exists, so that a failure further on can reap it (no path may be used here). */
+  onSpawned: (stage: ChildProcess) => void;
 }
 
 export interface DirectExec {
@@ -140,6 +142,7 @@ function spawnInContainer(opts: DirectExecOptions): DirectExec {
       // The stage joins the mount namespace itself ('J'), then the process's cwd.
       const fds = [...(pidNs !== undefined ? [pidNs] : []), ...(timeNs !== undefined ? [timeNs] : []), ...(mntNs !== undefined ? [mntNs] : []), ...home];
       spawned = withReadOnlyRuntime(() => spawnWaitingStage(opts.preserveFds, theirs, fds, ['-1', '0']));
+      opts.onSpawned(spawned.child);
       debug(`direct exec: tsrun-stage is pid ${spawned.child.pid}`);
       for (const j of joins) if (j.flag === CLONE.NEWNS) join(j);
       prepared = prepareProcess(proc, warn);

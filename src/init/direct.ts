@@ -72,10 +72,11 @@ export interface DirectInitOptions {
   /** Logging opens --log by path: hold its lines until our main thread is back on the host. */
   holdLogs: boolean;
   /**
-   * Called with the stage's pid as soon as it exists, while our main thread is still inside:
-   * only for work handed to other threads (they are on the host), such as the cgroup join.
+   * Called with the stage as soon as it exists (so that a failure further on can reap it),
+   * while our main thread is still inside: no path may be used here; work for other threads
+   * (they are on the host), such as the cgroup join, may be started.
    */
-  onSpawned: (pid: number) => void;
+  onSpawned: (stage: ChildProcess, control: DirectInit['control']) => void;
   /** prestart and createRuntime: run on the host (our main thread goes out and back in), mounts made, before pivot_root. */
   hostHooks?: () => void;
   /** createContainer: run from inside, in the container's namespaces, before pivot_root. */
@@ -190,7 +191,7 @@ function buildContainer(opts: DirectInitOptions): DirectInit {
       child = spawned.child;
       controlAt = spawned.controlAt;
       fifoAt = spawned.fdsAt[0];
-      opts.onSpawned(child.pid!);
+      opts.onSpawned(child, child.stdio[controlAt] as unknown as DirectInit['control']);
       debug(`direct init: tsrun-stage is pid ${child.pid}`);
       if (config.hostname !== undefined) sys.sethostname(config.hostname);
       if (config.domainname !== undefined) sys.setdomainname(config.domainname);

@@ -115,6 +115,30 @@ t.test('a failing step inside the container is reported as the Node init reporte
   }
 });
 
+t.test('a failed create or exec reaps the tsrun-stage it spawned (no zombie left to the host\'s init)', async (t) => {
+  const stagePid = (stderr: string) => Number(/tsrun-stage is pid (\d+)/.exec(stderr)?.[1]);
+  const create = runIn({ root, args: ['/no/such/program'], runArgs: [], tsrunOptions: { globalArgs: ['--debug'] } });
+  t.equal(create.status, 1);
+  const created = stagePid(create.stderr);
+  t.ok(created > 0, 'the direct init spawned a stage');
+  t.notOk(fs.existsSync(`/proc/${created}`), `create's stage ${created} is gone, reaped`);
+
+  const id = uniqueId('dreap');
+  const bundle = makeBundle({ args: ['sleep', '1000'] });
+  t.teardown(() => {
+    forceDelete(id, root);
+    bundle.cleanup();
+  });
+  t.equal(tsrun(['run', '-d', '--bundle', bundle.dir, id], { root }).status, 0);
+  for (const args of [['--cwd', '/etc/passwd', id, 'true'], [id, '/no/such/program']]) {
+    const r = tsrun(['--debug', 'exec', ...args], { root });
+    t.equal(r.status, 1, r.stderr);
+    const pid = stagePid(r.stderr);
+    t.ok(pid > 0, 'the direct exec spawned a stage');
+    t.notOk(fs.existsSync(`/proc/${pid}`), `exec's stage ${pid} is gone, reaped`);
+  }
+});
+
 // CAP_SYS_RESOURCE (bit 24) would let the stage raise the hard limit: nothing would fail.
 const capEff = BigInt(`0x${/CapEff:\s*([0-9a-f]+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]}`);
 const canRaise = ((capEff >> 24n) & 1n) === 1n && 'we hold CAP_SYS_RESOURCE: raising a hard rlimit succeeds here';
