@@ -18,7 +18,8 @@ import { joinIntelRdt, removeIntelRdt } from './intel-rdt';
 import { containerDir, DEFAULT_ROOT, defaultRoot, stateRootRefused } from './paths';
 import { EXEC_FIFO } from '../protocol/init-protocol';
 import { openNamespace, spawnInit, SpawnedInit } from './spawn-init';
-import { ContainerRecord, parentPid, processRef, processStartTime, RecoveryRecord, saveRecord, saveRecovery } from './state';
+import { ContainerRecord, processRef, RecoveryRecord, saveRecord, saveRecovery } from './state';
+import { parentPid, startTime } from '../procfs';
 import { checkPidFile, writePidFile } from './pid-file';
 import { Console, consoleForCreate } from './console';
 import { destroyCgroup, joinCgroupsInBackground, openForWriting, setupCgroup } from './cgroup';
@@ -312,7 +313,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       created: new Date().toISOString(),
       owner: os.userInfo().username,
       annotations: config.annotations,
-      initStartTime: processStartTime(containerPid) ?? '',
+      initStartTime: startTime(containerPid) ?? '',
       config,
       cgroup: cgroup?.record,
       rootless: opts.rootless || undefined,

@@ -3,7 +3,8 @@
 import * as fs from 'node:fs';
 import { libc } from '../../bindings';
 import { TsrunError } from '../errors';
-import { ContainerRecord, processStartTime } from './state';
+import { ContainerRecord } from './state';
+import { startTime } from '../procfs';
 
 /** A process by pid and the start time it had when recorded. */
 type InitRef = Pick<ContainerRecord, 'pid' | 'initStartTime'>;
@@ -45,7 +46,7 @@ export function signalInit(record: InitRef, sig: number): boolean {
   }
   try {
     // Checked after pidfd_open: from here on the fd pins the process we verified.
-    if (processStartTime(record.pid) !== record.initStartTime) return false;
+    if (startTime(record.pid) !== record.initStartTime) return false;
     libc().pidfdSendSignal(pidfd, sig);
     return true;
   } finally {
@@ -83,7 +84,7 @@ export function sleepMs(ms: number): void {
 export function waitInitGone(record: InitRef, timeoutMs: number): boolean {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
-    if (processStartTime(record.pid) !== record.initStartTime) return true;
+    if (startTime(record.pid) !== record.initStartTime) return true;
     sleepMs(delay);
   }
   return false;

@@ -9,6 +9,7 @@ import { containerDir, RECOVERY_FILE, STATE_FILE, stateRootRefused } from './pat
 import { EXEC_FIFO } from '../protocol/init-protocol';
 import type { ResctrlGroup } from './intel-rdt';
 import { OCI_VERSION } from '../spec/default-config';
+import { startTime } from '../procfs';
 
 /** What tsrun keeps about a container: the OCI state fields plus what later commands need. */
 export interface ContainerRecord {
@@ -176,12 +177,12 @@ export function saveRecovery(dir: string, recovery: RecoveryRecord): void {
 
 /** The process as recorded (pid and start time), if it is still that process and alive. */
 export function alive(ref: ProcessRef): boolean {
-  return processStartTime(ref.pid) === ref.start;
+  return startTime(ref.pid) === ref.start;
 }
 
 /** A reference to a live process, for the recovery record (undefined if it is already gone). */
 export function processRef(pid: number): ProcessRef | undefined {
-  const start = processStartTime(pid);
+  const start = startTime(pid);
   return start === undefined ? undefined : { pid, start };
 }
 
@@ -196,37 +197,9 @@ function writeAtomically(dir: string, name: string, text: string): void {
   fs.renameSync(`${file}.tmp`, file);
 }
 
-/**
- * Start time of a live process (field 22 of /proc/<pid>/stat), or undefined when the
- * process is gone or a zombie: a zombie init has finished, the container is stopped.
- */
-export function processStartTime(pid: number): string | undefined {
-  const fields = statFields(pid);
-  if (!fields || fields[0] === 'Z' || fields[0] === 'X') return undefined;
-  return fields[19];
-}
-
-/** The parent pid of a live process, as our pid namespace sees it. */
-export function parentPid(pid: number): number | undefined {
-  const fields = statFields(pid);
-  return fields ? Number(fields[1]) : undefined;
-}
-
-/** /proc/PID/stat from field 3 (state) on. */
-function statFields(pid: number): string[] | undefined {
-  let stat: string;
-  try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
-
 /** True while the container's init is the very process that `create` started. */
 export function initAlive(record: ContainerRecord): boolean {
-  return record.pid > 0 && processStartTime(record.pid) === record.initStartTime;
+  return record.pid > 0 && startTime(record.pid) === record.initStartTime;
 }
 
 export function statusOf(container: Container): ContainerStatus {

@@ -19,7 +19,7 @@ import { buildSeccompCached } from '../security/seccomp-cache';
 import { withReadOnlyRuntime } from '../security/runtime-protection';
 import type { LinuxSeccomp, Process } from '../spec/types';
 import { prepareAttributes, writeOomScoreAdj } from './attributes';
-import { switchNamespacesOrDie, sendPlanFd, spawnWaitingStage } from './direct';
+import { heldLogs, sendPlanFd, spawnWaitingStage, switchNamespacesOrDie } from './direct';
 import { openCgroupHome, prepareProcess, stagePlan } from './process';
 import { encodePlan } from './stage';
 import { fixStdioOwnership } from './terminal';
@@ -118,9 +118,7 @@ function spawnInContainer(opts: DirectExecOptions): DirectExec {
     const [ours, theirs] = socketpair();
     opened.push(ours, theirs);
 
-    const held: Array<() => void> = [];
-    const debug = opts.holdLogs ? (msg: string) => held.push(() => opts.debug(msg)) : opts.debug;
-    const warn = opts.holdLogs ? (msg: string) => held.push(() => opts.warn(msg)) : opts.warn;
+    const { debug, warn, flush } = heldLogs(opts);
     const umask = process.umask(0);
     let prepared;
     let spawned;
@@ -153,7 +151,7 @@ function spawnInContainer(opts: DirectExecOptions): DirectExec {
         sys.fchdir(cwd);
       });
       process.umask(umask);
-      for (const line of held) line();
+      flush();
     }
     const { child, controlAt, fdsAt } = spawned;
     let at = 0;

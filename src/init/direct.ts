@@ -172,11 +172,7 @@ function buildContainer(opts: DirectInitOptions): DirectInit {
   const own = openOwnNamespaces();
   const cwd = fs.openSync('.', O.PATH | O.DIRECTORY | O.CLOEXEC);
   const umask = process.umask(0);
-  // Inside the container's root, --log FILE would name one of the container's files: its
-  // lines wait until we are back (lines to stderr, an fd, go at once).
-  const held: Array<() => void> = [];
-  const debug = opts.holdLogs ? (msg: string) => held.push(() => opts.debug(msg)) : opts.debug;
-  const warn = opts.holdLogs ? (msg: string) => held.push(() => opts.warn(msg)) : opts.warn;
+  const { debug, warn, flush } = heldLogs(opts);
   let child: ChildProcess | undefined;
   let prepared: PreparedProcess;
   // The stage's fd numbers: its control socket and exec.fifo.
@@ -214,10 +210,10 @@ function buildContainer(opts: DirectInitOptions): DirectInit {
       fs.closeSync(cwd);
       process.umask(umask);
       fs.closeSync(theirs);
-      for (const line of held) line();
+      flush();
     }
   } catch (err) {
-    if (child?.pid) killQuietly(child.pid);
+    child?.kill('SIGKILL'); // reaped by create, which has it from onSpawned
     fs.closeSync(ours);
     fs.closeSync(fifoFd);
     seccomp?.release();
@@ -246,6 +242,17 @@ function buildContainer(opts: DirectInitOptions): DirectInit {
     },
     abandon: close,
   };
+}
+
+/**
+ * Inside the container's root, --log FILE would name one of the container's files: with
+ * `holdLogs` its lines wait until `flush`, called once we are back (lines to stderr, an fd,
+ * go at once).
+ */
+export function heldLogs(opts: { debug: (msg: string) => void; warn: (msg: string) => void; holdLogs: boolean }) {
+  const held: Array<() => void> = [];
+  const hold = (log: (msg: string) => void) => (opts.holdLogs ? (msg: string) => void held.push(() => log(msg)) : log);
+  return { debug: hold(opts.debug), warn: hold(opts.warn), flush: () => held.splice(0).forEach((line) => line()) };
 }
 
 /**
@@ -293,12 +300,4 @@ function sendPlan(
     cgroupNamespace: (config.linux?.namespaces ?? []).some((ns) => ns.type === 'cgroup'),
     sessionKeyring: fds.sessionKeyring,
   })));
-}
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone
-  }
 }

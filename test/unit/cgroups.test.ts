@@ -407,7 +407,8 @@ t.test('a recorded cgroup reopens with the same driver', async (t) => {
 });
 
 t.test('state: a live container whose cgroup is frozen is paused', async (t) => {
-  const { statusOf, processStartTime } = await import('../../src/container/state');
+  const { statusOf } = await import('../../src/container/state');
+  const { startTime: processStartTime } = await import('../../src/procfs');
   const dir = tempDir(t);
   fs.writeFileSync(path.join(dir, 'freezer.state'), 'FROZEN');
   const record = {

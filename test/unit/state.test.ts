@@ -15,10 +15,10 @@ import {
   loadRecovery,
   NoSuchContainer,
   ociState,
-  processStartTime,
   saveRecord,
   statusOf,
 } from '../../src/container/state';
+import { startTime as processStartTime } from '../../src/procfs';
 import type { Spec } from '../../src/spec/types';
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
