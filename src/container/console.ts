@@ -4,7 +4,6 @@
 // ourselves and relay it to our own stdio: raw mode when stdin is a terminal, window size
 // changes (SIGWINCH -> TIOCSWINSZ), until the process's output ends.
 import * as fs from 'node:fs';
-import * as tty from 'node:tty';
 import { connectUnix, recvFd, setWinsize, socketpair } from '../../bindings/tty';
 import { TsrunError } from '../errors';
 
@@ -102,6 +101,8 @@ function relay(master: number): ConsoleRelay {
   const rawBefore = stdin.isTTY ? stdin.isRaw : undefined;
   if (stdin.isTTY) stdin.setRawMode(true);
   process.on('SIGWINCH', resize);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const tty = require('node:tty') as typeof import('node:tty'); // terminals only: not loaded by every create
   const pty = new tty.ReadStream(master);
   const ended = new Promise<void>((resolve) => {
     pty.once('end', resolve);

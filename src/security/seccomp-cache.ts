@@ -9,7 +9,10 @@
 // (the message names a socket and a pid). Only root uses it, in a root-owned directory that
 // is checked before it is read (a writable cache would be a filter of an attacker's choice).
 // Best effort: any problem means building as before.
-import { createHash } from 'node:crypto';
+//
+// An entry is found by a fast hash of its key and holds the whole key, which must match
+// exactly: a hash collision is only a miss. (node:crypto's sha256 would cost every create
+// ~7 ms to load.)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,7 +20,7 @@ import type { LinuxSeccomp } from '../spec/types';
 import { buildSeccomp, ListenerState, PreparedSeccomp, StageSeccomp } from './seccomp';
 
 export const SECCOMP_CACHE_DIR = '/var/cache/tsrun/seccomp';
-const FORMAT = 1;
+const FORMAT = 2;
 
 /**
  * linux.seccomp through the cache (root, no listener) or libseccomp (`state`: what a
@@ -29,8 +32,8 @@ export function buildSeccompCached(
   if (!seccomp) return undefined;
   if (seccomp.listenerPath) return buildSeccomp(seccomp, undefined, state);
   const key = process.geteuid?.() !== 0 ? undefined : cacheKey(seccomp);
-  const file = key && path.join(dir, `${key}.json`);
-  const kept = file ? readKept(dir, file) : undefined;
+  const file = key && path.join(dir, `${fnv64(key)}.json`);
+  const kept = key && file ? readKept(dir, file, key) : undefined;
   if (kept) {
     debug(`seccomp: program from ${file}`);
     return kept;
@@ -41,7 +44,7 @@ export function buildSeccompCached(
   const program = built.forStage(false);
   built.release();
   const prepared = keptSeccomp(program, built.unknownSyscalls);
-  writeKept(dir, file, program, built.unknownSyscalls);
+  writeKept(dir, file, key, program, built.unknownSyscalls);
   return prepared;
 }
 
@@ -62,7 +65,19 @@ function cacheKey(seccomp: LinuxSeccomp): string | undefined {
     format: FORMAT, profile: seccomp, kernel: os.release(), arch: process.arch,
     lib: [lib.path, lib.st.ino, lib.st.size, lib.st.mtimeMs], code: [__filename, code.ino, code.size, code.mtimeMs],
   };
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  return JSON.stringify(parts);
+}
+
+/** FNV-1a over the UTF-16 code units, two 32-bit lanes: 16 hex digits, a file name. */
+export function fnv64(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193) ^ (a >>> 15);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }
 
 /** The libseccomp.so.2 the dynamic loader finds first in the usual places. */
@@ -92,12 +107,13 @@ function trusted(dir: string): boolean {
   return true;
 }
 
-function readKept(dir: string, file: string): PreparedSeccomp | undefined {
+function readKept(dir: string, file: string, key: string): PreparedSeccomp | undefined {
   if (!trusted(dir)) return undefined;
   try {
     const st = fs.lstatSync(file);
     if (!st.isFile() || st.uid !== 0 || (st.mode & 0o022) !== 0) return undefined;
-    const kept = JSON.parse(fs.readFileSync(file, 'utf8')) as { bpf?: unknown; flags?: unknown; unknown?: unknown };
+    const kept = JSON.parse(fs.readFileSync(file, 'utf8')) as { key?: unknown; bpf?: unknown; flags?: unknown; unknown?: unknown };
+    if (kept.key !== key) return undefined; // another profile, library or build with the same hash
     if (typeof kept.bpf !== 'string' || typeof kept.flags !== 'number' || !Array.isArray(kept.unknown)) return undefined;
     const bpf = Buffer.from(kept.bpf, 'base64');
     // struct sock_filter is 8 bytes; the kernel takes at most 4096 instructions.
@@ -108,13 +124,13 @@ function readKept(dir: string, file: string): PreparedSeccomp | undefined {
   }
 }
 
-function writeKept(dir: string, file: string, program: StageSeccomp, unknown: string[]): void {
+function writeKept(dir: string, file: string, key: string, program: StageSeccomp, unknown: string[]): void {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!trusted(dir)) return;
     // Whole or not at all: written aside, then renamed over.
     const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify({ bpf: program.bpf.toString('base64'), flags: program.flags, unknown }), { mode: 0o600 });
+    fs.writeFileSync(tmp, JSON.stringify({ key, bpf: program.bpf.toString('base64'), flags: program.flags, unknown }), { mode: 0o600 });
     fs.renameSync(tmp, file);
     prune(dir);
   } catch {

@@ -329,6 +329,12 @@ t.test('the program kept in /var/cache/tsrun/seccomp: reused, and ignored when i
   t.equal(st.uid, 0);
   t.equal(st.mode & 0o077, 0, 'readable by root only');
   t.match(withDebug().stderr, /seccomp: program from \/var\/cache\/tsrun\/seccomp\//, 'reused the second time');
+  // The file name is a fast hash: an entry under it made for another key (a collision, or
+  // another profile's program copied there) must not be used.
+  const entry = JSON.parse(fs.readFileSync(file, 'utf8')) as { key: string };
+  t.match(entry.key, /"profile":/, 'the entry holds its whole key');
+  fs.writeFileSync(file, JSON.stringify({ ...entry, key: entry.key.replace('"profile":', '"profile" :') }));
+  t.notMatch(withDebug().stderr, /program from/, 'an entry for another key is not used');
   fs.chmodSync(file, 0o666);
   t.notMatch(withDebug().stderr, /program from/, 'a kept program others may write is not used');
   fs.chmodSync(file, 0o600);
