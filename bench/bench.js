@@ -38,7 +38,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const L = require('./lib');
-const { parallelRound } = require('./parallel');
+const { parallelRound, stopInFlight } = require('./parallel');
 
 const N = L.positiveInt(process.env.BENCH_N, 20);
 const nonNegative = (s, d) => (s === '0' ? 0 : L.positiveInt(s, d));
@@ -247,10 +247,14 @@ async function main() {
     }
     fs.rmSync(work, { recursive: true, force: true });
   };
-  process.on('SIGINT', () => {
-    cleanup();
-    process.exit(130);
-  });
+  // Interrupted (Ctrl-C, kill, a closed terminal): containers made so far are deleted too.
+  for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
+    process.on(sig, async () => {
+      await stopInFlight(); // commands of a parallel round: what they made is deleted below
+      cleanup();
+      process.exit(128 + n);
+    });
+  }
 
   const rootfs = path.join(work, 'rootfs');
   const mk = spawnSync('bash', [path.join(L.top, 'scripts', 'make-rootfs.sh'), rootfs], { encoding: 'utf8', timeout: 60000 });

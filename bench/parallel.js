@@ -9,6 +9,18 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { devnull, exited, leftovers, readSafe } = require('./lib');
 
+/** Runtime commands still running, with a promise of their end (see stopInFlight). */
+const inFlight = new Map();
+
+/** SIGKILL every command still running and wait for them: an interrupted bench then deletes what they made. */
+function stopInFlight() {
+  const ends = [...inFlight.entries()].map(([child, ended]) => {
+    child.kill('SIGKILL');
+    return ended;
+  });
+  return Promise.all(ends);
+}
+
 /** One runtime command, asynchronously; stderr to a file. Resolves {ok, why, err, ms}. */
 function runAsync(cmd, args, env, errPath, timeout) {
   return new Promise((resolve) => {
@@ -23,6 +35,8 @@ function runAsync(cmd, args, env, errPath, timeout) {
       return;
     }
     fs.closeSync(errFd);
+    inFlight.set(child, new Promise((done) => child.once('close', done)));
+    child.once('close', () => inFlight.delete(child));
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -104,4 +118,4 @@ async function parallelRound(rt, env, n, tag, timeout) {
   return { n, wallMs: Math.round(wallMs), perSecond: Math.round((ok / (wallMs / 1000)) * 10) / 10, ok, failures, leftBehind, cleanedUp };
 }
 
-module.exports = { parallelRound };
+module.exports = { parallelRound, stopInFlight };

@@ -70,8 +70,12 @@ const validators = ['config', 'state', 'features'];
 // NODE_EXTRA_CA_CERTS names costs ~80 ms per start and tsrun makes no TLS connection: the
 // CLI's shebang drops it (and NODE_OPTIONS) before node starts, at no extra exec. The inits
 // are spawned by tsrun with an environment of its own, and never write (see code-cache.ts).
+// --min-semi-space-size=8 (MB): V8's young generation starts at 1 MB, and loading the
+// create/exec bundle fills it twice; each scavenge costs 1-2 ms, up to 8 ms when the other
+// CPU is busy (parallel creates). With 8 MB a command runs without any collection and its
+// peak RSS is the same (src/container/spawn-init.ts starts the Node inits the same way).
 const launchers = [
-  ['tsrun.js', 'entry.js', true, '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS -u NODE_OPTIONS node\n'],
+  ['tsrun.js', 'entry.js', true, '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS -u NODE_OPTIONS node --min-semi-space-size=8\n'],
   ['init.js', 'init-main.js', false],
   ['exec-init.js', 'exec-init-main.js', false],
 ];

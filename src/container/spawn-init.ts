@@ -49,6 +49,8 @@ export interface SpawnInitOptions {
 
 /** The bundled init lives next to the bundled CLI. */
 export const INIT_SCRIPT = path.join(__dirname, 'init.js');
+/** Node's flags for the inits, as the CLI's shebang (scripts/build.js): no young-generation collection while they load. */
+const NODE_FLAGS = ['--min-semi-space-size=8'];
 
 export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
   const routed = pidNamespaceByTrampoline(opts);
@@ -92,7 +94,7 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
     if (opts.debug) env.DEBUG = 'tsrun:*';
     const script = opts.script ?? INIT_SCRIPT;
     let file = process.execPath;
-    let args = [script];
+    let args = [...NODE_FLAGS, script];
     let syncFd = -1;
     let joinFd = -1;
     const { joinUserns } = routed;
@@ -109,7 +111,7 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
         childJoin = stdio.length - 1;
       }
       file = TRAMPOLINE;
-      args = ['init', String(syncFd), String(childJoin), String(opened.flags), String(childTimeFd), process.execPath, 'tsrun-init', script];
+      args = ['init', String(syncFd), String(childJoin), String(opened.flags), String(childTimeFd), process.execPath, 'tsrun-init', ...NODE_FLAGS, script];
     } else if (joinUserns) {
       // The trampoline closes these fds before it execs node.
       const pass = (fd: number | undefined) => {
@@ -124,15 +126,15 @@ export function spawnInit(opts: SpawnInitOptions): SpawnedInit {
         const pidFd = pass(joinUserns.pid);
         stdio.push('pipe');
         syncFd = stdio.length - 1;
-        args = ['join', String(syncFd), String(userFd), String(pidFd), String(timeFd), opts.detach ? '0' : '1', process.execPath, 'tsrun-init', script];
+        args = ['join', String(syncFd), String(userFd), String(pidFd), String(timeFd), opts.detach ? '0' : '1', process.execPath, 'tsrun-init', ...NODE_FLAGS, script];
       } else {
-        args = ['exec', String(userFd), String(timeFd), process.execPath, 'tsrun-init', script];
+        args = ['exec', String(userFd), String(timeFd), process.execPath, 'tsrun-init', ...NODE_FLAGS, script];
       }
     } else if (childTimeFd >= 0) {
       // No user namespace: tsrun-userns joins the time namespace and execs node in place.
       requireTrampoline();
       file = TRAMPOLINE;
-      args = ['exec', '-1', String(childTimeFd), process.execPath, 'tsrun-init', script];
+      args = ['exec', '-1', String(childTimeFd), process.execPath, 'tsrun-init', ...NODE_FLAGS, script];
     }
     // Started from a private mount namespace where node and tsrun's files are read-only.
     let child: ChildProcess;
