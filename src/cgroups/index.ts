@@ -52,7 +52,9 @@ function scanLayout(root: string): Layout {
     }
     // Co-mounted hierarchies appear once as a directory ("cpu,cpuacct") plus symlinks.
     if (!e.isDirectory() || !fs.existsSync(path.join(dir, 'cgroup.procs'))) continue;
-    if (e.name === 'systemd' || e.name.startsWith('name=')) continue; // named hierarchies: no resources
+    // Named hierarchies hold no resources; name=systemd is joined all the same, as runc does
+    // (it is where a systemd host and `systemd-cgls` look for the container's processes).
+    if (e.name.startsWith('name=')) continue;
     for (const ctrl of e.name.split(',')) layout.v1[ctrl] = dir;
   }
   if (Object.keys(layout.v1).length === 0 && !layout.unified) throw new TsrunError(`cgroups: no cgroup hierarchy found under ${root}`);

@@ -55,7 +55,16 @@ export class CgroupV1 implements Cgroup {
   }
 
   create(): void {
-    for (const d of this.uniqueDirs()) mkdirRecording(d, this.record.created, this.cfs);
+    for (const d of this.uniqueDirs()) {
+      try {
+        mkdirRecording(d, this.record.created, this.cfs);
+      } catch (err) {
+        // name=systemd holds no resources: a caller who may not write there (a rootless
+        // user given only some controllers) goes on without it, as runc does.
+        if (d !== this.record.dirs.systemd || !/\b(EACCES|EPERM|EROFS)\b/.test((err as Error).message)) throw err;
+        delete this.record.dirs.systemd;
+      }
+    }
     // New cpuset cgroups start with empty cpus/mems (nothing could join): copy from parents.
     const cpuset = this.dir('cpuset');
     if (cpuset) this.seedCpuset(cpuset);

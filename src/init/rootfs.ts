@@ -396,11 +396,13 @@ function mountCgroup(root: InRoot, m: Mount, flags: number, privateNs: boolean, 
   };
   const unifiedRoot = hostMounts.find((x) => x.point === '/sys/fs/cgroup' && x.fstype === 'cgroup2');
   if (unifiedRoot) return mountHierarchy(unifiedRoot, m.destination);
-  // v1 or hybrid: a tmpfs holding one mount per host hierarchy.
+  // v1 or hybrid: a tmpfs holding one mount per v1 hierarchy (name=systemd included), as
+  // runc; a hybrid host's cgroup2 tree is not shown (runc does not either: a program
+  // inside that looks for /sys/fs/cgroup/unified would take the host for a hybrid one).
   const top = root.ensure(m.destination, 'dir');
   sys.mount('tmpfs', fdPath(top), 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755');
   fs.closeSync(top);
-  for (const h of hostMounts) mountHierarchy(h, path.posix.join(m.destination, path.basename(h.point)));
+  for (const h of hostMounts) if (h.fstype === 'cgroup') mountHierarchy(h, path.posix.join(m.destination, path.basename(h.point)));
   if (mountFlags & MS.RDONLY) {
     const again = root.lookup(m.destination);
     if (again !== undefined) {
@@ -524,7 +526,9 @@ function makeReadonly(root: InRoot, p: string): void {
     const again = root.lookup(p);
     if (again === undefined) return;
     try {
-      remountBind(again, MS.RDONLY | MS.REC);
+      // As runc: the bind keeps nosuid, nodev and noexec of the mount it was made from (a
+      // plain read-only remount would clear them: /proc/sys would lose the /proc mount's).
+      remountBind(again, MS.RDONLY | MS.REC | (mountFlagsOf(again) & (MS.NOSUID | MS.NODEV | MS.NOEXEC)));
     } finally {
       fs.closeSync(again);
     }

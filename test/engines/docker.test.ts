@@ -197,6 +197,68 @@ function main(tools: Record<string, string>): void {
     docker(['rm', '--force', id]);
   });
 
+  // What the container sees with common `docker run` options, tsrun against runc (the same
+  // dockerd, image and options): every section of a probe's output must be equal, with
+  // container ids and overlay layer paths normalised. Masked files are covered by a bind of
+  // the host's /dev/null with tsrun (docs/contract.md): those lines are normalised too.
+  const probe = [
+    'echo "== id"; id',
+    'echo "== status"; grep -E "^(Cap|NoNewPrivs|Seccomp|Groups|Umask)" /proc/self/status',
+    "echo \"== limits\"; awk 'NR>1' /proc/self/limits",
+    'echo "== cwd"; pwd',
+    "echo \"== env\"; env | grep -v -e '^PWD=' -e '^SHLVL=' -e '^_=' -e '^HOSTNAME=' | sort",
+    "echo \"== mounts\"; awk '{print $5, $6, $(NF-2), $(NF-1)}' /proc/self/mountinfo | sort",
+    "echo \"== dev\"; ls -la /dev | awk 'NR>1 {print $1, $3, $4, $5, $6, $NF}'",
+    'echo "== oom"; cat /proc/self/oom_score_adj',
+    'echo "== fds"; ls /proc/self/fd | tr "\\n" " "; echo',
+    'echo "== cgroup"; cat /proc/self/cgroup',
+    'echo "== ns"; for n in ipc mnt net pid uts cgroup; do echo "$n $(readlink /proc/self/ns/$n | cut -d: -f1)"; done',
+    'echo "== sys"; touch /proc/sys/x /sys/x 2>&1 | sed "s/^touch: //"; head -c 20 /proc/kcore | wc -c; cat /proc/sys/net/ipv4/ip_forward',
+  ].join('\n');
+  const normalise = (out: string): string => out
+    .replace(/[0-9a-f]{64}/g, 'ID')
+    // /sys/fs/cgroup "ro": runc 1.1 leaves its tmpfs writable (only the hierarchies are read-only)
+    .replace(/^\/sys\/fs\/cgroup r[ow],(.* tmpfs tmpfs)$/gm, '/sys/fs/cgroup ro-or-rw,$1')
+    .replace(/^(\/\S+) rw,nosuid tmpfs tmpfs$/gm, '$1 MASKED')
+    .replace(/^(\/\S+) rw,relatime devtmpfs devtmpfs$/gm, '$1 MASKED');
+  const sectionsOf = (out: string): Map<string, string> => {
+    const map = new Map<string, string>();
+    let name = '';
+    for (const line of normalise(out).split('\n')) {
+      const head = /^== (\S+)$/.exec(line);
+      if (head) map.set((name = head[1]), '');
+      else if (name) map.set(name, `${map.get(name)}${line}\n`);
+    }
+    return map;
+  };
+  const variants: Array<[string, string[]]> = [
+    ['no options', []],
+    ['--privileged', ['--privileged']],
+    ['--read-only --tmpfs', ['--read-only', '--tmpfs', '/run:size=1m']],
+    ['--user --group-add', ['--user', '1000:1000', '--group-add', '10']],
+    ['--cap-drop ALL --cap-add --security-opt no-new-privileges', ['--cap-drop', 'ALL', '--cap-add', 'NET_ADMIN', '--security-opt', 'no-new-privileges']],
+    ['-v ro, -w, -e, --hostname', ['-v', '/etc:/hostetc:ro', '-w', '/tmp', '-e', 'FOO=bar', '--hostname', 'h1']],
+    ['--device --sysctl --pids-limit --ulimit', ['--device', '/dev/fuse', '--sysctl', 'net.ipv4.ip_forward=1', '--pids-limit', '50', '--ulimit', 'nofile=1024:2048']],
+    ['--shm-size --oom-score-adj', ['--shm-size', '1m', '--oom-score-adj', '300']],
+  ];
+  for (const [name, options] of variants) {
+    t.test(`run ${name}: the container sees what it sees with runc`, async (t) => {
+      const theirs = run(['--rm', ...options, image, 'sh', '-c', probe], 'runc');
+      const ours = run(['--rm', ...options, image, 'sh', '-c', probe]);
+      if (theirs.status !== 0) {
+        // --privileged asks for every capability, CAP_SYS_RESOURCE too, which these hosts withhold
+        t.equal(ours.status, theirs.status, `runc refuses it (${theirs.stderr.trim()}), so does tsrun: ${show(ours)}`);
+        return;
+      }
+      t.equal(ours.status, 0, `tsrun: ${show(ours)}`);
+      const a = sectionsOf(theirs.stdout);
+      const b = sectionsOf(ours.stdout);
+      t.equal(a.size, 12, 'runc printed every section');
+      t.same([...b.keys()], [...a.keys()], 'and so did tsrun');
+      for (const [section, text] of a) t.equal(b.get(section), text, `${name}: ${section} as with runc`);
+    });
+  }
+
   t.test('timing: run --rm IMAGE true, tsrun and runc alternately', async (t) => {
     const n = Number(process.env.ENGINE_BENCH_N ?? 3);
     const { timings, failures } = timeAlternating(['tsrun', 'runc'], n, (rt) => run(['--rm', image, 'true'], rt));

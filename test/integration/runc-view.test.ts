@@ -51,18 +51,20 @@ function sections(out: string, id: string): Map<string, string> {
       .replace(/,size=\d+k/g, '').replace(/,inode64/g, '')
       // a masked file: tsrun binds the host's /dev/null (devtmpfs), runc the container's (/dev's tmpfs)
       .replace(/^(\/\S+) rw,nosuid tmpfs tmpfs rw,mode=755$/, '$1 MASKED')
-      .replace(/^(\/\S+) rw,relatime devtmpfs devtmpfs rw,.*$/, '$1 MASKED');
+      .replace(/^(\/\S+) rw,relatime devtmpfs devtmpfs rw,.*$/, '$1 MASKED')
+      // /sys/fs/cgroup "ro": runc 1.1 leaves its tmpfs writable (only the hierarchies are read-only)
+      .replace(/^\/sys\/fs\/cgroup r[ow],(.* tmpfs tmpfs .*)$/, '/sys/fs/cgroup ro-or-rw,$1');
     map.set(name, `${map.get(name)}${line}\n`);
   }
   return map;
 }
 
-function compare(t: Test, name: string, mutate: (c: BundleConfig) => void, input?: (rootfs: string) => void): void {
+function compare(t: Test, name: string, mutate: (c: BundleConfig, id: string) => void, input?: (rootfs: string) => void): void {
   t.test(name, async (t) => {
-    const bundle = makeBundle({ args: ['/bin/sh', '-c', PROBE], copyRootfs: true, mutate });
+    const id = uniqueId('rview');
+    const bundle = makeBundle({ args: ['/bin/sh', '-c', PROBE], copyRootfs: true, mutate: (c) => mutate(c, id) });
     t.teardown(() => bundle.cleanup());
     input?.(bundle.rootfs);
-    const id = uniqueId('rview');
     const runcRoot = path.join(work.dir, 'runc-root');
     const r = spawnSync(RUNC!, ['--root', runcRoot, 'run', '--bundle', bundle.dir, id], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
     spawnSync(RUNC!, ['--root', runcRoot, 'delete', '-f', id]);
@@ -116,6 +118,12 @@ if (!RUNC) {
     c.linux.maskedPaths = [...(c.linux.maskedPaths ?? []), '/etc/hostname', '/nonexistent'];
     c.linux.readonlyPaths = [...(c.linux.readonlyPaths ?? []), '/etc'];
     c.linux.rootfsPropagation = 'slave';
+  });
+  compare(t, "an engine's /proc and /sys/fs/cgroup: read-only paths keep nosuid/nodev/noexec, every v1 hierarchy", (c, id) => {
+    for (const m of c.mounts) if (m.destination === '/proc') m.options = ['nosuid', 'noexec', 'nodev'];
+    c.mounts.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev', 'relatime'] });
+    c.linux.namespaces = (c.linux.namespaces ?? []).filter((ns) => ns.type !== 'cgroup'); // the paths show in /proc/self/cgroup
+    c.linux.cgroupsPath = `/tsrun-rview/${id}`;
   });
   compare(t, 'an environment without PATH', (c) => {
     c.process.env = ['FOO=bar'];

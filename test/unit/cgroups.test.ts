@@ -101,8 +101,8 @@ t.test('layout: v1/hybrid (controllers, co-mounted dirs, unified) and v2', async
   t.equal(l1.unified, path.join(v1root, 'unified'));
   t.equal(l1.v1.cpu, path.join(v1root, 'cpu,cpuacct'));
   t.equal(l1.v1.cpuacct, path.join(v1root, 'cpu,cpuacct'));
-  t.same(Object.keys(l1.v1).sort(), ['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids']);
-  t.notOk('systemd' in l1.v1, 'named hierarchies are skipped');
+  t.same(Object.keys(l1.v1).sort(), ['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids', 'systemd']);
+  t.equal(l1.v1.systemd, path.join(v1root, 'systemd'), 'the name=systemd hierarchy is joined too, as runc does');
 
   const v2root = path.join(tempDir(t), 'cg2');
   fakeV2(v2root);
@@ -210,7 +210,7 @@ t.test('v1: create, apply, freeze, pids, stats, destroy', async (t) => {
   t.notOk(cg.isFrozen());
 
   t.same(cg.procsFiles().sort(), [...new Set(Object.values(record.dirs))].map((x) => path.join(x, 'cgroup.procs')).sort());
-  t.equal(cg.procsFiles().length, 8, 'cpu and cpuacct share one directory');
+  t.equal(cg.procsFiles().length, 9, 'cpu and cpuacct share one directory: 7 for the controllers, unified, name=systemd');
   fs.writeFileSync(path.join(d('pids'), 'cgroup.procs'), '');
   t.same(cg.pids(), []);
 
@@ -228,6 +228,30 @@ t.test('v1: create, apply, freeze, pids, stats, destroy', async (t) => {
   for (const dir of Object.values(record.dirs)) t.notOk(fs.existsSync(dir), `${dir} removed`);
   t.notOk(fs.existsSync(path.join(root, 'memory/existing/deep')), 'parents create made are removed');
   t.ok(fs.existsSync(path.join(root, 'memory/existing')), 'a parent that was there stays');
+});
+
+t.test('v1: the name=systemd hierarchy is joined, or left out when the caller may not write there', async (t) => {
+  const root = path.join(tempDir(t), 'cg');
+  const cfs = fakeV1(root);
+  const record = resolveCgroup('c1', undefined, detectLayout(root), {});
+  new CgroupV1(record, cfs).create();
+  t.ok(fs.existsSync(path.join(root, 'systemd', 'c1')), 'made in the named hierarchy');
+  t.ok(record.dirs.systemd, 'and recorded (joined, then removed by delete)');
+
+  const denying: CgroupFs = {
+    ...cfs,
+    mkdir(dir) {
+      if (dir.startsWith(path.join(root, 'systemd'))) throw Object.assign(new Error(`EACCES: permission denied, mkdir '${dir}'`), { code: 'EACCES' });
+      cfs.mkdir(dir);
+    },
+  };
+  const other = resolveCgroup('c2', undefined, detectLayout(root), {});
+  new CgroupV1(other, denying).create();
+  t.notOk('systemd' in other.dirs, 'no permission there: left out, not joined');
+  t.ok(fs.existsSync(path.join(root, 'memory', 'c2')), 'the controllers are made all the same');
+
+  const failing: CgroupFs = { ...cfs, mkdir: () => { throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }); } };
+  t.throws(() => new CgroupV1(resolveCgroup('c3', undefined, detectLayout(root), {}), failing).create(), /EACCES/, 'a controller the caller may not write is still an error');
 });
 
 t.test('v1: memory limit and memsw written in an order the kernel accepts', async (t) => {
