@@ -188,3 +188,19 @@ export function rootSuite(): string {
   tap.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
   return root;
 }
+
+/**
+ * rmdir /sys/fs/cgroup/<hierarchy>/<name> in every hierarchy where it is empty: the parent
+ * of containers' cgroupsPath, which runc never removes and tsrun leaves when another
+ * container was still below it.
+ */
+export function removeEmptyCgroupParent(name: string): void {
+  const top = '/sys/fs/cgroup';
+  for (const h of fs.existsSync(top) ? fs.readdirSync(top) : []) {
+    try {
+      fs.rmdirSync(path.join(top, h, name));
+    } catch {
+      // not there, not empty, or a symlink to a co-mounted hierarchy
+    }
+  }
+}

@@ -7,13 +7,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BundleConfig } from '../helpers/bundle';
 import { makeBundle } from '../helpers/bundle';
-import { readOr, rootSuite, runIn, tempDir } from '../helpers/container';
+import { readOr, removeEmptyCgroupParent, rootSuite, runIn, tempDir } from '../helpers/container';
 import { forceDelete, residue, tsrun, uniqueId } from '../helpers/tsrun';
 import type { Hook } from '../../src/spec/types';
 
 const root = rootSuite();
 const work = tempDir('tsrun-hooks-');
 t.teardown(() => work.remove());
+// The parent of the containers' cgroupsPath below: left when another container was still in it.
+t.teardown(() => removeEmptyCgroupParent('tsrun-test'));
 
 /** Host-side hook: appends "<name> <hostname> <mount marker> <state JSON>" to the log. */
 const hostHook = path.join(work.dir, 'hook.sh');

@@ -10,22 +10,14 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BundleConfig, makeBundle } from '../helpers/bundle';
-import { rootSuite, tempDir } from '../helpers/container';
+import { removeEmptyCgroupParent, rootSuite, tempDir } from '../helpers/container';
 import { forceDelete, residue, tsrun, uniqueId } from '../helpers/tsrun';
 
 const root = rootSuite();
 const work = tempDir('tsrun-rview-');
 t.teardown(work.remove);
-// The parent of the containers' cgroupsPath (runc makes it and leaves it): removed once empty.
-t.teardown(() => {
-  for (const h of fs.existsSync('/sys/fs/cgroup') ? fs.readdirSync('/sys/fs/cgroup') : []) {
-    try {
-      fs.rmdirSync(path.join('/sys/fs/cgroup', h, 'tsrun-rview'));
-    } catch {
-      // not made in this hierarchy, or a symlink to a co-mounted one
-    }
-  }
-});
+// The parent of the containers' cgroupsPath (runc makes it and leaves it).
+t.teardown(() => removeEmptyCgroupParent('tsrun-rview'));
 const RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => fs.existsSync(p));
 
 const PROBE = `
