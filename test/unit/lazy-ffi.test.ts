@@ -19,7 +19,8 @@ fs.writeFileSync(hook, `
 const Module = require('node:module');
 const load = Module._load;
 Module._load = function (request, ...rest) {
-  const m = /(?:^|[\\\\/])(ffi-rs|yargs|cli\\.js|spawning\\.js)(?:[\\\\/]|$)/.exec(request);
+  // ffi-rs: the package, or its native addon loaded directly (bindings/load-ffi.ts)
+  const m = /(?:^|[\\\\/])(ffi-rs(?=[-.\\\\/]|$)|yargs|cli\\.js|spawning\\.js)(?:[-.][^\\\\/]*)?(?:[\\\\/]|$)/.exec(request);
   if (m) require('node:fs').appendFileSync(${JSON.stringify(marker)}, m[1] + '\\n');
   return load.call(this, request, ...rest);
 };
