@@ -58,7 +58,8 @@ function receiver(command: string): { socket: string; result: Promise<Received>;
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const result = new Promise<Received>((resolve, reject) => {
-    child.once('exit', (code) => {
+    // 'close', not 'exit': the exit can be seen before the last of its stdout is read.
+    child.once('close', (code) => {
       try {
         resolve(JSON.parse(out) as Received);
       } catch {
