@@ -149,6 +149,13 @@ export function readKeyed(dir: string, file: string): Record<string, number> {
 }
 
 /** mkdir -p that records the directories it made (parents first). */
+/** EACCES, EPERM or EROFS, also once wrapped in a TsrunError that names it (as mkdirRecording's). */
+export function isPermissionError(err: unknown): boolean {
+  const text = (err as Error).message ?? '';
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || /\b(EACCES|EPERM|EROFS)\b/.test(text);
+}
+
 export function mkdirRecording(dir: string, created: string[], cfs: CgroupFs): void {
   const missing: string[] = [];
   for (let d = dir; !fs.existsSync(d); d = path.dirname(d)) {

@@ -8,7 +8,7 @@ import { TsrunError } from '../errors';
 import { deviceRules, v1DeviceWrites } from './devices';
 import {
   ApplyOptions, BlkioEntry, Cgroup, CgroupFs, CgroupRecord, CgroupStats, checkInt, exists, isSet, killAll, mkdirRecording,
-  parseDevNum, procsBelow, readFile, readKeyed, readNumber, realFs, removeTree, sleepMs, writeFile,
+  isPermissionError, parseDevNum, procsBelow, readFile, readKeyed, readNumber, realFs, removeTree, sleepMs, writeFile,
 } from './common';
 
 /** dir, file, value, field: one cgroup file write. */
@@ -61,7 +61,7 @@ export class CgroupV1 implements Cgroup {
       } catch (err) {
         // name=systemd holds no resources: a caller who may not write there (a rootless
         // user given only some controllers) goes on without it, as runc does.
-        if (d !== this.record.dirs.systemd || !/\b(EACCES|EPERM|EROFS)\b/.test((err as Error).message)) throw err;
+        if (d !== this.record.dirs.systemd || !isPermissionError(err)) throw err;
         delete this.record.dirs.systemd;
       }
     }

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { O } from '../../bindings';
-import { Cgroup, CgroupRecord, detectLayout, openCgroup, resolveCgroup } from '../cgroups';
+import { Cgroup, CgroupRecord, detectLayout, isPermissionError, openCgroup, resolveCgroup } from '../cgroups';
 import type { LinuxResources, Spec } from '../spec/types';
 import { TsrunError } from '../errors';
 import { debugLog, logWarning } from '../logging';
@@ -117,11 +117,6 @@ export function limitsSet(resources: LinuxResources): string[] {
   return out;
 }
 
-function isPermissionError(err: unknown): boolean {
-  const text = (err as Error).message ?? '';
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || /\b(EACCES|EPERM|EROFS)\b/.test(text);
-}
 
 /** destroy() that never throws (undo paths): a failure is a warning. */
 export function destroyCgroup(cg: Cgroup | undefined): void {

@@ -28,7 +28,7 @@ import { getWinsize } from '../../bindings/tty';
 import { ConsoleRelay, openConsole } from './console';
 import { DirectExec, directExecMisfit, startDirectExec } from '../init/direct-exec';
 import { joinCgroupsInBackground, openForWriting } from './cgroup';
-import { detectLayout, warmAttachLockInBackground } from '../cgroups';
+import { detectLayout, isPermissionError, warmAttachLockInBackground } from '../cgroups';
 
 const debug = debugLog('exec');
 
@@ -70,10 +70,6 @@ function execCgroupsOf(record: ContainerRecord, sub: string | undefined): ExecCg
   return { join: [], home: [] };
 }
 
-function isPermissionError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
-}
 
 /** Run the exec; in the foreground, resolves with the exit status tsrun should exit with. */
 export async function execInContainer(opts: ExecOptions): Promise<number> {

@@ -69,7 +69,7 @@ function cacheKey(seccomp: LinuxSeccomp): string | undefined {
 }
 
 /** FNV-1a over the UTF-16 code units, two 32-bit lanes: 16 hex digits, a file name. */
-export function fnv64(text: string): string {
+function fnv64(text: string): string {
   let a = 0x811c9dc5;
   let b = 0x050c5d1f;
   for (let i = 0; i < text.length; i++) {

@@ -6,6 +6,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { probeSections, sameSections } from '../helpers/probe';
 import { cleanEnv, waitFor } from '../helpers/tsrun';
 import {
   cgroupFileOf,
@@ -215,22 +216,12 @@ function main(tools: Record<string, string>): void {
     'echo "== ns"; for n in ipc mnt net pid uts cgroup; do echo "$n $(readlink /proc/self/ns/$n | cut -d: -f1)"; done',
     'echo "== sys"; touch /proc/sys/x /sys/x 2>&1 | sed "s/^touch: //"; head -c 20 /proc/kcore | wc -c; cat /proc/sys/net/ipv4/ip_forward',
   ].join('\n');
-  const normalise = (out: string): string => out
+  const normalise = (line: string): string => line
     .replace(/[0-9a-f]{64}/g, 'ID')
     // /sys/fs/cgroup "ro": runc 1.1 leaves its tmpfs writable (only the hierarchies are read-only)
-    .replace(/^\/sys\/fs\/cgroup r[ow],(.* tmpfs tmpfs)$/gm, '/sys/fs/cgroup ro-or-rw,$1')
-    .replace(/^(\/\S+) rw,nosuid tmpfs tmpfs$/gm, '$1 MASKED')
-    .replace(/^(\/\S+) rw,relatime devtmpfs devtmpfs$/gm, '$1 MASKED');
-  const sectionsOf = (out: string): Map<string, string> => {
-    const map = new Map<string, string>();
-    let name = '';
-    for (const line of normalise(out).split('\n')) {
-      const head = /^== (\S+)$/.exec(line);
-      if (head) map.set((name = head[1]), '');
-      else if (name) map.set(name, `${map.get(name)}${line}\n`);
-    }
-    return map;
-  };
+    .replace(/^\/sys\/fs\/cgroup r[ow],(.* tmpfs tmpfs)$/, '/sys/fs/cgroup ro-or-rw,$1')
+    .replace(/^(\/\S+) rw,nosuid tmpfs tmpfs$/, '$1 MASKED')
+    .replace(/^(\/\S+) rw,relatime devtmpfs devtmpfs$/, '$1 MASKED');
   const variants: Array<[string, string[]]> = [
     ['no options', []],
     ['--privileged', ['--privileged']],
@@ -251,11 +242,7 @@ function main(tools: Record<string, string>): void {
         return;
       }
       t.equal(ours.status, 0, `tsrun: ${show(ours)}`);
-      const a = sectionsOf(theirs.stdout);
-      const b = sectionsOf(ours.stdout);
-      t.equal(a.size, 12, 'runc printed every section');
-      t.same([...b.keys()], [...a.keys()], 'and so did tsrun');
-      for (const [section, text] of a) t.equal(b.get(section), text, `${name}: ${section} as with runc`);
+      sameSections(t, name, probeSections(theirs.stdout, normalise), probeSections(ours.stdout, normalise), 12);
     });
   }
 

@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BundleConfig, makeBundle } from '../helpers/bundle';
 import { removeEmptyCgroupParent, rootSuite, tempDir } from '../helpers/container';
+import { probeSections, sameSections } from '../helpers/probe';
 import { forceDelete, residue, tsrun, uniqueId } from '../helpers/tsrun';
 
 const root = rootSuite();
@@ -36,29 +37,16 @@ echo "== ns"; for n in ipc mnt net pid uts cgroup; do echo "$n $(readlink /proc/
 echo "== proc"; touch /proc/sys/x 2>&1 | sed 's/^touch: //'; head -c 20 /proc/kcore | wc -c
 `;
 
-/** The probe's output by section, with the deliberate differences and the id normalised. */
-function sections(out: string, id: string): Map<string, string> {
-  const map = new Map<string, string>();
-  let name = '';
-  for (const raw of out.split('\n')) {
-    const head = /^== (\S+)$/.exec(raw);
-    if (head) {
-      name = head[1];
-      map.set(name, '');
-      continue;
-    }
-    if (!name) continue;
-    const line = raw
-      .split(id).join('ID')
-      .replace(/,size=\d+k/g, '').replace(/,inode64/g, '')
-      // a masked file: tsrun binds the host's /dev/null (devtmpfs), runc the container's (/dev's tmpfs)
-      .replace(/^(\/\S+) rw,nosuid tmpfs tmpfs rw,mode=755$/, '$1 MASKED')
-      .replace(/^(\/\S+) rw,relatime devtmpfs devtmpfs rw,.*$/, '$1 MASKED')
-      // /sys/fs/cgroup "ro": runc 1.1 leaves its tmpfs writable (only the hierarchies are read-only)
-      .replace(/^\/sys\/fs\/cgroup r[ow],(.* tmpfs tmpfs .*)$/, '/sys/fs/cgroup ro-or-rw,$1');
-    map.set(name, `${map.get(name)}${line}\n`);
-  }
-  return map;
+/** A probe line with the container's id and the deliberate differences normalised away. */
+function normalise(line: string, id: string): string {
+  return line
+    .split(id).join('ID')
+    .replace(/,size=\d+k/g, '').replace(/,inode64/g, '')
+    // a masked file: tsrun binds the host's /dev/null (devtmpfs), runc the container's (/dev's tmpfs)
+    .replace(/^(\/\S+) rw,nosuid tmpfs tmpfs rw,mode=755$/, '$1 MASKED')
+    .replace(/^(\/\S+) rw,relatime devtmpfs devtmpfs rw,.*$/, '$1 MASKED')
+    // /sys/fs/cgroup "ro": runc 1.1 leaves its tmpfs writable (only the hierarchies are read-only)
+    .replace(/^\/sys\/fs\/cgroup r[ow],(.* tmpfs tmpfs .*)$/, '/sys/fs/cgroup ro-or-rw,$1');
 }
 
 function compare(t: Test, name: string, mutate: (c: BundleConfig, id: string) => void, input?: (rootfs: string) => void): void {
@@ -75,11 +63,8 @@ function compare(t: Test, name: string, mutate: (c: BundleConfig, id: string) =>
     t.same(residue(id, root, { bundle: bundle.dir }), [], 'no residue');
     t.equal(r.status, 0, `runc ran it: ${r.stderr}`);
     t.equal(ours.status, 0, `tsrun ran it: ${ours.stderr}`);
-    const theirs = sections(r.stdout, id);
-    const mine = sections(ours.stdout, id);
-    t.equal(theirs.size, PROBE.split('echo "== ').length - 1, 'runc printed every section');
-    t.same([...mine.keys()], [...theirs.keys()], 'and so did tsrun');
-    for (const [section, text] of theirs) t.equal(mine.get(section), text, `${name}: ${section} as with runc`);
+    const norm = (line: string) => normalise(line, id);
+    sameSections(t, name, probeSections(r.stdout, norm), probeSections(ours.stdout, norm), PROBE.split('echo "== ').length - 1);
   });
 }
 
